@@ -1,0 +1,163 @@
+import { EnvironmentConfig, EnvironmentName } from './types';
+
+/**
+ * The three environments. `dev` is cheap and can be destroyed; `prod` keeps its data and
+ * is protected; `staging` is prod-shaped at a smaller size.
+ *
+ * Account and region are deliberately absent: they come from `CDK_DEFAULT_ACCOUNT` /
+ * `CDK_DEFAULT_REGION` at deploy time (set `account` / `region` here to pin them).
+ */
+export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
+  dev: {
+    envName: 'dev',
+    appName: 'Undercurrent',
+    dataProtection: {
+      removalPolicy: 'destroy',
+      autoDeleteObjects: true,
+      logRetentionDays: 14,
+    },
+    network: {
+      vpcCidr: '10.10.0.0/16',
+      maxAzs: 2,
+      egress: 'endpoints',
+      natGateways: 0,
+      // Interface endpoints cost per AZ-hour: dev carries only what its workloads call.
+      interfaceEndpoints: ['SECRETS_MANAGER', 'KMS', 'CLOUDWATCH_LOGS'],
+    },
+    source: {
+      instanceClass: 't4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 50,
+      multiAz: false,
+      backupRetentionDays: 1,
+      deletionProtection: false,
+      port: 3407,
+    },
+    streaming: {
+      capacityMode: 'provisioned',
+      shardCount: 1,
+      retentionHours: 24,
+      bufferIntervalSeconds: 300,
+      bufferSizeMiB: 64,
+    },
+    transform: {
+      workerType: 'G.1X',
+      maxWorkers: 2,
+      timeoutMinutes: 30,
+      maxRetries: 0,
+    },
+    warehouse: { enabled: false, nodeType: 'ra3.large', numberOfNodes: 1 },
+    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
+    operations: {
+      alertEmails: [],
+      scheduleEnabled: false,
+      schedule: 'cron(0 3 * * ? *)',
+    },
+  },
+  staging: {
+    envName: 'staging',
+    appName: 'Undercurrent',
+    dataProtection: {
+      removalPolicy: 'retain',
+      autoDeleteObjects: false,
+      logRetentionDays: 90,
+    },
+    network: {
+      vpcCidr: '10.20.0.0/16',
+      maxAzs: 2,
+      egress: 'endpoints',
+      natGateways: 0,
+      interfaceEndpoints: [
+        'GLUE',
+        'KMS',
+        'SECRETS_MANAGER',
+        'CLOUDWATCH_LOGS',
+        'CLOUDWATCH_MONITORING',
+        'STS',
+        'KINESIS_STREAMS',
+      ],
+    },
+    source: {
+      instanceClass: 't4g.medium',
+      allocatedStorageGiB: 50,
+      maxAllocatedStorageGiB: 200,
+      multiAz: false,
+      backupRetentionDays: 7,
+      deletionProtection: true,
+      port: 3407,
+    },
+    streaming: {
+      capacityMode: 'on-demand',
+      shardCount: 1,
+      retentionHours: 48,
+      bufferIntervalSeconds: 120,
+      bufferSizeMiB: 64,
+    },
+    transform: {
+      workerType: 'G.1X',
+      maxWorkers: 5,
+      timeoutMinutes: 60,
+      maxRetries: 1,
+    },
+    warehouse: { enabled: false, nodeType: 'ra3.large', numberOfNodes: 1 },
+    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
+    operations: {
+      alertEmails: [],
+      scheduleEnabled: true,
+      schedule: 'cron(0 3 * * ? *)',
+    },
+  },
+  prod: {
+    envName: 'prod',
+    appName: 'Undercurrent',
+    dataProtection: {
+      removalPolicy: 'retain',
+      autoDeleteObjects: false,
+      logRetentionDays: 365,
+    },
+    network: {
+      vpcCidr: '10.30.0.0/16',
+      maxAzs: 3,
+      egress: 'endpoints',
+      natGateways: 0,
+      interfaceEndpoints: [
+        'GLUE',
+        'KMS',
+        'SECRETS_MANAGER',
+        'CLOUDWATCH_LOGS',
+        'CLOUDWATCH_MONITORING',
+        'STS',
+        'KINESIS_STREAMS',
+      ],
+    },
+    source: {
+      instanceClass: 'r6g.large',
+      allocatedStorageGiB: 100,
+      maxAllocatedStorageGiB: 1000,
+      multiAz: true,
+      backupRetentionDays: 35,
+      deletionProtection: true,
+      port: 3407,
+    },
+    streaming: {
+      capacityMode: 'on-demand',
+      shardCount: 1,
+      retentionHours: 168,
+      bufferIntervalSeconds: 60,
+      bufferSizeMiB: 128,
+    },
+    transform: {
+      workerType: 'G.2X',
+      maxWorkers: 10,
+      timeoutMinutes: 120,
+      maxRetries: 2,
+    },
+    warehouse: { enabled: false, nodeType: 'ra3.xlplus', numberOfNodes: 2 },
+    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
+    operations: {
+      alertEmails: [],
+      scheduleEnabled: true,
+      schedule: 'cron(0 2 * * ? *)',
+    },
+  },
+};

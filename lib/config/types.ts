@@ -1,0 +1,169 @@
+/**
+ * The typed configuration of one Undercurrent environment.
+ *
+ * Every choice that costs money or protects data is a field here, so that a reviewer
+ * can compare `dev`, `staging` and `prod` side by side in `environments.ts`.
+ * `validateConfig` checks every field before any construct is built.
+ */
+
+/** The environments this app knows. */
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/** What happens to data-bearing resources when their stack is deleted. */
+export const REMOVAL_POLICIES = ['destroy', 'retain', 'snapshot'] as const;
+export type DataRemovalPolicy = (typeof REMOVAL_POLICIES)[number];
+
+/** How private subnets reach AWS APIs. */
+export const EGRESS_MODES = ['endpoints', 'nat'] as const;
+export type EgressMode = (typeof EGRESS_MODES)[number];
+
+/** Kinesis Data Streams capacity modes. */
+export const STREAM_CAPACITY_MODES = ['on-demand', 'provisioned'] as const;
+export type StreamCapacityMode = (typeof STREAM_CAPACITY_MODES)[number];
+
+/** Glue worker types offered for Spark jobs. */
+export const GLUE_WORKER_TYPES = ['G.1X', 'G.2X', 'G.4X', 'G.8X'] as const;
+export type GlueWorkerType = (typeof GLUE_WORKER_TYPES)[number];
+
+/** Interface endpoints the VPC can carry (service names of `ec2.InterfaceVpcEndpointAwsService`). */
+export const INTERFACE_ENDPOINTS = [
+  'GLUE',
+  'KMS',
+  'SECRETS_MANAGER',
+  'CLOUDWATCH_LOGS',
+  'CLOUDWATCH_MONITORING',
+  'STS',
+  'KINESIS_STREAMS',
+  'SNS',
+  'STEP_FUNCTIONS',
+] as const;
+export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINTS)[number];
+
+/** What happens to data when a stack is deleted, and who may delete it. */
+export interface DataProtectionConfig {
+  /** Removal policy of buckets, keys, databases and log groups holding data. */
+  readonly removalPolicy: DataRemovalPolicy;
+  /**
+   * Empty buckets on stack deletion so that `cdk destroy` succeeds.
+   * Only allowed with `removalPolicy: 'destroy'`.
+   */
+  readonly autoDeleteObjects: boolean;
+  /** CloudWatch log retention in days (one of the values CloudWatch accepts). */
+  readonly logRetentionDays: number;
+}
+
+/** The VPC that data services live in. */
+export interface NetworkConfig {
+  /** IPv4 CIDR of the VPC, a /16 to /24 block. */
+  readonly vpcCidr: string;
+  /** Availability zones to span (2 or 3; an environment-agnostic synth uses 2). */
+  readonly maxAzs: number;
+  /**
+   * `endpoints`: no internet egress at all, AWS APIs through VPC endpoints.
+   * `nat`: private subnets with NAT gateways (one per AZ in prod) in addition to endpoints.
+   */
+  readonly egress: EgressMode;
+  /** NAT gateways when `egress` is `nat` (1 is cheap, one per AZ is resilient). */
+  readonly natGateways: number;
+  /** Interface endpoints to create (the S3 gateway endpoint is always created). */
+  readonly interfaceEndpoints: readonly InterfaceEndpointName[];
+}
+
+/** The operational database of the business (stage 1). */
+export interface SourceConfig {
+  /** RDS instance class without the `db.` prefix, e.g. `t4g.micro`, `r6g.large`. */
+  readonly instanceClass: string;
+  /** Allocated storage in GiB (20 to 65536). */
+  readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling in GiB (at least `allocatedStorageGiB`). */
+  readonly maxAllocatedStorageGiB: number;
+  /** Standby in a second AZ. */
+  readonly multiAz: boolean;
+  /** Automated backup retention in days (1 to 35; binlog-based CDC needs at least 1). */
+  readonly backupRetentionDays: number;
+  /** Refuse `DeleteDBInstance` until this is turned off. */
+  readonly deletionProtection: boolean;
+  /** TCP port of the database (not MySQL's default 3306). */
+  readonly port: number;
+}
+
+/** Streaming ingestion (stage 2). */
+export interface StreamingConfig {
+  /** Kinesis capacity mode: on-demand (pay per use) or provisioned (pay per shard-hour). */
+  readonly capacityMode: StreamCapacityMode;
+  /** Shards when `capacityMode` is `provisioned` (1 to 500); ignored otherwise. */
+  readonly shardCount: number;
+  /** Stream retention in hours (24 to 8760). */
+  readonly retentionHours: number;
+  /** Firehose buffering interval in seconds (0 to 900). */
+  readonly bufferIntervalSeconds: number;
+  /** Firehose buffering size in MiB (1 to 128). */
+  readonly bufferSizeMiB: number;
+}
+
+/** Spark transformation jobs (stage 4). */
+export interface TransformConfig {
+  /** Glue worker type. */
+  readonly workerType: GlueWorkerType;
+  /** Maximum number of workers (2 to 299). */
+  readonly maxWorkers: number;
+  /** Job timeout in minutes (1 to 2880). */
+  readonly timeoutMinutes: number;
+  /** Automatic retries of a failed run (0 to 10). */
+  readonly maxRetries: number;
+}
+
+/** The Redshift warehouse (stage 3, built by the storage stage). */
+export interface WarehouseConfig {
+  /** Create the Redshift cluster. */
+  readonly enabled: boolean;
+  /** Node type, e.g. `ra3.large` (only used when enabled). */
+  readonly nodeType: string;
+  /** Number of nodes (1 means single-node). */
+  readonly numberOfNodes: number;
+}
+
+/** Serving (stage 5). */
+export interface ServingConfig {
+  /** Create the QuickSight data source and dataset (needs a QuickSight subscription). */
+  readonly quickSightEnabled: boolean;
+  /** Athena per-query scan cap in bytes (at least 10 MB). */
+  readonly athenaBytesScannedCutoffPerQuery: number;
+}
+
+/** Alerting and orchestration. */
+export interface OperationsConfig {
+  /** Addresses subscribed to the alerts topic (may be empty). */
+  readonly alertEmails: readonly string[];
+  /** Run the pipeline on a schedule. */
+  readonly scheduleEnabled: boolean;
+  /** EventBridge schedule expression, `cron(...)` or `rate(...)`, in UTC. */
+  readonly schedule: string;
+}
+
+/** One environment. */
+export interface EnvironmentConfig {
+  /** Environment name: part of every stack name. */
+  readonly envName: EnvironmentName;
+  /** Application name prefix of stack names (letters and digits, starting with a letter). */
+  readonly appName: string;
+  /**
+   * Target account (12 digits).
+   * @default - `CDK_DEFAULT_ACCOUNT`, else an environment-agnostic synth
+   */
+  readonly account?: string;
+  /**
+   * Target region, e.g. `eu-west-1`.
+   * @default - `CDK_DEFAULT_REGION`, else an environment-agnostic synth
+   */
+  readonly region?: string;
+  readonly dataProtection: DataProtectionConfig;
+  readonly network: NetworkConfig;
+  readonly source: SourceConfig;
+  readonly streaming: StreamingConfig;
+  readonly transform: TransformConfig;
+  readonly warehouse: WarehouseConfig;
+  readonly serving: ServingConfig;
+  readonly operations: OperationsConfig;
+}

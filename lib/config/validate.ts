@@ -1,0 +1,236 @@
+import {
+  EGRESS_MODES,
+  ENVIRONMENT_NAMES,
+  EnvironmentConfig,
+  GLUE_WORKER_TYPES,
+  INTERFACE_ENDPOINTS,
+  REMOVAL_POLICIES,
+  STREAM_CAPACITY_MODES,
+} from './types';
+
+/** A configuration value that is not allowed. The message names the field, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const MYSQL_DEFAULT_PORT = 3306;
+
+/** Reads typed fields out of an untyped object, throwing a `ConfigError` that names the field. */
+class Reader {
+  constructor(
+    private readonly envLabel: string,
+    private readonly root: unknown,
+  ) {}
+
+  fail(field: string, value: unknown, allowed: string): never {
+    throw new ConfigError(
+      `Invalid config for environment "${this.envLabel}": ${field} is ${render(value)}; allowed: ${allowed}.`,
+    );
+  }
+
+  get(field: string): unknown {
+    let node: unknown = this.root;
+    for (const part of field.split('.')) {
+      if (node === null || typeof node !== 'object') {
+        return undefined;
+      }
+      node = (node as Record<string, unknown>)[part];
+    }
+    return node;
+  }
+
+  object(field: string): void {
+    const v = this.get(field);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.fail(field, v, 'an object');
+    }
+  }
+
+  oneOf<T extends string>(field: string, allowed: readonly T[]): T {
+    const v = this.get(field);
+    if (typeof v !== 'string' || !allowed.includes(v as T)) {
+      this.fail(field, v, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    }
+    return v as T;
+  }
+
+  bool(field: string): boolean {
+    const v = this.get(field);
+    if (typeof v !== 'boolean') {
+      this.fail(field, v, 'true or false');
+    }
+    return v;
+  }
+
+  int(field: string, min: number, max: number): number {
+    const v = this.get(field);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(field, v, `an integer from ${min} to ${max}`);
+    }
+    return v;
+  }
+
+  matches(field: string, pattern: RegExp, allowed: string): string {
+    const v = this.get(field);
+    if (typeof v !== 'string' || !pattern.test(v)) {
+      this.fail(field, v, allowed);
+    }
+    return v;
+  }
+
+  optionalMatches(field: string, pattern: RegExp, allowed: string): string | undefined {
+    return this.get(field) === undefined ? undefined : this.matches(field, pattern, allowed);
+  }
+
+  list(field: string): unknown[] {
+    const v = this.get(field);
+    if (!Array.isArray(v)) {
+      this.fail(field, v, 'a list');
+    }
+    return v;
+  }
+}
+
+function render(value: unknown): string {
+  if (value === undefined) {
+    return 'missing';
+  }
+  return JSON.stringify(value);
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const APP_NAME = /^[A-Za-z][A-Za-z0-9]{0,31}$/;
+const INSTANCE_CLASS = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const NODE_TYPE = /^(ra3|dc2)\.[a-z0-9]+$/;
+const SCHEDULE = /^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/**
+ * Checks one environment's configuration and returns it typed.
+ *
+ * Runs before any construct is built. Field checks come first, then the rules that tie
+ * fields together, then the guard rails of `prod` (it keeps its data and is protected).
+ *
+ * @throws ConfigError naming the field, the bad value and what is allowed.
+ */
+export function validateConfig(raw: unknown): EnvironmentConfig {
+  const label =
+    raw !== null && typeof raw === 'object' && typeof (raw as { envName?: unknown }).envName === 'string'
+      ? (raw as { envName: string }).envName
+      : '?';
+  const r = new Reader(label, raw);
+  if (raw === null || typeof raw !== 'object') {
+    r.fail('(config)', raw, 'an object');
+  }
+
+  const envName = r.oneOf('envName', ENVIRONMENT_NAMES);
+  r.matches('appName', APP_NAME, 'letters and digits, starting with a letter, at most 32 characters');
+  r.optionalMatches('account', ACCOUNT, 'a 12-digit AWS account id');
+  r.optionalMatches('region', REGION, 'an AWS region name such as "eu-west-1"');
+
+  r.object('dataProtection');
+  const removalPolicy = r.oneOf('dataProtection.removalPolicy', REMOVAL_POLICIES);
+  const autoDelete = r.bool('dataProtection.autoDeleteObjects');
+  const retention = r.get('dataProtection.logRetentionDays');
+  if (!(LOG_RETENTION_DAYS as readonly unknown[]).includes(retention)) {
+    r.fail('dataProtection.logRetentionDays', retention, `one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+  if (autoDelete && removalPolicy !== 'destroy') {
+    r.fail(
+      'dataProtection.autoDeleteObjects',
+      autoDelete,
+      `false unless dataProtection.removalPolicy is "destroy" (it is "${removalPolicy}")`,
+    );
+  }
+
+  r.object('network');
+  const cidr = r.matches('network.vpcCidr', CIDR, 'an IPv4 CIDR block from /16 to /24, such as "10.10.0.0/16"');
+  const [, a, b, c, d, prefix] = CIDR.exec(cidr)!.map(Number);
+  if ([a, b, c, d].some((octet) => octet > 255) || prefix < 16 || prefix > 24) {
+    r.fail('network.vpcCidr', cidr, 'an IPv4 CIDR block from /16 to /24, such as "10.10.0.0/16"');
+  }
+  const maxAzs = r.int('network.maxAzs', 2, 3);
+  const egress = r.oneOf('network.egress', EGRESS_MODES);
+  if (egress === 'nat') {
+    r.int('network.natGateways', 1, maxAzs);
+  } else {
+    r.int('network.natGateways', 0, 0);
+  }
+  const endpoints = r.list('network.interfaceEndpoints');
+  endpoints.forEach((_, i) => r.oneOf(`network.interfaceEndpoints.${i}`, INTERFACE_ENDPOINTS));
+  if (new Set(endpoints).size !== endpoints.length) {
+    r.fail('network.interfaceEndpoints', endpoints, 'each endpoint at most once');
+  }
+
+  r.object('source');
+  r.matches('source.instanceClass', INSTANCE_CLASS, 'an RDS instance class without "db.", such as "t4g.micro"');
+  const allocated = r.int('source.allocatedStorageGiB', 20, 65536);
+  r.int('source.maxAllocatedStorageGiB', allocated, 65536);
+  const multiAz = r.bool('source.multiAz');
+  const backupDays = r.int('source.backupRetentionDays', 1, 35);
+  const deletionProtection = r.bool('source.deletionProtection');
+  const port = r.int('source.port', 1150, 65535);
+  if (port === MYSQL_DEFAULT_PORT) {
+    r.fail('source.port', port, `an integer from 1150 to 65535 other than MySQL's default ${MYSQL_DEFAULT_PORT}`);
+  }
+
+  r.object('streaming');
+  const capacityMode = r.oneOf('streaming.capacityMode', STREAM_CAPACITY_MODES);
+  r.int('streaming.shardCount', 1, capacityMode === 'provisioned' ? 500 : Number.MAX_SAFE_INTEGER);
+  r.int('streaming.retentionHours', 24, 8760);
+  r.int('streaming.bufferIntervalSeconds', 0, 900);
+  r.int('streaming.bufferSizeMiB', 1, 128);
+
+  r.object('transform');
+  r.oneOf('transform.workerType', GLUE_WORKER_TYPES);
+  r.int('transform.maxWorkers', 2, 299);
+  r.int('transform.timeoutMinutes', 1, 2880);
+  r.int('transform.maxRetries', 0, 10);
+
+  r.object('warehouse');
+  r.bool('warehouse.enabled');
+  r.matches('warehouse.nodeType', NODE_TYPE, 'a Redshift node type such as "ra3.large"');
+  r.int('warehouse.numberOfNodes', 1, 128);
+
+  r.object('serving');
+  r.bool('serving.quickSightEnabled');
+  r.int('serving.athenaBytesScannedCutoffPerQuery', 10_000_000, Number.MAX_SAFE_INTEGER);
+
+  r.object('operations');
+  r.list('operations.alertEmails').forEach((_, i) =>
+    r.matches(`operations.alertEmails.${i}`, EMAIL, 'an e-mail address such as "data-oncall@example.com"'),
+  );
+  r.bool('operations.scheduleEnabled');
+  r.matches(
+    'operations.schedule',
+    SCHEDULE,
+    'an EventBridge expression "cron(m h dom mon dow y)" or "rate(N minutes|hours|days)"',
+  );
+
+  if (envName === 'prod') {
+    if (removalPolicy === 'destroy') {
+      r.fail('dataProtection.removalPolicy', removalPolicy, '"retain" or "snapshot" in prod, which keeps its data');
+    }
+    if (!deletionProtection) {
+      r.fail('source.deletionProtection', deletionProtection, 'true in prod');
+    }
+    if (!multiAz) {
+      r.fail('source.multiAz', multiAz, 'true in prod');
+    }
+    if (backupDays < 7) {
+      r.fail('source.backupRetentionDays', backupDays, 'at least 7 in prod');
+    }
+  }
+
+  return raw as EnvironmentConfig;
+}

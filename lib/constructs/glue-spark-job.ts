@@ -1,0 +1,213 @@
+import * as path from 'path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import { TransformConfig } from '../config';
+import { grantKeyEncryptDecrypt } from './grants';
+import { LeastPrivilegeRole } from './least-privilege-role';
+import { acknowledge } from './nag';
+import { StageAlarms } from './stage-alarms';
+
+/** The Glue version of every Spark job: Spark 3.5 on Python 3.11. */
+export const GLUE_VERSION = glue.GlueVersion.V5_0;
+
+/** The directory of the Glue PySpark code in this repository. */
+export const GLUE_SCRIPTS_DIR = path.join(__dirname, '..', '..', 'glue-scripts');
+
+/** Files never shipped to Glue (and never part of an asset hash). */
+const ASSET_EXCLUDES = ['**/__pycache__', '**/*.pyc', '.pytest_cache'];
+
+/**
+ * Glue code from a local asset whose reader gets `s3:GetObject` on exactly that object
+ * (the stock `Code.fromAsset` grants `s3:GetObject*`, `s3:GetBucket*` and `s3:List*`).
+ */
+class ExactAssetCode extends glue.Code {
+  constructor(private readonly asset: s3assets.Asset) {
+    super();
+  }
+
+  public bind(_scope: Construct, grantable: iam.IGrantable): glue.CodeConfig {
+    grantable.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.asset.bucket.arnForObjects(this.asset.s3ObjectKey)],
+      }),
+    );
+    return { s3Location: { bucketName: this.asset.s3BucketName, objectKey: this.asset.s3ObjectKey } };
+  }
+}
+
+/** Properties of a {@link GlueSparkJob}. */
+export interface GlueSparkJobProps {
+  /** What the job does; becomes the Glue job description. */
+  readonly description: string;
+  /** The entrypoint, relative to `glue-scripts/`, e.g. `jobs/clickstream_raw_to_curated.py`. */
+  readonly script: string;
+  /**
+   * Directory relative to `glue-scripts/` zipped and shipped with `--extra-py-files`.
+   * @default 'lib' (the `undercurrent_glue` package)
+   */
+  readonly pythonPackageDir?: string;
+  /** Job arguments (names without the leading `--`), e.g. zone paths. */
+  readonly arguments: Record<string, string>;
+  /** Worker type, scale, timeout and retries. */
+  readonly sizing: TransformConfig;
+  /** Key of the job's S3 output and bookmarks (the lake key). */
+  readonly dataKey: kms.IKey;
+  /** Key of the job's log groups. */
+  readonly logKey: kms.IKey;
+  /** Retention of the job's log groups. */
+  readonly logRetention: logs.RetentionDays;
+  /** What happens to the log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  /** The stage's alarms; the job's FAILED, TIMEOUT and STOPPED runs notify its topic. */
+  readonly alarms: StageAlarms;
+  /**
+   * Keep job bookmarks so a run processes only new input.
+   * @default true
+   */
+  readonly bookmarks?: boolean;
+}
+
+/**
+ * A Glue 5.0 PySpark job with the platform's defaults: its own least-privilege role,
+ * the stack's Glue security configuration (encrypted output, logs and bookmarks), KMS-encrypted log groups with retention, real-time
+ * logging, job and observability metrics, auto scaling, bookmarks, timeout and retries,
+ * and an alert on every failed, timed-out or stopped run.
+ *
+ * The construct is `IGrantable`: grant it its inputs and outputs with the helpers in
+ * `grants.ts`, nothing else.
+ */
+export class GlueSparkJob extends Construct implements iam.IGrantable {
+  /** The Glue job. */
+  public readonly job: glue.PySparkEtlJob;
+  /** The role the job runs as. */
+  public readonly role: LeastPrivilegeRole;
+  /** Log groups that receive the job's driver and executor logs. */
+  public readonly logGroups: logs.LogGroup[];
+  public readonly grantPrincipal: iam.IPrincipal;
+
+  constructor(scope: Construct, id: string, props: GlueSparkJobProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.role = new LeastPrivilegeRole(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `Runs the Glue job ${this.node.path}`,
+    });
+    this.grantPrincipal = this.role;
+
+    const logPrefix = `/aws-glue/${stack.stackName}/${id}`;
+    this.logGroups = ['error', 'output'].map(
+      (kind) =>
+        new logs.LogGroup(this, kind === 'error' ? 'ErrorLogs' : 'OutputLogs', {
+          logGroupName: `${logPrefix}/${kind}`,
+          encryptionKey: props.logKey,
+          retention: props.logRetention,
+          removalPolicy: props.removalPolicy,
+        }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+        resources: this.logGroups.map((g) => g.logGroupArn),
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permissions; the namespace condition narrows it.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+      }),
+    );
+    acknowledge(
+      this.role,
+      ['AwsSolutions'],
+      'IAM5[Resource::*]',
+      'cloudwatch:PutMetricData supports no resource-level permissions; the statement is limited to the "Glue" metric namespace by condition.',
+    );
+    grantKeyEncryptDecrypt(this.role, props.dataKey);
+    grantKeyEncryptDecrypt(this.role, props.logKey);
+
+    const packageAsset = new s3assets.Asset(this, 'PythonPackage', {
+      path: path.join(GLUE_SCRIPTS_DIR, props.pythonPackageDir ?? 'lib'),
+      exclude: ASSET_EXCLUDES,
+    });
+    const scriptAsset = new s3assets.Asset(this, 'Script', {
+      path: path.join(GLUE_SCRIPTS_DIR, props.script),
+    });
+
+    const args: Record<string, string> = {
+      '--custom-logGroup-prefix': logPrefix,
+      '--enable-auto-scaling': 'true',
+      '--job-bookmark-option': props.bookmarks ?? true ? 'job-bookmark-enable' : 'job-bookmark-disable',
+    };
+    for (const [name, value] of Object.entries(props.arguments)) {
+      if (name.startsWith('-')) {
+        throw new Error(`Glue job argument "${name}" of ${this.node.path}: give names without leading dashes.`);
+      }
+      args[`--${name}`] = value;
+    }
+
+    this.job = new glue.PySparkEtlJob(this, 'Resource', {
+      description: props.description,
+      role: this.role,
+      glueVersion: GLUE_VERSION,
+      script: new ExactAssetCode(scriptAsset),
+      extraPythonFiles: [new ExactAssetCode(packageAsset)],
+      workerConfiguration: {
+        workerType: workerType(props.sizing.workerType),
+        numberOfWorkers: props.sizing.maxWorkers,
+      },
+      timeout: Duration.minutes(props.sizing.timeoutMinutes),
+      maxRetries: props.sizing.maxRetries,
+      maxConcurrentRuns: 1,
+      securityConfiguration: securityConfiguration(stack, props.dataKey, props.logKey),
+      continuousLogging: { enabled: true, quiet: true },
+      enableMetrics: true,
+      enableObservabilityMetrics: true,
+      defaultArguments: args,
+    });
+
+    props.alarms.addEventAlert(`${id}RunFailed`, `Glue job ${id} run failed, timed out or was stopped`, {
+      source: ['aws.glue'],
+      detailType: ['Glue Job State Change'],
+      detail: { jobName: [this.job.jobName], state: ['FAILED', 'TIMEOUT', 'STOPPED'] },
+    });
+  }
+}
+
+/**
+ * The Glue security configuration of a stack, shared by its jobs: SSE-KMS for S3 output,
+ * KMS for CloudWatch logs, client-side KMS for job bookmarks. One per stack, so that each
+ * job and its configuration are reviewed (and checked by cdk-nag) in one template.
+ */
+function securityConfiguration(stack: Stack, dataKey: kms.IKey, logKey: kms.IKey): glue.ISecurityConfiguration {
+  const id = 'GlueSecurityConfiguration';
+  const existing = stack.node.tryFindChild(id) as glue.SecurityConfiguration | undefined;
+  if (existing) {
+    return existing;
+  }
+  return new glue.SecurityConfiguration(stack, id, {
+    s3Encryption: glue.S3Encryption.kms(dataKey),
+    cloudWatchEncryption: glue.CloudWatchEncryption.kms(logKey),
+    jobBookmarksEncryption: glue.JobBookmarksEncryption.clientSideKms(dataKey),
+  });
+}
+
+function workerType(name: TransformConfig['workerType']): glue.WorkerType {
+  switch (name) {
+    case 'G.1X':
+      return glue.WorkerType.G_1X;
+    case 'G.2X':
+      return glue.WorkerType.G_2X;
+    case 'G.4X':
+      return glue.WorkerType.G_4X;
+    case 'G.8X':
+      return glue.WorkerType.G_8X;
+  }
+}

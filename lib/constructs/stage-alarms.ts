@@ -1,0 +1,104 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+/** How loud an alarm is. Part of the alarm name so subscribers can filter on it. */
+export type AlarmSeverity = 'Warning' | 'Critical';
+
+/** One alarm of a stage. */
+export interface StageAlarmSpec {
+  /** What the alarm watches. */
+  readonly metric: cloudwatch.IMetric;
+  /** The threshold the statistic is compared with. */
+  readonly threshold: number;
+  /**
+   * Comparison of statistic and threshold.
+   * @default GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+   */
+  readonly comparison?: cloudwatch.ComparisonOperator;
+  /**
+   * Periods that must breach before the alarm fires.
+   * @default 1
+   */
+  readonly evaluationPeriods?: number;
+  /** What a breach means and what to do about it; becomes the alarm description. */
+  readonly description: string;
+  /**
+   * Severity of the alarm.
+   * @default 'Critical'
+   */
+  readonly severity?: AlarmSeverity;
+  /**
+   * How missing data is treated.
+   * @default NOT_BREACHING (no data means nothing happened, not a failure)
+   */
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
+}
+
+/** Properties of {@link StageAlarms}. */
+export interface StageAlarmsProps {
+  /** The alerts topic every alarm and event notifies. */
+  readonly topic: sns.ITopic;
+}
+
+/**
+ * The one way a stage declares its alarms: each alarm and each failure event notifies the
+ * alerts topic on ALARM and on recovery (OK), with a name `<stack>-<Severity>-<id>`.
+ */
+export class StageAlarms extends Construct {
+  /** Alarms declared so far, by id. */
+  public readonly alarms: Record<string, cloudwatch.Alarm> = {};
+  private readonly topic: sns.ITopic;
+  private readonly action: actions.SnsAction;
+
+  constructor(scope: Construct, id: string, props: StageAlarmsProps) {
+    super(scope, id);
+    this.topic = props.topic;
+    this.action = new actions.SnsAction(props.topic);
+  }
+
+  /** Declares one alarm wired to the alerts topic. */
+  public addAlarm(id: string, spec: StageAlarmSpec): cloudwatch.Alarm {
+    const severity = spec.severity ?? 'Critical';
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${severity}-${id}`,
+      alarmDescription: spec.description,
+      metric: spec.metric,
+      threshold: spec.threshold,
+      comparisonOperator: spec.comparison ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms[id] = alarm;
+    return alarm;
+  }
+
+  /**
+   * Notifies the alerts topic when an AWS service event matches, e.g. a Glue job run that
+   * FAILED, TIMEOUT or STOPPED. The message names the event's source and detail.
+   */
+  public addEventAlert(id: string, description: string, pattern: events.EventPattern): events.Rule {
+    const rule = new events.Rule(this, id, { description, eventPattern: pattern });
+    rule.addTarget(
+      new targets.SnsTopic(this.topic, {
+        message: events.RuleTargetInput.fromObject({
+          alert: `${Stack.of(this).stackName}-Critical-${id}`,
+          description,
+          source: events.EventField.fromPath('$.source'),
+          detailType: events.EventField.fromPath('$.detail-type'),
+          detail: events.EventField.fromPath('$.detail'),
+        }),
+      }),
+    );
+    return rule;
+  }
+}
+
+/** The default alarm period of the platform. */
+export const ALARM_PERIOD = Duration.minutes(5);

@@ -1,0 +1,73 @@
+import { App, Stage, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
+import { EnvironmentConfig } from './config';
+import { FoundationStack } from './stacks/foundation-stack';
+import { IngestionStack } from './stacks/ingestion-stack';
+import { OrchestrationStack } from './stacks/orchestration-stack';
+import { ServingStack } from './stacks/serving-stack';
+import { SourceStack } from './stacks/source-stack';
+import { StorageStack } from './stacks/storage-stack';
+import { TransformStack } from './stacks/transform-stack';
+
+/** Every stack of one environment. */
+export interface Platform {
+  readonly foundation: FoundationStack;
+  readonly storage: StorageStack;
+  readonly source: SourceStack;
+  readonly ingestion: IngestionStack;
+  readonly transform: TransformStack;
+  readonly serving: ServingStack;
+  readonly orchestration: OrchestrationStack;
+}
+
+/**
+ * Builds every stack of one environment in deploy order. Stacks share resources only
+ * through typed props, so the dependency graph is the props graph.
+ */
+export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Platform {
+  const foundation = new FoundationStack(scope, { config });
+  const { keys } = foundation;
+  const storage = new StorageStack(scope, {
+    config,
+    lakeKey: keys.lake,
+    accessLogsBucket: foundation.accessLogsBucket,
+  });
+  const source = new SourceStack(scope, {
+    config,
+    vpc: foundation.vpc,
+    sourceKey: keys.source,
+    logKey: keys.ops,
+  });
+  const ingestion = new IngestionStack(scope, {
+    config,
+    rawBucket: storage.buckets.raw,
+    streamKey: keys.stream,
+    logKey: keys.ops,
+    alertsTopic: foundation.alertsTopic,
+  });
+  const transform = new TransformStack(scope, {
+    config,
+    buckets: storage.buckets,
+    lakeKey: keys.lake,
+    logKey: keys.ops,
+    alertsTopic: foundation.alertsTopic,
+  });
+  const serving = new ServingStack(scope, { config, queryResultsBucket: storage.buckets.queryResults });
+  const orchestration = new OrchestrationStack(scope, {
+    config,
+    jobs: [transform.clickstreamJob.job],
+    alertsTopic: foundation.alertsTopic,
+    logKey: keys.ops,
+  });
+  return { foundation, storage, source, ingestion, transform, serving, orchestration };
+}
+
+/** The cdk-nag packs every environment must pass: AwsSolutions, NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1. */
+export function addComplianceChecks(scope: App | Stage): void {
+  Validations.of(scope).addPlugins(
+    new AwsSolutionsChecks(scope),
+    new NIST80053R5Checks(scope),
+    new HIPAASecurityChecks(scope),
+    new PCIDSS321Checks(scope),
+  );
+}

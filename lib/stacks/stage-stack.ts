@@ -1,0 +1,75 @@
+import { Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config';
+
+/** The lifecycle stages and undercurrents, one stack each. */
+export type StageName =
+  | 'Foundation'
+  | 'Storage'
+  | 'Source'
+  | 'Ingestion'
+  | 'Transform'
+  | 'Serving'
+  | 'Orchestration';
+
+/** Properties every stage stack takes. */
+export interface StageStackProps extends StackProps {
+  /** The validated environment configuration. */
+  readonly config: EnvironmentConfig;
+}
+
+/** The stack name of a stage: app, environment and stage, so environments can share an account. */
+export function stageStackName(config: EnvironmentConfig, stage: StageName): string {
+  return `${config.appName}-${config.envName}-${stage}`;
+}
+
+/**
+ * Base of every stage stack: names the stack after app, environment and stage, tags every
+ * resource, and turns the config's data-protection choices into CDK values.
+ */
+export abstract class StageStack extends Stack {
+  public readonly config: EnvironmentConfig;
+
+  protected constructor(scope: Construct, stage: StageName, props: StageStackProps) {
+    const { config, ...stackProps } = props;
+    super(scope, stage, {
+      stackName: stageStackName(config, stage),
+      description: `${config.appName} ${config.envName}: ${stage} stage of the data platform`,
+      env: { account: config.account, region: config.region },
+      terminationProtection: config.envName === 'prod',
+      ...stackProps,
+    });
+    this.config = config;
+    Tags.of(this).add('app', config.appName);
+    Tags.of(this).add('environment', config.envName);
+    Tags.of(this).add('stage', stage);
+  }
+
+  /** Removal policy of data-bearing resources that cannot be snapshotted (buckets, keys, log groups). */
+  protected get dataRemovalPolicy(): RemovalPolicy {
+    return this.config.dataProtection.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  }
+
+  /** Removal policy of resources that can be snapshotted on deletion (databases). */
+  protected get snapshotRemovalPolicy(): RemovalPolicy {
+    switch (this.config.dataProtection.removalPolicy) {
+      case 'destroy':
+        return RemovalPolicy.DESTROY;
+      case 'snapshot':
+        return RemovalPolicy.SNAPSHOT;
+      case 'retain':
+        return RemovalPolicy.RETAIN;
+    }
+  }
+
+  /** Log retention of every log group. */
+  protected get logRetention(): logs.RetentionDays {
+    return this.config.dataProtection.logRetentionDays as logs.RetentionDays;
+  }
+
+  /** Waiting period before a deleted KMS key is gone (only reached in environments that destroy). */
+  protected get keyPendingWindow(): Duration {
+    return Duration.days(this.config.envName === 'prod' ? 30 : 7);
+  }
+}
