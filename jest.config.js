@@ -4,9 +4,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true }],
+    '^.+\\.ts$': 'ts-jest',
   },
-  snapshotSerializers: ['<rootDir>/test/support/asset-hash-serializer.ts'],
   // Each worker synthesizes whole apps; two workers match the two cores of CI.
   maxWorkers: 2,
   testTimeout: 120000,

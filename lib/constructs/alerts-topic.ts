@@ -16,9 +16,9 @@ export interface AlertsTopicProps {
 /**
  * The one SNS topic that every alarm and failure event of the platform notifies.
  *
- * Encrypted with a customer key; its policy denies any publish or subscribe that is not
- * over TLS. The key policy lets CloudWatch alarms and EventBridge rules of this account
- * encrypt messages for the topic; nothing else is granted here.
+ * Encrypted with a customer key; its policy denies any publish that is not over TLS.
+ * The key policy lets CloudWatch alarms and EventBridge rules of this account encrypt
+ * messages for the topic; nothing else is granted here.
  */
 export class AlertsTopic extends Construct {
   /** The topic. */

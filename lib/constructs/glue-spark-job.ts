@@ -190,6 +190,11 @@ function securityConfiguration(stack: Stack, dataKey: kms.IKey, logKey: kms.IKey
   const id = 'GlueSecurityConfiguration';
   const existing = stack.node.tryFindChild(id) as glue.SecurityConfiguration | undefined;
   if (existing) {
+    if (existing.s3EncryptionKey !== dataKey || existing.cloudWatchEncryptionKey !== logKey) {
+      throw new Error(
+        `The Glue jobs of stack ${stack.stackName} share one security configuration: give every job the same dataKey and logKey, or put the job in another stack.`,
+      );
+    }
     return existing;
   }
   return new glue.SecurityConfiguration(stack, id, {

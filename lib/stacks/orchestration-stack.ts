@@ -61,7 +61,7 @@ export class OrchestrationStack extends StageStack {
 
     let definition = sfn.Chain.start(new sfn.Pass(this, 'Start'));
     for (const job of props.jobs) {
-      const run = new tasks.GlueStartJobRun(this, `Run${job.node.id}`, {
+      const run = new tasks.GlueStartJobRun(this, `Run${jobStateName(job)}`, {
         glueJobName: job.jobName,
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath: sfn.JsonPath.DISCARD,
@@ -116,4 +116,14 @@ export class OrchestrationStack extends StageStack {
       description: 'A pipeline run timed out: a job hangs or the data grew past the configured timeouts.',
     });
   }
+}
+
+/**
+ * The name of a job in the workflow: its construct id, or its owner's id when the job is the
+ * default child (`Resource`) of a wrapper such as `GlueSparkJob`, so that every state is named
+ * after its job (`RunClickstreamToCurated`) and two wrapped jobs do not collide on `RunResource`.
+ */
+function jobStateName(job: glue.IJob): string {
+  const { id, scope } = job.node;
+  return id === 'Resource' && scope ? scope.node.id : id;
 }

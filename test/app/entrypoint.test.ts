@@ -1,0 +1,64 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/** Runs bin/app.ts the way the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+function runApp(context: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'undercurrent-'));
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, ...context }),
+    CDK_OUTDIR: outdir,
+  };
+  // No credentials and no target: synthesis must not need them.
+  for (const name of ['CDK_DEFAULT_ACCOUNT', 'CDK_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'NODE_ENV', 'JEST_WORKER_ID']) {
+    delete env[name];
+  }
+  const result = spawnSync(TSX, [path.join(ROOT, 'bin', 'app.ts')], { cwd: ROOT, env, encoding: 'utf8' });
+  return { status: result.status, stderr: result.stderr, outdir };
+}
+
+describe('bin/app.ts', () => {
+  test('refuses an unknown environment with one line naming the known ones', () => {
+    const result = runApp({ env: 'qa' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Unknown environment "qa": known environments are dev, staging, prod (choose one with -c env=<name>).',
+    ]);
+    expect(fs.readdirSync(result.outdir)).toEqual([]);
+  });
+
+  test('synthesizes all seven stacks of dev by default, with no credentials, under every check', () => {
+    const result = runApp({});
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
+    const stackNames = Object.values(manifest.artifacts as Record<string, { type: string; properties?: { stackName?: string } }>)
+      .filter((a) => a.type === 'aws:cloudformation:stack')
+      .map((a) => a.properties?.stackName)
+      .sort();
+    expect(stackNames).toEqual(
+      ['Foundation', 'Ingestion', 'Orchestration', 'Serving', 'Source', 'Storage', 'Transform'].map((s) => `Undercurrent-dev-${s}`),
+    );
+    const report = JSON.parse(fs.readFileSync(path.join(result.outdir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports).toEqual([]);
+
+    // The packs ran: their acknowledged findings are written next to the resources, with reasons.
+    const foundation = JSON.parse(fs.readFileSync(path.join(result.outdir, 'Foundation.template.json'), 'utf8'));
+    const accessLogs = Object.entries(foundation.Resources as Record<string, { Type: string; Metadata?: Record<string, unknown> }>)
+      .filter(([id, r]) => r.Type === 'AWS::S3::Bucket' && id.startsWith('AccessLogs'))
+      .map(([, r]) => r.Metadata?.cdk_nag);
+    expect(accessLogs).toEqual([
+      {
+        rules_to_suppress: expect.arrayContaining([
+          expect.objectContaining({ id: 'AwsSolutions-S1', reason: expect.stringContaining('access-log destination') }),
+        ]),
+      },
+    ]);
+  });
+});

@@ -1,0 +1,200 @@
+import { ConfigError, ENVIRONMENTS, ENVIRONMENT_NAMES, loadConfig, validateConfig } from '../../lib/config';
+import { ConfigPatch, patchedConfig } from '../support/platform';
+
+function errorOf(patch: ConfigPatch, envName: 'dev' | 'staging' | 'prod' = 'dev'): string {
+  try {
+    validateConfig(patchedConfig(envName, patch));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('the shipped environments', () => {
+  test.each(ENVIRONMENT_NAMES)('%s passes validation', (name) => {
+    expect(() => validateConfig(ENVIRONMENTS[name])).not.toThrow();
+  });
+
+  test('prod keeps its data and is protected', () => {
+    const prod = ENVIRONMENTS.prod;
+    expect(prod.dataProtection.removalPolicy).not.toBe('destroy');
+    expect(prod.dataProtection.autoDeleteObjects).toBe(false);
+    expect(prod.source.deletionProtection).toBe(true);
+    expect(prod.source.multiAz).toBe(true);
+  });
+
+  test('dev is cheap and can be destroyed', () => {
+    const dev = ENVIRONMENTS.dev;
+    expect(dev.dataProtection.removalPolicy).toBe('destroy');
+    expect(dev.network.egress).toBe('endpoints');
+    expect(dev.source.multiAz).toBe(false);
+    expect(dev.warehouse.enabled).toBe(false);
+    expect(dev.serving.quickSightEnabled).toBe(false);
+  });
+});
+
+describe('choosing an environment', () => {
+  test('no environment means dev', () => {
+    expect(loadConfig(undefined).envName).toBe('dev');
+  });
+
+  test('an unknown environment names the known ones in one line', () => {
+    expect(() => loadConfig('qa')).toThrow(
+      'Unknown environment "qa": known environments are dev, staging, prod (choose one with -c env=<name>).',
+    );
+  });
+
+  test('account and region come from the CLI when the config leaves them out', () => {
+    const config = loadConfig('staging', { account: '123456789012', region: 'eu-west-1' });
+    expect(config.account).toBe('123456789012');
+    expect(config.region).toBe('eu-west-1');
+  });
+
+  test('synthesis needs neither account nor region', () => {
+    const config = loadConfig('prod', {});
+    expect(config.account).toBeUndefined();
+    expect(config.region).toBeUndefined();
+  });
+
+  test('a malformed account from the CLI is rejected', () => {
+    expect(() => loadConfig('dev', { account: '1234' })).toThrow(
+      'Invalid config for environment "dev": account is "1234"; allowed: a 12-digit AWS account id.',
+    );
+  });
+});
+
+describe('each kind of bad value gives an error naming field, value and what is allowed', () => {
+  const cases: [string, ConfigPatch, string][] = [
+    [
+      'a value outside an enumeration',
+      { dataProtection: { removalPolicy: 'delete' as never } },
+      'dataProtection.removalPolicy is "delete"; allowed: one of "destroy", "retain", "snapshot".',
+    ],
+    [
+      'a number out of range',
+      { source: { backupRetentionDays: 0 } },
+      'source.backupRetentionDays is 0; allowed: an integer from 1 to 35.',
+    ],
+    [
+      'a fraction where an integer is needed',
+      { streaming: { shardCount: 1.5 } },
+      'streaming.shardCount is 1.5; allowed: an integer from 1 to 500.',
+    ],
+    ['a wrong type', { source: { multiAz: 'yes' as never } }, 'source.multiAz is "yes"; allowed: true or false.'],
+    [
+      'a missing field',
+      { transform: { workerType: undefined as never } },
+      'transform.workerType is missing; allowed: one of "G.1X", "G.2X", "G.4X", "G.8X".',
+    ],
+    [
+      'a log retention CloudWatch does not offer',
+      { dataProtection: { logRetentionDays: 10 } },
+      'dataProtection.logRetentionDays is 10; allowed: one of 1, 3, 5, 7, 14, 30,',
+    ],
+    [
+      "MySQL's default port",
+      { source: { port: 3306 } },
+      "source.port is 3306; allowed: an integer from 1150 to 65535 other than MySQL's default 3306.",
+    ],
+    [
+      'a malformed CIDR',
+      { network: { vpcCidr: '10.0.0.0/8' } },
+      'network.vpcCidr is "10.0.0.0/8"; allowed: an IPv4 CIDR block from /16 to /24',
+    ],
+    [
+      'an unknown interface endpoint',
+      { network: { interfaceEndpoints: ['KMS', 'FTP' as never] } },
+      'network.interfaceEndpoints.1 is "FTP"; allowed: one of "GLUE", "KMS",',
+    ],
+    [
+      'a duplicated interface endpoint',
+      { network: { interfaceEndpoints: ['KMS', 'KMS'] } },
+      'network.interfaceEndpoints is ["KMS","KMS"]; allowed: each endpoint at most once.',
+    ],
+    [
+      'NAT gateways without NAT egress',
+      { network: { natGateways: 1 } },
+      'network.natGateways is 1; allowed: an integer from 0 to 0.',
+    ],
+    [
+      'NAT egress without a NAT gateway',
+      { network: { egress: 'nat', natGateways: 0 } },
+      'network.natGateways is 0; allowed: an integer from 1 to 2.',
+    ],
+    [
+      'storage autoscaling below the allocated storage',
+      { source: { maxAllocatedStorageGiB: 10 } },
+      'source.maxAllocatedStorageGiB is 10; allowed: an integer from 20 to 65536.',
+    ],
+    [
+      'an instance class with the db. prefix',
+      { source: { instanceClass: 'db.t4g.micro' } },
+      'source.instanceClass is "db.t4g.micro"; allowed: an RDS instance class without "db.", such as "t4g.micro".',
+    ],
+    [
+      'a malformed alert address',
+      { operations: { alertEmails: ['oncall'] } },
+      'operations.alertEmails.0 is "oncall"; allowed: an e-mail address such as "data-oncall@example.com".',
+    ],
+    [
+      'a malformed schedule',
+      { operations: { schedule: 'every day' } },
+      'operations.schedule is "every day"; allowed: an EventBridge expression',
+    ],
+    ['a malformed region', { region: 'Europe' }, 'region is "Europe"; allowed: an AWS region name such as "eu-west-1".'],
+    [
+      'auto-deleting objects of retained buckets',
+      { dataProtection: { removalPolicy: 'retain', autoDeleteObjects: true } },
+      'dataProtection.autoDeleteObjects is true; allowed: false unless dataProtection.removalPolicy is "destroy" (it is "retain").',
+    ],
+    [
+      'a Redshift node type that does not exist',
+      { warehouse: { nodeType: 'm5.large' } },
+      'warehouse.nodeType is "m5.large"; allowed: a Redshift node type such as "ra3.large".',
+    ],
+    [
+      'an Athena scan cap below 10 MB',
+      { serving: { athenaBytesScannedCutoffPerQuery: 1000 } },
+      'serving.athenaBytesScannedCutoffPerQuery is 1000; allowed: an integer from 10000000 to',
+    ],
+  ];
+
+  test.each(cases)('%s', (_name, patch, expected) => {
+    const message = errorOf(patch);
+    expect(message.startsWith('Invalid config for environment "dev": ')).toBe(true);
+    expect(message).toContain(expected);
+  });
+
+  test('a whole section missing names the section', () => {
+    const config = { ...ENVIRONMENTS.dev, streaming: undefined };
+    expect(() => validateConfig(config)).toThrow(
+      'Invalid config for environment "dev": streaming is missing; allowed: an object.',
+    );
+  });
+
+  test('something that is not an object at all is rejected', () => {
+    expect(() => validateConfig('dev')).toThrow('Invalid config for environment "?": (config) is "dev"; allowed: an object.');
+  });
+});
+
+describe('prod guard rails', () => {
+  test.each<[string, ConfigPatch, string]>([
+    [
+      'destroying data',
+      { dataProtection: { removalPolicy: 'destroy' } },
+      'dataProtection.removalPolicy is "destroy"; allowed: "retain" or "snapshot" in prod, which keeps its data.',
+    ],
+    ['an unprotected database', { source: { deletionProtection: false } }, 'source.deletionProtection is false; allowed: true in prod.'],
+    ['a single-AZ database', { source: { multiAz: false } }, 'source.multiAz is false; allowed: true in prod.'],
+    ['short backups', { source: { backupRetentionDays: 3 } }, 'source.backupRetentionDays is 3; allowed: at least 7 in prod.'],
+  ])('prod refuses %s', (_name, patch, expected) => {
+    expect(errorOf(patch, 'prod')).toBe(`Invalid config for environment "prod": ${expected}`);
+  });
+
+  test('the same values are allowed outside prod', () => {
+    expect(() =>
+      validateConfig(patchedConfig('staging', { source: { multiAz: false, deletionProtection: false, backupRetentionDays: 3 } })),
+    ).not.toThrow();
+  });
+});

@@ -1,0 +1,91 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, CfnResource, Stack, Stage, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { IConstruct } from 'constructs';
+import { ENVIRONMENT_NAMES } from '../../lib/config';
+import { NAG_PACK_PREFIXES } from '../../lib/constructs/nag';
+import { addComplianceChecks } from '../../lib/platform';
+import { CDK_CONTEXT, synthPlatform } from '../support/platform';
+
+/** Every acknowledgement recorded in the construct tree: where, which finding, why. */
+function acknowledgements(root: IConstruct): { path: string; scope: IConstruct; id: string; reason: string }[] {
+  const found = [];
+  for (const construct of root.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+          found.push({ path: construct.node.path, scope: construct, id, reason });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+describe.each(ENVIRONMENT_NAMES)('the %s app under the four nag packs and the CloudFormation validator', (envName) => {
+  let app: App;
+
+  beforeAll(() => {
+    // Synthesis throws (in a test) when any pack or the validator reports an unacknowledged finding.
+    app = synthPlatform(envName, { compliance: true }).app;
+  });
+
+  test('synthesizes with zero unacknowledged findings', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(app.outdir, 'validation-report.json'), 'utf8'));
+    const violations = report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations);
+    expect(violations).toEqual([]);
+  });
+
+  test('every cdk-nag acknowledgement is on a resource-level construct, never a stack or the app', () => {
+    // aws-cdk-lib itself acknowledges one validator finding (W3010, AZ literals) on a stack.
+    const acks = acknowledgements(app).filter((a) => NAG_PACK_PREFIXES.some((p) => a.id.includes(`${p}-`)));
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(Stack.isStack(ack.scope) || Stage.isStage(ack.scope)).toBe(false);
+    }
+  });
+
+  test('every acknowledgement gives a reason a reviewer can read', () => {
+    for (const ack of acknowledgements(app)) {
+      expect(ack.reason.length).toBeGreaterThanOrEqual(60);
+    }
+  });
+
+  test('every wildcard acknowledgement names the exact finding', () => {
+    const iam5 = acknowledgements(app).filter((a) => a.id.includes('AwsSolutions-IAM5'));
+    expect(iam5.length).toBeGreaterThan(0);
+    for (const ack of iam5) {
+      expect(ack.id).toMatch(/AwsSolutions-IAM5\[(Resource|Action)::.+\]$/);
+    }
+    // No wildcard action is acknowledged anywhere: least privilege spells out every action.
+    expect(iam5.filter((a) => a.id.includes('[Action::'))).toEqual([]);
+  });
+});
+
+describe('the checks are really active (canary)', () => {
+  function synthBadApp(build: (stack: Stack) => void): () => void {
+    const app = new App({ context: CDK_CONTEXT });
+    build(new Stack(app, 'Canary'));
+    addComplianceChecks(app);
+    return () => app.synth();
+  }
+
+  test('a bucket without encryption, logging, versioning or TLS policy is caught by every pack', () => {
+    const synth = synthBadApp((stack) => {
+      new s3.Bucket(stack, 'Careless', { blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL });
+    });
+    expect(synth).toThrow(/AwsSolutions-S1/);
+    expect(synth).toThrow(/AwsSolutions-S10/);
+    expect(synth).toThrow(/NIST\.800\.53\.R5-S3BucketLoggingEnabled/);
+    expect(synth).toThrow(/HIPAA\.Security-S3BucketVersioningEnabled/);
+    expect(synth).toThrow(/PCI\.DSS\.321-S3BucketSSLRequestsOnly/);
+  });
+
+  test('a template the CloudFormation validator rejects fails the synth', () => {
+    const synth = synthBadApp((stack) => {
+      new CfnResource(stack, 'Misspelt', { type: 'AWS::SNS::Topic', properties: { TopicNam: 'typo' } });
+    });
+    expect(synth).toThrow(/TopicNam/);
+  });
+});

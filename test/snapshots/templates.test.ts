@@ -1,0 +1,41 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { DEPLOY_ORDER } from '../../lib/platform';
+import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platform';
+
+/**
+ * Snapshot net: one reviewable template file per stack and environment under
+ * `test/snapshots/<env>/<Stack>.template.json`. A difference fails the test; `npx jest -u`
+ * rewrites the files, so template changes are reviewed in the diff of the same commit.
+ * Asset hashes are masked: they change with every Glue script edit and say nothing about
+ * the infrastructure (the stack tests check the wiring).
+ */
+const ASSET_HASH = /[0-9a-f]{64}/g;
+
+function normalize(template: unknown): string {
+  return `${JSON.stringify(template, null, 2).replace(ASSET_HASH, '<asset-hash>')}\n`;
+}
+
+function updating(): boolean {
+  return (expect.getState() as { snapshotState?: { _updateSnapshot?: string } }).snapshotState?._updateSnapshot === 'all';
+}
+
+describe.each(['dev', 'prod'] as const)('%s templates', (envName) => {
+  let platform: SynthesizedPlatform;
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+  });
+
+  test.each(STACK_KEYS.map((key, i) => [DEPLOY_ORDER[i], key] as const))('%s matches its snapshot', (name, key) => {
+    const file = path.join(__dirname, envName, `${name}.template.json`);
+    const actual = normalize(platform.template(key).toJSON());
+    if (updating() || !fs.existsSync(file)) {
+      if (process.env.CI && !updating()) {
+        throw new Error(`Missing snapshot ${file}: run "npx jest -u" and commit it.`);
+      }
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, actual);
+    }
+    expect(actual).toBe(fs.readFileSync(file, 'utf8'));
+  });
+});

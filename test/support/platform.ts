@@ -1,0 +1,81 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS, EnvironmentConfig, EnvironmentName, validateConfig } from '../../lib/config';
+import { addComplianceChecks, buildPlatform, Platform } from '../../lib/platform';
+
+/** The context of cdk.json: `new App()` in a test does not read it, so tests pass it explicitly. */
+export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'),
+).context;
+
+/** A partial config patch, applied field by field. */
+export type ConfigPatch = { [K in keyof EnvironmentConfig]?: Partial<EnvironmentConfig[K]> | EnvironmentConfig[K] };
+
+/** The config of an environment with fields replaced (not validated: use for building bad configs too). */
+export function patchedConfig(envName: EnvironmentName, patch: ConfigPatch = {}): EnvironmentConfig {
+  const base = ENVIRONMENTS[envName] as unknown as Record<string, unknown>;
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = base[key];
+    result[key] =
+      value !== null && typeof value === 'object' && !Array.isArray(value) && typeof current === 'object'
+        ? { ...(current as object), ...value }
+        : value;
+  }
+  return result as unknown as EnvironmentConfig;
+}
+
+/** Options of {@link synthPlatform}. */
+export interface SynthOptions {
+  /** Config patch on top of the environment's config. */
+  readonly patch?: ConfigPatch;
+  /** Run the four cdk-nag packs and the CloudFormation validator (slow; for the nag tests). */
+  readonly compliance?: boolean;
+}
+
+/** A synthesized platform of one environment. */
+export interface SynthesizedPlatform extends Platform {
+  readonly app: App;
+  readonly config: EnvironmentConfig;
+  /** Template of a stack, from the one synthesis of the app. */
+  template(stack: keyof Platform): Template;
+}
+
+/** Builds and synthesizes every stack of one environment, as `cdk synth -c env=<name>` does. */
+export function synthPlatform(envName: EnvironmentName, options: SynthOptions = {}): SynthesizedPlatform {
+  const config = validateConfig(patchedConfig(envName, options.patch));
+  const app = new App({
+    context: { ...CDK_CONTEXT, env: envName },
+    builtinCloudFormationValidation: options.compliance ?? false,
+  });
+  const platform = buildPlatform(app, config);
+  if (options.compliance) {
+    addComplianceChecks(app);
+  }
+  app.synth();
+  const templates = new Map<keyof Platform, Template>();
+  return {
+    ...platform,
+    app,
+    config,
+    template(stack) {
+      if (!templates.has(stack)) {
+        templates.set(stack, Template.fromStack(platform[stack]));
+      }
+      return templates.get(stack)!;
+    },
+  };
+}
+
+/** The stage stacks, in deploy order. */
+export const STACK_KEYS: readonly (keyof Platform)[] = [
+  'foundation',
+  'storage',
+  'source',
+  'ingestion',
+  'transform',
+  'serving',
+  'orchestration',
+];
