@@ -44,7 +44,7 @@ describe('the stack dependency graph', () => {
     }
   });
 
-  test('is the graph ARCHITECTURE.md draws: each stage depends on exactly what it receives by props', () => {
+  test('depends on exactly what each stage receives by props (the results bucket brings its key from Foundation)', () => {
     const graph = Object.fromEntries(stacks.map((s) => [s.node.id, s.dependencies.map((d) => d.node.id).sort()]));
     expect(graph).toEqual({
       Foundation: [],
@@ -52,7 +52,7 @@ describe('the stack dependency graph', () => {
       Source: ['Foundation'],
       Ingestion: ['Foundation', 'Storage'],
       Transform: ['Foundation', 'Storage'],
-      Serving: ['Storage'],
+      Serving: ['Foundation', 'Storage'],
       Orchestration: ['Foundation', 'Transform'],
     });
   });
