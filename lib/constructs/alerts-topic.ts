@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 
 /** Properties of an {@link AlertsTopic}. */
 export interface AlertsTopicProps {
-  /** Customer-managed key that encrypts messages at rest. CloudWatch and EventBridge get use of it. */
+  /** Customer-managed key that encrypts messages at rest. CloudWatch alarms get use of it. */
   readonly masterKey: kms.IKey;
   /** Addresses subscribed by e-mail (each must confirm the subscription). */
   readonly emails: readonly string[];
@@ -17,8 +17,9 @@ export interface AlertsTopicProps {
  * The one SNS topic that every alarm and failure event of the platform notifies.
  *
  * Encrypted with a customer key; its policy denies any publish that is not over TLS.
- * The key policy lets CloudWatch alarms and EventBridge rules of this account encrypt
- * messages for the topic; nothing else is granted here.
+ * The key policy lets CloudWatch alarms of this account encrypt messages for the topic;
+ * EventBridge rules publish with a role of their own (see `StageAlarms.addEventAlert`),
+ * and nothing else is granted here.
  */
 export class AlertsTopic extends Construct {
   /** The topic. */
@@ -37,10 +38,9 @@ export class AlertsTopic extends Construct {
     }
     props.masterKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowAlarmAndEventDeliveryToAlertsTopic',
+        sid: 'AllowAlarmDeliveryToAlertsTopic',
         principals: [
           new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-          new iam.ServicePrincipal('events.amazonaws.com'),
         ],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         // In a key policy, "*" means this key and nothing else.

@@ -24,6 +24,23 @@ export class LeastPrivilegeRole extends iam.Role {
     super(scope, id, { assumedBy: props.assumedBy, description: props.description });
   }
 
+  /** Refused: AWS-managed policies grant more than the platform's roles need. */
+  public override addManagedPolicy(policy: iam.IManagedPolicy): void {
+    if (policy.managedPolicyArn.includes(':iam::aws:policy/')) {
+      throw new Error(
+        `LeastPrivilegeRole ${this.node.path} takes no AWS-managed policy (${policy.managedPolicyArn}); grant exact actions instead.`,
+      );
+    }
+    super.addManagedPolicy(policy);
+  }
+
+  /** Refused: the role's permissions live in its one managed policy. */
+  public override attachInlinePolicy(policy: iam.Policy): void {
+    throw new Error(
+      `LeastPrivilegeRole ${this.node.path} takes no inline policy (${policy.node.path}); grant to the role instead.`,
+    );
+  }
+
   /** Adds a statement to the role's managed policy (created on first use). */
   public override addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
     if (!this.managedPolicy) {

@@ -62,6 +62,11 @@ export class SecureBucket extends Construct {
     if (!logDestination && !props.serverAccessLogsBucket) {
       throw new Error(`SecureBucket ${this.node.path} needs a serverAccessLogsBucket: every data bucket logs its access.`);
     }
+    if (logDestination && props.serverAccessLogsBucket) {
+      throw new Error(
+        `SecureBucket ${this.node.path} is an access-log destination: it does not log its own access, so do not give it a serverAccessLogsBucket.`,
+      );
+    }
     if (logDestination && props.encryptionKey) {
       throw new Error(
         `SecureBucket ${this.node.path} is an access-log destination: S3 delivers server access logs only to SSE-S3 buckets, so do not give it an encryptionKey.`,

@@ -2,9 +2,11 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { grantPublish } from './grants';
+import { LeastPrivilegeRole } from './least-privilege-role';
 
 /** How loud an alarm is. Part of the alarm name so subscribers can filter on it. */
 export type AlarmSeverity = 'Warning' | 'Critical';
@@ -54,6 +56,7 @@ export class StageAlarms extends Construct {
   public readonly alarms: Record<string, cloudwatch.Alarm> = {};
   private readonly topic: sns.ITopic;
   private readonly action: actions.SnsAction;
+  private eventsRole?: LeastPrivilegeRole;
 
   constructor(scope: Construct, id: string, props: StageAlarmsProps) {
     super(scope, id);
@@ -82,20 +85,31 @@ export class StageAlarms extends Construct {
   /**
    * Notifies the alerts topic when an AWS service event matches, e.g. a Glue job run that
    * FAILED, TIMEOUT or STOPPED. The message names the event's source and detail.
+   *
+   * EventBridge publishes with the stage's own role (exact `sns:Publish` and key actions on
+   * this topic), so the topic and key policies stay as `AlertsTopic` wrote them.
    */
   public addEventAlert(id: string, description: string, pattern: events.EventPattern): events.Rule {
-    const rule = new events.Rule(this, id, { description, eventPattern: pattern });
-    rule.addTarget(
-      new targets.SnsTopic(this.topic, {
-        message: events.RuleTargetInput.fromObject({
-          alert: `${Stack.of(this).stackName}-Critical-${id}`,
-          description,
-          source: events.EventField.fromPath('$.source'),
-          detailType: events.EventField.fromPath('$.detail-type'),
-          detail: events.EventField.fromPath('$.detail'),
+    if (!this.eventsRole) {
+      this.eventsRole = new LeastPrivilegeRole(this, 'EventsRole', {
+        assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
         }),
-      }),
-    );
+        description: `Publishes ${Stack.of(this).stackName} failure events to the alerts topic`,
+      });
+      grantPublish(this.eventsRole, this.topic);
+    }
+    const role = this.eventsRole;
+    const topicArn = this.topic.topicArn;
+    const message = events.RuleTargetInput.fromObject({
+      alert: `${Stack.of(this).stackName}-Critical-${id}`,
+      description,
+      source: events.EventField.fromPath('$.source'),
+      detailType: events.EventField.fromPath('$.detail-type'),
+      detail: events.EventField.fromPath('$.detail'),
+    });
+    const rule = new events.Rule(this, id, { description, eventPattern: pattern });
+    rule.addTarget({ bind: () => ({ arn: topicArn, role, input: message }) });
     return rule;
   }
 }

@@ -1,0 +1,298 @@
+import { App, CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ENVIRONMENTS } from '../../lib/config';
+import { GlueSparkJob, GlueSparkJobProps } from '../../lib/constructs/glue-spark-job';
+import { grantPrefixWrite } from '../../lib/constructs/grants';
+import { StageAlarms } from '../../lib/constructs/stage-alarms';
+import { CDK_CONTEXT } from '../support/platform';
+
+const SIZING = ENVIRONMENTS.dev.transform;
+const SCRIPT = 'jobs/clickstream_raw_to_curated.py';
+
+function newStack(id: string): Stack {
+  return new Stack(new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false }), id);
+}
+
+/** The keys and the stage alarms that jobs in `stack` use. */
+function jobDependencies(stack: Stack) {
+  const dataKey = new kms.Key(stack, 'DataKey', { enableKeyRotation: true });
+  const logKey = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+  const alarms = new StageAlarms(stack, 'Alarms', { topic: new sns.Topic(stack, 'Alerts', { masterKey: logKey }) });
+  return { dataKey, logKey, alarms };
+}
+
+function jobProps(deps: ReturnType<typeof jobDependencies>, overrides: Partial<GlueSparkJobProps> = {}): GlueSparkJobProps {
+  return {
+    description: 'Curates the clickstream',
+    script: SCRIPT,
+    arguments: { 'raw-path': 's3://raw/clickstream/', 'curated-path': 's3://curated/clickstream/' },
+    sizing: SIZING,
+    dataKey: deps.dataKey,
+    logKey: deps.logKey,
+    logRetention: logs.RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+    alarms: deps.alarms,
+    ...overrides,
+  };
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+describe('GlueSparkJob', () => {
+  let stack: Stack;
+  let template: Template;
+  let deps: ReturnType<typeof jobDependencies>;
+  let clickstream: GlueSparkJob;
+  let backfill: GlueSparkJob;
+  let output: s3.IBucket;
+
+  beforeAll(() => {
+    stack = newStack('Transform');
+    deps = jobDependencies(stack);
+    clickstream = new GlueSparkJob(stack, 'Clickstream', jobProps(deps));
+    backfill = new GlueSparkJob(stack, 'Backfill', jobProps(deps, { bookmarks: false, arguments: {} }));
+    output = s3.Bucket.fromBucketName(stack, 'Output', 'curated-bucket');
+    grantPrefixWrite(clickstream, { bucket: output, prefix: 'clickstream/' });
+    template = Template.fromStack(stack);
+  });
+
+  const id = (construct: Construct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const jobResource = (job: GlueSparkJob) => template.findResources('AWS::Glue::Job')[id(job.job)];
+  const roleStatements = (job: GlueSparkJob): Statement[] => {
+    const policies = Object.values(
+      template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: id(job.role) }] } }),
+    );
+    expect(policies).toHaveLength(1);
+    return policies[0].Properties.PolicyDocument.Statement;
+  };
+  const assetObjectArn = (job: GlueSparkJob, child: 'Script' | 'PythonPackage') => {
+    const asset = job.node.findChild(child) as s3assets.Asset;
+    return stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey));
+  };
+
+  test('the job runs Glue 5.0 PySpark (glueetl, Python 3) from the script asset', () => {
+    template.hasResourceProperties('AWS::Glue::Job', {
+      Description: 'Curates the clickstream',
+      GlueVersion: '5.0',
+      Command: {
+        Name: 'glueetl',
+        PythonVersion: '3',
+        ScriptLocation: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^/[0-9a-f]{64}\\.py$')])] },
+      },
+    });
+  });
+
+  test('worker type, number of workers, timeout and retries come from the sizing', () => {
+    const props = jobResource(clickstream).Properties;
+    expect(props).toMatchObject({
+      WorkerType: SIZING.workerType,
+      NumberOfWorkers: SIZING.maxWorkers,
+      Timeout: SIZING.timeoutMinutes,
+      MaxRetries: SIZING.maxRetries,
+    });
+    expect(props.MaxCapacity).toBeUndefined();
+  });
+
+  test('at most one run of a job runs at a time', () => {
+    template.allResourcesProperties('AWS::Glue::Job', { ExecutionProperty: { MaxConcurrentRuns: 1 } });
+  });
+
+  test('the job turns on job metrics, observability metrics, real-time logging and auto scaling', () => {
+    template.allResourcesProperties('AWS::Glue::Job', {
+      DefaultArguments: Match.objectLike({
+        '--enable-metrics': '',
+        '--enable-observability-metrics': 'true',
+        '--enable-continuous-cloudwatch-log': 'true',
+        '--enable-auto-scaling': 'true',
+      }),
+    });
+  });
+
+  test('bookmarks are on by default and off with bookmarks: false', () => {
+    expect(jobResource(clickstream).Properties.DefaultArguments['--job-bookmark-option']).toBe('job-bookmark-enable');
+    expect(jobResource(backfill).Properties.DefaultArguments['--job-bookmark-option']).toBe('job-bookmark-disable');
+  });
+
+  test('the job logs under its own log-group prefix', () => {
+    expect(jobResource(clickstream).Properties.DefaultArguments['--custom-logGroup-prefix']).toBe('/aws-glue/Transform/Clickstream');
+    expect(jobResource(backfill).Properties.DefaultArguments['--custom-logGroup-prefix']).toBe('/aws-glue/Transform/Backfill');
+  });
+
+  test('the Python package ships as a zip through --extra-py-files', () => {
+    template.allResourcesProperties('AWS::Glue::Job', {
+      DefaultArguments: Match.objectLike({
+        '--extra-py-files': { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^/[0-9a-f]{64}\\.zip$')])] },
+      }),
+    });
+  });
+
+  test('the given arguments are passed with a leading --, and no other argument is added', () => {
+    const args = jobResource(clickstream).Properties.DefaultArguments;
+    expect(args).toMatchObject({
+      '--raw-path': 's3://raw/clickstream/',
+      '--curated-path': 's3://curated/clickstream/',
+    });
+    expect(Object.keys(jobResource(backfill).Properties.DefaultArguments).sort()).toEqual(
+      Object.keys(args)
+        .filter((name) => name !== '--raw-path' && name !== '--curated-path')
+        .sort(),
+    );
+  });
+
+  test('the job uses the stack\'s Glue security configuration', () => {
+    const configId = stack.getLogicalId(stack.node.findChild('GlueSecurityConfiguration').node.defaultChild as glue.CfnSecurityConfiguration);
+    template.allResourcesProperties('AWS::Glue::Job', { SecurityConfiguration: { Ref: configId } });
+  });
+
+  test('the security configuration encrypts S3 output with SSE-KMS, logs with KMS and bookmarks with client-side KMS', () => {
+    template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
+      EncryptionConfiguration: {
+        S3Encryptions: [{ S3EncryptionMode: 'SSE-KMS', KmsKeyArn: stack.resolve(deps.dataKey.keyArn) }],
+        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: stack.resolve(deps.logKey.keyArn) },
+        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: stack.resolve(deps.dataKey.keyArn) },
+      },
+    });
+  });
+
+  test('two jobs in one stack share one security configuration', () => {
+    template.resourceCountIs('AWS::Glue::Job', 2);
+    template.resourceCountIs('AWS::Glue::SecurityConfiguration', 1);
+  });
+
+  test('each job has an error and an output log group, KMS-encrypted, with retention and the given removal policy', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 4);
+    for (const kind of ['error', 'output']) {
+      template.hasResource('AWS::Logs::LogGroup', {
+        Properties: {
+          LogGroupName: `/aws-glue/Transform/Clickstream/${kind}`,
+          KmsKeyId: stack.resolve(deps.logKey.keyArn),
+          RetentionInDays: 30,
+        },
+        DeletionPolicy: 'Delete',
+      });
+    }
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: stack.resolve(deps.logKey.keyArn), RetentionInDays: 30 });
+  });
+
+  test('the job runs as its own role, assumed by Glue, with one managed policy and no inline policy', () => {
+    expect(clickstream.grantPrincipal).toBe(clickstream.role);
+    template.hasResourceProperties('AWS::Glue::Job', {
+      Description: 'Curates the clickstream',
+      Role: stack.resolve(clickstream.role.roleArn),
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      Description: 'Runs the Glue job Transform/Clickstream',
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'glue.amazonaws.com' } })] },
+      ManagedPolicyArns: Match.absent(),
+    });
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+    expect(roleStatements(clickstream).length).toBeGreaterThan(0);
+  });
+
+  test('the role may read exactly the script and package objects, with s3:GetObject only', () => {
+    const reads = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a === 's3:GetObject'));
+    expect(reads).toHaveLength(1);
+    expect(reads[0].Action).toBe('s3:GetObject');
+    expect(reads[0].Condition).toBeUndefined();
+    const resources = [reads[0].Resource].flat();
+    expect(resources).toHaveLength(2);
+    expect(resources).toEqual(expect.arrayContaining([assetObjectArn(clickstream, 'Script'), assetObjectArn(clickstream, 'PythonPackage')]));
+    expect(JSON.stringify(resources)).not.toContain('*');
+  });
+
+  test('the role may write logs to its two log groups and nowhere else', () => {
+    const logStatements = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
+    expect(logStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: clickstream.logGroups.map((g) => stack.resolve(g.logGroupArn)),
+      },
+    ]);
+  });
+
+  test('the role may put metrics only into the Glue namespace', () => {
+    const metricStatements = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('cloudwatch:')));
+    expect(metricStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+      },
+    ]);
+  });
+
+  test('the role may encrypt and decrypt with the data key and the log key', () => {
+    const kmsStatements = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: [stack.resolve(deps.dataKey.keyArn), stack.resolve(deps.logKey.keyArn)],
+      },
+    ]);
+  });
+
+  test('no action granted to the role contains a wildcard', () => {
+    const actions = roleStatements(clickstream).flatMap((s) => [s.Action].flat());
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  test('the job is IGrantable: grants to it land in its role\'s managed policy', () => {
+    expect(roleStatements(clickstream)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
+          Resource: stack.resolve(output.arnForObjects('clickstream/*')),
+        }),
+      ]),
+    );
+    expect(JSON.stringify(roleStatements(backfill))).not.toContain('clickstream/*');
+  });
+
+  test('a FAILED, TIMEOUT or STOPPED run of the job notifies the alerts topic through an EventBridge rule', () => {
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    for (const job of [clickstream, backfill]) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.glue'],
+          'detail-type': ['Glue Job State Change'],
+          detail: { jobName: [{ Ref: id(job.job) }], state: ['FAILED', 'TIMEOUT', 'STOPPED'] },
+        },
+        Targets: [Match.objectLike({ Arn: { Ref: stack.getLogicalId(stack.node.findChild('Alerts').node.defaultChild as sns.CfnTopic) } })],
+      });
+    }
+  });
+});
+
+describe('GlueSparkJob validation', () => {
+  test('an argument name with a leading dash is rejected', () => {
+    const stack = newStack('Transform');
+    const deps = jobDependencies(stack);
+    expect(() => new GlueSparkJob(stack, 'Bad', jobProps(deps, { arguments: { '--raw-path': 's3://raw/' } }))).toThrow(
+      'Glue job argument "--raw-path" of Transform/Bad: give names without leading dashes.',
+    );
+    expect(() => new GlueSparkJob(stack, 'AlsoBad', jobProps(deps, { arguments: { '-x': '1' } }))).toThrow(
+      'Glue job argument "-x" of Transform/AlsoBad: give names without leading dashes.',
+    );
+  });
+
+  test('a second job of the stack with other keys than the shared security configuration is rejected', () => {
+    const stack = newStack('Transform');
+    const deps = jobDependencies(stack);
+    new GlueSparkJob(stack, 'First', jobProps(deps));
+    const otherKey = new kms.Key(stack, 'OtherKey');
+    const message =
+      'The Glue jobs of stack Transform share one security configuration: give every job the same dataKey and logKey, or put the job in another stack.';
+    expect(() => new GlueSparkJob(stack, 'OtherData', jobProps(deps, { dataKey: otherKey }))).toThrow(message);
+    expect(() => new GlueSparkJob(stack, 'OtherLogs', jobProps(deps, { logKey: otherKey }))).toThrow(message);
+  });
+});
