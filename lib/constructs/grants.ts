@@ -122,6 +122,15 @@ export function grantPrefixWrite(grantee: iam.IGrantable, target: PrefixGrant, o
   addAll(grantee, [keyStatement(target.bucket.encryptionKey, KMS_ENCRYPT_ACTIONS)]);
 }
 
+/**
+ * Grants reading, writing and deleting the objects under a prefix, for jobs that own an
+ * output and replace its partitions (Spark's overwrite reads and lists what it writes).
+ */
+export function grantPrefixReadWrite(grantee: iam.IGrantable, target: PrefixGrant): void {
+  grantPrefixRead(grantee, target);
+  grantPrefixWrite(grantee, target, true);
+}
+
 /** Grants publishing to a topic, and encrypting with its key when it has one. */
 export function grantPublish(grantee: iam.IGrantable, topic: sns.ITopic): void {
   addAll(grantee, [

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -106,6 +107,18 @@ export class SecureBucket extends Construct {
       'Cross-region replication is a disaster-recovery decision per deployment, not a default: the bucket is versioned, KMS-encrypted and retained in prod, so deleted or overwritten objects are recoverable in-region.',
     );
     if (logDestination) {
+      // Log delivery may write here only for buckets of this account (the allow statements
+      // CDK adds for source buckets in other stacks carry no such condition).
+      this.bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyLogDeliveryForOtherAccounts',
+          effect: iam.Effect.DENY,
+          principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+          actions: ['s3:PutObject'],
+          resources: [this.bucket.arnForObjects('*')],
+          conditions: { StringNotEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
       acknowledge(
         this.bucket,
         ['AwsSolutions'],

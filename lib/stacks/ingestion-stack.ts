@@ -67,7 +67,11 @@ export class IngestionStack extends StageStack {
       retention: this.logRetention,
       removalPolicy: this.dataRemovalPolicy,
     });
-    const deliveryLogStream = deliveryLogs.addStream('S3Delivery');
+    const deliveryLogStream = new logs.LogStream(this, 'DeliveryLogStream', {
+      logGroup: deliveryLogs,
+      logStreamName: 'S3Delivery',
+      removalPolicy: this.dataRemovalPolicy,
+    });
 
     const role = new LeastPrivilegeRole(this, 'DeliveryRole', {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {

@@ -100,7 +100,13 @@ export class OrchestrationStack extends StageStack {
       new events.Rule(this, 'Schedule', {
         description: `Runs the ${config.envName} pipeline on ${config.operations.schedule}`,
         schedule: events.Schedule.expression(config.operations.schedule),
-        targets: [new targets.SfnStateMachine(this.stateMachine, { role: scheduleRole })],
+        targets: [
+          new targets.SfnStateMachine(this.stateMachine, {
+            role: scheduleRole,
+            retryAttempts: 3,
+            maxEventAge: Duration.hours(2),
+          }),
+        ],
       });
     }
 

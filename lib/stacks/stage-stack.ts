@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config';
@@ -44,6 +44,15 @@ export abstract class StageStack extends Stack {
     Tags.of(this).add('app', config.appName);
     Tags.of(this).add('environment', config.envName);
     Tags.of(this).add('stage', stage);
+  }
+
+  /**
+   * The AZs of the stack, as `Fn::GetAZs` picks resolved at deploy time: `network.maxAzs` of
+   * them whether or not account and region are known, so that synthesis never looks AZs up
+   * in an AWS account (the default would, once the CLI passes an account and region).
+   */
+  public override get availabilityZones(): string[] {
+    return Array.from({ length: this.config.network.maxAzs }, (_, i) => Fn.select(i, Fn.getAzs()));
   }
 
   /** Removal policy of data-bearing resources that cannot be snapshotted (buckets, keys, log groups). */

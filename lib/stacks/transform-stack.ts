@@ -2,7 +2,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
-import { grantPrefixRead, grantPrefixWrite } from '../constructs/grants';
+import { grantPrefixRead, grantPrefixReadWrite } from '../constructs/grants';
 import { StageAlarms } from '../constructs/stage-alarms';
 import { CLICKSTREAM_RAW_PREFIX } from './ingestion-stack';
 import { StageStack, StageStackProps } from './stage-stack';
@@ -55,7 +55,8 @@ export class TransformStack extends StageStack {
       alarms: this.alarms,
     });
     grantPrefixRead(this.clickstreamJob, { bucket: raw, prefix: CLICKSTREAM_RAW_PREFIX });
-    grantPrefixWrite(this.clickstreamJob, { bucket: curated, prefix: CLICKSTREAM_DATASET_PREFIX }, true);
-    grantPrefixWrite(this.clickstreamJob, { bucket: quarantine, prefix: CLICKSTREAM_DATASET_PREFIX }, true);
+    // Dynamic partition overwrite stages, lists, copies and deletes within its outputs.
+    grantPrefixReadWrite(this.clickstreamJob, { bucket: curated, prefix: CLICKSTREAM_DATASET_PREFIX });
+    grantPrefixReadWrite(this.clickstreamJob, { bucket: quarantine, prefix: CLICKSTREAM_DATASET_PREFIX });
   }
 }

@@ -7,7 +7,10 @@ const ROOT = path.join(__dirname, '..', '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 /** Runs bin/app.ts the way the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
-function runApp(context: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
+function runApp(
+  context: Record<string, unknown>,
+  target: Record<string, string> = {},
+): { status: number | null; stderr: string; outdir: string } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'undercurrent-'));
   const cdkJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8'));
   const env: NodeJS.ProcessEnv = {
@@ -19,6 +22,7 @@ function runApp(context: Record<string, unknown>): { status: number | null; stde
   for (const name of ['CDK_DEFAULT_ACCOUNT', 'CDK_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'NODE_ENV', 'JEST_WORKER_ID']) {
     delete env[name];
   }
+  Object.assign(env, target);
   const result = spawnSync(TSX, [path.join(ROOT, 'bin', 'app.ts')], { cwd: ROOT, env, encoding: 'utf8' });
   return { status: result.status, stderr: result.stderr, outdir };
 }
@@ -60,5 +64,17 @@ describe('bin/app.ts', () => {
         ]),
       },
     ]);
+  });
+
+  test('with an account and region from the CLI, synthesis still looks nothing up in AWS', () => {
+    const result = runApp({ env: 'prod' }, { CDK_DEFAULT_ACCOUNT: '111111111111', CDK_DEFAULT_REGION: 'eu-west-1' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
+    // A context lookup would appear as "missing" context for the CLI to fetch from the account.
+    expect(manifest.missing).toBeUndefined();
+    const foundation = JSON.parse(fs.readFileSync(path.join(result.outdir, 'Foundation.template.json'), 'utf8'));
+    const subnets = Object.values(foundation.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::EC2::Subnet');
+    expect(subnets).toHaveLength(3);
   });
 });

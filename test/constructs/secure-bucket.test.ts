@@ -213,6 +213,25 @@ describe('SecureBucket', () => {
     expect(template.findResources('AWS::S3::Bucket')[logicalId(logs)].Properties.LoggingConfiguration).toBeUndefined();
   });
 
+  test('the access-log destination refuses log delivery on behalf of other accounts', () => {
+    const logsId = stack.getLogicalId(logs.bucket.node.defaultChild as s3.CfnBucket);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logsId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyLogDeliveryForOtherAccounts',
+            Effect: 'Deny',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logsId, 'Arn'] }, '/*']] },
+            Condition: { StringNotEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ]),
+      },
+    });
+  });
+
   test('the access-log destination keeps the default lifecycle rule', () => {
     expect(template.findResources('AWS::S3::Bucket')[logicalId(logs)].Properties.LifecycleConfiguration).toEqual({
       Rules: [defaultRule(90)],

@@ -1,0 +1,75 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ATHENA_RESULTS_PREFIX } from '../../lib/stacks/serving-stack';
+import { SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { ref } from './template-helpers';
+
+describe.each([
+  { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: true },
+  { envName: 'prod' as const, cutoff: 100_000_000_000, recursiveDelete: false },
+])('ServingStack in $envName', (expected) => {
+  const { envName } = expected;
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+    template = platform.template('serving');
+  });
+
+  test('there is one Athena workgroup, named for the environment and enabled', () => {
+    template.resourceCountIs('AWS::Athena::WorkGroup', 1);
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: `undercurrent-${envName}-analysts`,
+      State: 'ENABLED',
+    });
+  });
+
+  test('clients cannot override the workgroup settings', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true }),
+    });
+  });
+
+  test('query results are encrypted with SSE-KMS under the lake key', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        ResultConfiguration: Match.objectLike({
+          EncryptionConfiguration: {
+            EncryptionOption: 'SSE_KMS',
+            KmsKey: ref(platform.serving, platform.foundation.keys.lake.keyArn),
+          },
+        }),
+      }),
+    });
+  });
+
+  test('query results go to the athena/ prefix of the query-results bucket, owned by this account', () => {
+    const outputLocation = ref(platform.serving, platform.storage.buckets.queryResults.s3UrlForObject(ATHENA_RESULTS_PREFIX));
+    expect(JSON.stringify(outputLocation)).toMatch(/-Storage:ExportsOutputRefQueryResults.*"\/athena\/"/);
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        ResultConfiguration: Match.objectLike({
+          OutputLocation: outputLocation,
+          ExpectedBucketOwner: { Ref: 'AWS::AccountId' },
+        }),
+      }),
+    });
+  });
+
+  test(`a query may scan at most ${expected.cutoff} bytes, as configured`, () => {
+    expect(platform.config.serving.athenaBytesScannedCutoffPerQuery).toBe(expected.cutoff);
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: expected.cutoff }),
+    });
+  });
+
+  test('the workgroup publishes CloudWatch metrics', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ PublishCloudWatchMetricsEnabled: true }),
+    });
+  });
+
+  test(`deleting the stack ${expected.recursiveDelete ? 'may' : 'may not'} delete the workgroup’s saved queries`, () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: expected.recursiveDelete });
+  });
+});

@@ -1,0 +1,203 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { LakeBuckets } from '../../lib/stacks/storage-stack';
+import { SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { asList, logicalId, ref, resourcesOf } from './template-helpers';
+
+/** Each lake bucket and the prefix of its server access logs in the access-log bucket. */
+const BUCKETS: readonly { key: keyof LakeBuckets; logPrefix: string }[] = [
+  { key: 'raw', logPrefix: 'rawzone/' },
+  { key: 'curated', logPrefix: 'curatedzone/' },
+  { key: 'gold', logPrefix: 'goldzone/' },
+  { key: 'quarantine', logPrefix: 'quarantinezone/' },
+  { key: 'queryResults', logPrefix: 'queryresults/' },
+];
+
+const ZONES = ['raw', 'curated', 'gold', 'quarantine'] as const;
+
+describe.each([
+  { envName: 'dev' as const, deletionPolicy: 'Delete' },
+  { envName: 'prod' as const, deletionPolicy: 'Retain' },
+])('StorageStack in $envName', ({ envName, deletionPolicy }) => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  let bucketIds: Record<keyof LakeBuckets, string>;
+
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+    template = platform.template('storage');
+    bucketIds = Object.fromEntries(
+      BUCKETS.map(({ key }) => [key, logicalId(platform.storage.buckets[key])]),
+    ) as Record<keyof LakeBuckets, string>;
+  });
+
+  test('there are exactly five buckets: raw, curated, gold, quarantine and query results', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 5);
+    expect(Object.keys(resourcesOf(template, 'AWS::S3::Bucket')).sort()).toEqual(Object.values(bucketIds).sort());
+  });
+
+  test('the lake key is imported from the Foundation stack, not created here', () => {
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    expect(ref(platform.storage, platform.foundation.keys.lake.keyArn)).toEqual({
+      'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Foundation:`)),
+    });
+  });
+
+  test.each(BUCKETS.map((b) => b.key))('the %s bucket uses SSE-KMS with the lake key and a bucket key', (key) => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+    expect(bucket.Properties?.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: {
+            SSEAlgorithm: 'aws:kms',
+            KMSMasterKeyID: ref(platform.storage, platform.foundation.keys.lake.keyArn),
+          },
+        },
+      ],
+    });
+  });
+
+  test.each(BUCKETS.map((b) => b.key))('the %s bucket blocks all public access and enforces bucket-owner ownership', (key) => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+    expect(bucket.Properties).toEqual(
+      expect.objectContaining({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      }),
+    );
+  });
+
+  test.each(BUCKETS.map((b) => b.key))(
+    'the %s bucket is versioned and expires noncurrent versions and stale multipart uploads',
+    (key) => {
+      const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+      expect(bucket.Properties?.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(bucket.Properties?.LifecycleConfiguration.Rules).toContainEqual({
+        Id: 'NoncurrentVersionsAndStaleUploads',
+        Status: 'Enabled',
+        NoncurrentVersionExpiration: { NoncurrentDays: 90 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+      });
+    },
+  );
+
+  test.each(BUCKETS.map((b) => b.key))('the %s bucket policy denies requests without TLS or below TLS 1.2', (key) => {
+    const id = bucketIds[key];
+    const bucketAndObjects = [
+      { 'Fn::GetAtt': [id, 'Arn'] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, '/*']] },
+    ];
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: bucketAndObjects,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: bucketAndObjects,
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          },
+        ]),
+      },
+    });
+  });
+
+  test.each(BUCKETS)('the $key bucket logs its access to the Foundation access-log bucket under $logPrefix', ({ key, logPrefix }) => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+    expect(bucket.Properties?.LoggingConfiguration).toEqual({
+      DestinationBucketName: ref(platform.storage, platform.foundation.accessLogsBucket.bucketName),
+      LogFilePrefix: logPrefix,
+    });
+    expect(bucket.Properties?.LoggingConfiguration.DestinationBucketName).toEqual({
+      'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Foundation:`)),
+    });
+  });
+
+  test('query results expire after 7 days', () => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds.queryResults];
+    expect(bucket.Properties?.LifecycleConfiguration.Rules).toContainEqual({
+      Id: 'ExpireQueryResults',
+      Status: 'Enabled',
+      ExpirationInDays: 7,
+    });
+  });
+
+  test.each(ZONES)('current objects of the %s zone never expire', (zone) => {
+    const rules = asList<Record<string, unknown>>(
+      resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[zone]].Properties?.LifecycleConfiguration.Rules,
+    );
+    for (const rule of rules) {
+      expect(rule.ExpirationInDays).toBeUndefined();
+      expect(rule.ExpirationDate).toBeUndefined();
+    }
+  });
+
+  test(`every bucket has DeletionPolicy ${deletionPolicy}`, () => {
+    for (const bucket of Object.values(resourcesOf(template, 'AWS::S3::Bucket'))) {
+      expect(bucket.DeletionPolicy).toBe(deletionPolicy);
+      expect(bucket.UpdateReplacePolicy).toBe(deletionPolicy);
+    }
+  });
+
+  if (envName === 'dev') {
+    test('in dev every bucket is emptied on deletion by the auto-delete custom resource', () => {
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 5);
+      for (const id of Object.values(bucketIds)) {
+        template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: id } });
+      }
+    });
+  } else {
+    test('in prod no bucket is emptied on deletion: no auto-delete custom resource, function or tag', () => {
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+      template.resourceCountIs('AWS::Lambda::Function', 0);
+      expect(JSON.stringify(template.toJSON())).not.toContain('aws-cdk:auto-delete-objects');
+    });
+  }
+
+  test('there are four Glue databases, one per data zone', () => {
+    template.resourceCountIs('AWS::Glue::Database', 4);
+  });
+
+  test.each(ZONES)(`the %s database is named undercurrent_<env>_<zone> and located at its zone bucket`, (zone) => {
+    template.hasResource('AWS::Glue::Database', {
+      DeletionPolicy: deletionPolicy,
+      Properties: {
+        CatalogId: { Ref: 'AWS::AccountId' },
+        DatabaseInput: Match.objectLike({
+          Name: `undercurrent_${envName}_${zone}`,
+          LocationUri: { 'Fn::Join': ['', ['s3://', { Ref: bucketIds[zone] }]] },
+        }),
+      },
+    });
+  });
+});
+
+describe('StorageStack in prod with removalPolicy snapshot', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    template = synthPlatform('prod', { patch: { dataProtection: { removalPolicy: 'snapshot' } } }).template('storage');
+  });
+
+  test('buckets and databases, which cannot be snapshotted, are retained', () => {
+    for (const type of ['AWS::S3::Bucket', 'AWS::Glue::Database']) {
+      for (const resource of Object.values(resourcesOf(template, type))) {
+        expect(resource.DeletionPolicy).toBe('Retain');
+      }
+    }
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+});

@@ -1,0 +1,174 @@
+import { CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { IConstruct } from 'constructs';
+
+/**
+ * Helpers shared by the stack tests: reading policies, references and Step Functions
+ * definitions out of synthesized templates. Not a test file (jest matches `*.test.ts` only).
+ */
+
+/**
+ * A JSON object of a synthesized template, typed exactly as the CDK assertions library types
+ * `Template.toJSON()`: tests read template JSON whose shape they know.
+ */
+export type JsonObject = ReturnType<Template['toJSON']>;
+
+/** One resource of a synthesized template. */
+export interface CfnResourceJson {
+  readonly Type: string;
+  readonly Properties?: JsonObject;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+  readonly DependsOn?: string | string[];
+}
+
+/** One IAM policy statement as CloudFormation renders it. */
+export interface StatementJson {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Resource?: unknown;
+  readonly NotResource?: unknown;
+  readonly Principal?: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** Where an identity-based statement lives. */
+export type PolicyKind = 'inline' | 'AWS::IAM::Policy' | 'AWS::IAM::ManagedPolicy';
+
+/** An identity-based statement and the resource that holds it. */
+export interface IdentityStatement {
+  /** Logical id of the role (inline) or policy resource. */
+  readonly holder: string;
+  readonly kind: PolicyKind;
+  readonly statement: StatementJson;
+}
+
+/** A value or list of values as a list. */
+export function asList<T>(value: T | readonly T[] | undefined): T[] {
+  if (value === undefined) {
+    return [];
+  }
+  return Array.isArray(value) ? [...value] : [value as T];
+}
+
+/** Resources of one type, by logical id. */
+export function resourcesOf(template: Template, type: string): Record<string, CfnResourceJson> {
+  return template.findResources(type) as Record<string, CfnResourceJson>;
+}
+
+/**
+ * How `consumer` refers to a token once the app is synthesized: a `Ref`/`Fn::GetAtt` in the
+ * token's own stack, the `Fn::ImportValue` of the producer's export in any other stack.
+ */
+export function ref(consumer: Stack, token: string): unknown {
+  return consumer.resolve(token);
+}
+
+/** Logical id of a construct's CloudFormation resource (the construct itself or its default child). */
+export function logicalId(construct: IConstruct): string {
+  const element = (construct instanceof CfnElement ? construct : construct.node.defaultChild) as CfnElement | undefined;
+  if (!element) {
+    throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  }
+  return Stack.of(element).getLogicalId(element);
+}
+
+/** Every identity-based statement of a template: inline role policies, `AWS::IAM::Policy`, `AWS::IAM::ManagedPolicy`. */
+export function identityStatements(template: Template): IdentityStatement[] {
+  const result: IdentityStatement[] = [];
+  for (const [id, role] of Object.entries(resourcesOf(template, 'AWS::IAM::Role'))) {
+    for (const policy of asList<JsonObject>(role.Properties?.Policies)) {
+      for (const statement of asList<StatementJson>(policy.PolicyDocument?.Statement)) {
+        result.push({ holder: id, kind: 'inline', statement });
+      }
+    }
+  }
+  for (const kind of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'] as const) {
+    for (const [id, policy] of Object.entries(resourcesOf(template, kind))) {
+      for (const statement of asList<StatementJson>(policy.Properties?.PolicyDocument?.Statement)) {
+        result.push({ holder: id, kind, statement });
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * Statements of the customer-managed policy of a `LeastPrivilegeRole`, found by the policy's
+ * description `Permissions of <role path>` (the role path without the app's root).
+ */
+export function rolePolicyStatements(template: Template, rolePath: string): StatementJson[] {
+  const policies = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy')).filter(
+    (p) => p.Properties?.Description === `Permissions of ${rolePath}`,
+  );
+  if (policies.length !== 1) {
+    throw new Error(`expected one managed policy of ${rolePath}, found ${policies.length}`);
+  }
+  return asList<StatementJson>(policies[0].Properties!.PolicyDocument.Statement);
+}
+
+/** Statements whose actions include `action`. */
+export function statementsWithAction(statements: readonly StatementJson[], action: string): StatementJson[] {
+  return statements.filter((s) => asList(s.Action).includes(action));
+}
+
+/** Sorted actions of a statement. */
+export function actionsOf(statement: StatementJson): string[] {
+  return asList(statement.Action).sort();
+}
+
+/** Every string leaf of a JSON value, with its path. */
+export function stringLeaves(value: unknown, path = ''): { path: string; value: string }[] {
+  if (typeof value === 'string') {
+    return [{ path, value }];
+  }
+  if (Array.isArray(value)) {
+    return value.flatMap((v, i) => stringLeaves(v, `${path}[${i}]`));
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => stringLeaves(v, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+/** Every value of an `Fn::ImportValue` in a JSON value. */
+export function importValues(value: unknown): unknown[] {
+  if (Array.isArray(value)) {
+    return value.flatMap(importValues);
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => (k === 'Fn::ImportValue' ? [v] : importValues(v)));
+  }
+  return [];
+}
+
+/**
+ * The state machine definition of a template, parsed. The definition is an `Fn::Join` of JSON
+ * text and tokens; each token is replaced by `<<n>>` (all inside JSON strings) and returned in
+ * `tokens[n]`.
+ */
+export function stateMachineDefinition(resource: CfnResourceJson): { definition: JsonObject; tokens: unknown[] } {
+  const body = resource.Properties?.DefinitionString;
+  if (typeof body === 'string') {
+    return { definition: JSON.parse(body), tokens: [] };
+  }
+  const [separator, parts] = body['Fn::Join'] as [string, unknown[]];
+  const tokens: unknown[] = [];
+  const text = parts
+    .map((part) => {
+      if (typeof part === 'string') {
+        return part;
+      }
+      tokens.push(part);
+      return `<<${tokens.length - 1}>>`;
+    })
+    .join(separator);
+  return { definition: JSON.parse(text), tokens };
+}
+
+/** A string of a parsed definition with its `<<n>>` placeholders replaced by the tokens' JSON. */
+export function withTokens(text: string, tokens: readonly unknown[]): string {
+  return text.replace(/<<(\d+)>>/g, (_, n) => JSON.stringify(tokens[Number(n)]));
+}
