@@ -1,0 +1,436 @@
+"""Clickstream raw -> curated: parse, validate, clean and deduplicate click events.
+
+Kinesis Data Firehose delivers click events to the raw zone as GZIP files of JSON lines
+(one JSON object per line) under ``ingest_date=YYYY-MM-DD/`` (the UTC arrival date).
+The job reads a window of those partitions with ``spark.read.text`` and partition
+discovery, giving a string column ``value`` and a date column ``ingest_date``; the
+functions here take that DataFrame and return
+
+* the curated events: the columns of ``schemas/clickstream_event.json``, typed, trimmed,
+  ``event_type`` lower case, ``event_time`` a UTC instant, plus the partition columns
+  ``event_date`` (the UTC calendar date of ``event_time``) and ``ingest_date`` (the raw
+  partition the kept line came from), one row per ``event_id``;
+* the quarantine: every line that failed a rule, kept verbatim (``raw_line``) with the
+  name of the first rule it failed (``rule``), the ``run_id``, ``quarantined_at`` and
+  the ``ingest_date`` it came from.
+
+No line is lost: ``rows_in == rows_curated + rows_quarantined + duplicates_removed``.
+
+Deduplication keeps, per ``event_id``, the copy from the earliest ``ingest_date``, then
+the earliest ``event_time``, then the smallest raw line. It only sees the input it is
+given, i.e. the job's window of ingest dates: an event whose copies arrived on ingest
+dates that are never in the same window (e.g. two days apart with the default two-day
+lookback) is not removed here and appears once per such ingest date in the curated zone;
+a later stage's merge on ``event_id`` removes it.
+
+Rules, checked in this order (a line gets the first it fails):
+
+1. ``malformed_json``: not a single JSON object (unparseable, blank, an array or a scalar,
+   or text after the object, such as two objects on one line);
+2. ``missing_<column>``: a non-nullable column is absent, null or blank (declared order:
+   ``missing_event_id``, ``missing_event_type``, ``missing_event_time``,
+   ``missing_session_id``, ``missing_page_url``);
+3. ``invalid_event_type``: not one of the declared ``allowed_values`` (case-insensitive);
+4. ``invalid_<column>`` for a value that does not convert to its declared type:
+   ``invalid_event_time`` (not ISO-8601 ``yyyy-MM-ddTHH:mm:ss[.fraction]`` with a ``Z`` or
+   ``+hh:mm`` offset, or not a real instant), ``invalid_customer_number`` (not an integer
+   in the int range).
+
+Nothing here depends on the session or machine time zone: an ``event_time`` without an
+offset is rejected rather than read in a local zone, and ``event_date`` is computed from
+the epoch, not with the session time zone.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any, Dict, List, NamedTuple, Tuple
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, StringType, StructField, StructType
+
+from undercurrent_glue.ingest_dates import INGEST_DATE
+from undercurrent_glue.schema import load_declaration, spark_type
+
+#: Name of the declaration file (``schemas/clickstream_event.json``).
+DECLARATION = "clickstream_event"
+#: The input column, as produced by ``spark.read.text``.
+VALUE_COLUMN = "value"
+#: The verbatim input line, kept on quarantined rows and on :func:`parse_events`'s valid rows.
+RAW_LINE = "raw_line"
+#: The name of the rule a quarantined row failed.
+RULE = "rule"
+#: Curated partition column: the UTC calendar date of ``event_time``.
+EVENT_DATE = "event_date"
+#: The curated partition columns, in order (as declared in ``partition_keys``).
+PARTITION_COLUMNS = (EVENT_DATE, INGEST_DATE)
+#: Columns of the quarantine DataFrame, in order; the last one is its partition column.
+QUARANTINE_COLUMNS = (RAW_LINE, RULE, "run_id", "quarantined_at", INGEST_DATE)
+MALFORMED_JSON = "malformed_json"
+
+_CORRUPT = "_corrupt_record"
+_RANK = "_dup_rank"
+_WHITESPACE_EDGES = r"^\s+|\s+$"
+# ISO-8601 date-time with seconds and an explicit offset; fractions beyond microseconds
+# are truncated by Spark.
+_ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
+# Spark's JSON parser silently ignores text after the first object, so a line holding
+# two objects (Firehose records written without a newline) would lose all but the first.
+# Such a line is malformed when it does not end with "}" or when an object starts right
+# after one ends ("}{" followed by a key or "}"; inside a JSON string that can only occur
+# at the very end of the string, a rare false positive that is quarantined, not lost).
+_TRAILING_CONTENT = r"\}\s*\{\s*[\"}]"
+
+
+class ParseResult(NamedTuple):
+    """Output of :func:`parse_events`: valid events (with ``raw_line``) and quarantined lines."""
+
+    valid: DataFrame
+    quarantine: DataFrame
+
+
+class DedupResult(NamedTuple):
+    """Output of :func:`deduplicate`: one row per ``event_id`` and how many rows were dropped."""
+
+    events: DataFrame
+    duplicates_removed: int
+
+
+class ClickstreamCounts(NamedTuple):
+    """Row counts of one :func:`transform_clickstream` run."""
+
+    rows_in: int
+    rows_curated: int
+    rows_quarantined: int
+    duplicates_removed: int
+
+
+class ClickstreamResult(NamedTuple):
+    """Output of :func:`transform_clickstream`."""
+
+    curated: DataFrame
+    quarantine: DataFrame
+    counts: ClickstreamCounts
+
+
+class AccountingError(RuntimeError):
+    """Raised when rows_in != rows_curated + rows_quarantined + duplicates_removed."""
+
+
+@functools.lru_cache(maxsize=None)
+def _declaration() -> Dict[str, Any]:
+    return load_declaration(DECLARATION)
+
+
+def declaration() -> Dict[str, Any]:
+    """Return a copy of the clickstream event declaration (``schemas/clickstream_event.json``)."""
+    return copy.deepcopy(_declaration())
+
+
+def partition_columns() -> List[str]:
+    """Return the curated partition columns in order: ``event_date``, then ``ingest_date``.
+
+    Raises:
+        ValueError: the declaration's ``partition_keys`` are not exactly these (the code
+            computes them, so the declaration must not drift from it).
+    """
+    declared = [key["name"] for key in _declaration().get("partition_keys", [])]
+    if declared != list(PARTITION_COLUMNS):
+        raise ValueError(
+            f"schemas/{DECLARATION}.json declares partition_keys {declared}; the clickstream "
+            f"transform writes {list(PARTITION_COLUMNS)}."
+        )
+    return declared
+
+
+def curated_columns() -> List[str]:
+    """Return the curated columns in order: the declared columns, then the partition columns."""
+    return [c["name"] for c in _declaration()["columns"]] + partition_columns()
+
+
+def _rule_specs() -> List[Tuple[str, str, str]]:
+    """(rule name, kind, column) in checking order; kinds: malformed, missing, allowed, type."""
+    decl = _declaration()
+    specs: List[Tuple[str, str, str]] = [(MALFORMED_JSON, "malformed", "")]
+    specs += [(f"missing_{c['name']}", "missing", c["name"]) for c in decl["columns"] if not c["nullable"]]
+    allowed = decl.get("allowed_values", {})
+    specs += [(f"invalid_{name}", "allowed", name) for name in allowed]
+    specs += [
+        (f"invalid_{c['name']}", "type", c["name"])
+        for c in decl["columns"]
+        if c["type"] != "string" and c["name"] not in allowed
+    ]
+    return specs
+
+
+def rule_names() -> List[str]:
+    """Return every quarantine rule name, in the order the rules are checked."""
+    return [name for name, _, _ in _rule_specs()]
+
+
+def utc_date(timestamp: Column) -> Column:
+    """Return the UTC calendar date of a timestamp column, whatever the session time zone."""
+    # Whole days since the epoch; on seconds, the double division is exact far beyond
+    # the precision needed to place an instant on the right side of midnight.
+    seconds_per_day = 86_400
+    return F.date_from_unix_date(F.floor(F.unix_seconds(timestamp) / seconds_per_day).cast("int"))
+
+
+def _text(name: str) -> str:
+    """Internal column holding the stripped text of a declared column."""
+    return f"_text_{name}"
+
+
+def _strip(column: Column) -> Column:
+    """Trim all edge whitespace (Spark's trim only removes spaces); blank becomes null."""
+    stripped = F.regexp_replace(column, _WHITESPACE_EDGES, "")
+    return F.when(stripped != "", stripped)
+
+
+def _convert(name: str, type_string: str) -> Column:
+    """Convert the stripped text of ``name`` to its declared type; null if it does not convert."""
+    text = F.col(_text(name))
+    if type_string == "string":
+        return text
+    if type_string == "timestamp":
+        # The explicit offset makes the instant independent of the session time zone.
+        return F.when(text.rlike(_ISO_INSTANT), F.try_to_timestamp(text))
+    # try_cast never raises, also with spark.sql.ansi.enabled=true; "1.5" -> null for int.
+    return F.expr(f"try_cast(`{_text(name)}` AS {spark_type(type_string, name).simpleString()})")
+
+
+def _check_input(lines_df: DataFrame, run_id: str) -> None:
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ValueError("run_id must be a non-empty string (the Glue JOB_RUN_ID).")
+    fields = {f.name: f.dataType for f in lines_df.schema.fields}
+    if not isinstance(fields.get(VALUE_COLUMN), StringType):
+        raise ValueError(
+            f"lines_df must have a string column '{VALUE_COLUMN}' (as from spark.read.text); "
+            f"got columns {sorted(fields)}."
+        )
+    if not isinstance(fields.get(INGEST_DATE), DateType):
+        raise ValueError(
+            f"lines_df must have a date column '{INGEST_DATE}' (the raw partition each line was "
+            f"read from); got columns {sorted(fields)}."
+        )
+
+
+def _classify(lines_df: DataFrame) -> DataFrame:
+    """Parse every line and attach its first failing rule (null when the line is valid).
+
+    Returns one row per input line with ``raw_line``, ``rule``, the typed and cleaned
+    declared columns and the partition columns.
+    """
+    decl = _declaration()
+    columns = decl["columns"]
+    allowed = decl.get("allowed_values", {})
+    # Every declared field is read as a string first: a wrong type is then a named rule
+    # instead of a silent null, and non-string JSON values keep their JSON text.
+    parse_schema = StructType(
+        [StructField(c["name"], StringType()) for c in columns] + [StructField(_CORRUPT, StringType())]
+    )
+    parsed = lines_df.select(F.col(VALUE_COLUMN).alias(RAW_LINE), INGEST_DATE).withColumn(
+        "_json",
+        F.from_json(
+            F.col(RAW_LINE),
+            parse_schema,
+            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT},
+        ),
+    )
+    texts = []
+    for c in columns:
+        text = _strip(F.col("_json")[c["name"]])
+        if c["name"] in allowed:
+            text = F.lower(text)
+        texts.append(text.alias(_text(c["name"])))
+    stripped = parsed.select(RAW_LINE, INGEST_DATE, "_json", *texts)
+    typed = stripped.select(
+        RAW_LINE,
+        INGEST_DATE,
+        "_json",
+        *[_text(c["name"]) for c in columns],
+        *[_convert(c["name"], c["type"]).alias(c["name"]) for c in columns],
+    )
+
+    rule: Column = F.lit(None).cast(StringType())
+    first = True
+    for name, kind, column in _rule_specs():
+        if kind == "malformed":
+            raw = F.regexp_replace(F.col(RAW_LINE), _WHITESPACE_EDGES, "")
+            condition = (
+                F.col("_json").isNull()
+                | F.col("_json")[_CORRUPT].isNotNull()
+                | ~raw.endswith("}")
+                | raw.rlike(_TRAILING_CONTENT)
+            )
+        elif kind == "missing":
+            condition = F.col(_text(column)).isNull()
+        elif kind == "allowed":
+            condition = F.col(_text(column)).isNotNull() & ~F.col(_text(column)).isin(allowed[column])
+        else:  # type
+            condition = F.col(_text(column)).isNotNull() & F.col(column).isNull()
+        rule = F.when(condition, F.lit(name)) if first else rule.when(condition, F.lit(name))
+        first = False
+
+    event_time = next(c["name"] for c in columns if c["type"] == "timestamp")
+    return typed.select(
+        RAW_LINE,
+        rule.alias(RULE),
+        *[F.col(c["name"]) for c in columns],
+        utc_date(F.col(event_time)).alias(EVENT_DATE),
+        INGEST_DATE,
+    )
+
+
+def _quarantine_view(classified: DataFrame) -> DataFrame:
+    return classified.filter(F.col(RULE).isNotNull()).select(*QUARANTINE_COLUMNS)
+
+
+def _with_run_columns(classified: DataFrame, run_id: str) -> DataFrame:
+    return classified.withColumn("run_id", F.lit(run_id)).withColumn(
+        "quarantined_at", F.current_timestamp()
+    )
+
+
+def parse_events(lines_df: DataFrame, run_id: str) -> ParseResult:
+    """Parse and validate raw JSON lines into valid events and quarantined lines.
+
+    Args:
+        lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
+            raw line (``spark.read.text`` of ``ingest_date=`` partitions).
+        run_id: identifies this run on quarantined rows (the Glue ``JOB_RUN_ID``).
+
+    Returns:
+        :class:`ParseResult` with ``valid`` (the curated columns, see :func:`curated_columns`,
+        plus ``raw_line``; not yet deduplicated) and ``quarantine``
+        (:data:`QUARANTINE_COLUMNS`). Every input row is in exactly one of the two.
+        Both are lazy; cache the input if you act on both.
+
+    Raises:
+        ValueError: ``lines_df`` has no string ``value`` or no date ``ingest_date`` column,
+            or ``run_id`` is empty.
+    """
+    _check_input(lines_df, run_id)
+    classified = _with_run_columns(_classify(lines_df), run_id)
+    valid = classified.filter(F.col(RULE).isNull()).select(*curated_columns(), RAW_LINE)
+    return ParseResult(valid, _quarantine_view(classified))
+
+
+def _dedup_window(*partition_by: Column, by_ingest_date: bool = True) -> Window:
+    """Rank rows of one event_id: earliest ingest_date, then event_time, then smallest raw line.
+
+    The earliest ingest date comes first so that a copy arriving later never displaces a
+    row already written for an earlier ingest date (that partition would keep it too).
+    """
+    order = [F.col(INGEST_DATE).asc()] if by_ingest_date else []
+    return Window.partitionBy(*partition_by, F.col("event_id")).orderBy(
+        *order, F.col("event_time").asc(), F.col(RAW_LINE).asc()
+    )
+
+
+def deduplicate(df: DataFrame) -> DedupResult:
+    """Keep one row per ``event_id``: the earliest ``ingest_date`` (when ``df`` has it), then
+    the earliest ``event_time``, then the smallest ``raw_line``.
+
+    The choice is deterministic: the same input gives the same rows whatever its
+    partitioning or order. Runs one Spark action (the count of removed rows) on a
+    persisted ranking, which the returned DataFrame reuses. Only duplicates within ``df``
+    are removed (the job's window of ingest dates; see the module docstring).
+
+    Args:
+        df: valid events with at least ``event_id``, ``event_time`` and ``raw_line``
+            (as in :attr:`ParseResult.valid`).
+
+    Returns:
+        :class:`DedupResult` with the kept rows (same columns as ``df``) and the number
+        of rows removed.
+
+    Raises:
+        ValueError: a required column is missing.
+    """
+    missing = [c for c in ("event_id", "event_time", RAW_LINE) if c not in df.columns]
+    if missing:
+        raise ValueError(f"deduplicate needs columns {missing}; pass ParseResult.valid.")
+    window = _dedup_window(by_ingest_date=INGEST_DATE in df.columns)
+    ranked = df.withColumn(_RANK, F.row_number().over(window)).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    removed = ranked.filter(F.col(_RANK) > 1).count()
+    return DedupResult(ranked.filter(F.col(_RANK) == 1).drop(_RANK), removed)
+
+
+def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult:
+    """Run the whole raw -> curated transform: parse, validate, clean, deduplicate, count.
+
+    Deduplication covers ``lines_df`` only, i.e. the job's window of ingest dates: an
+    event duplicated across ingest dates that are never in one window is not removed
+    here (each copy lands under its own ``ingest_date``); a later stage's merge on
+    ``event_id`` handles it. Within the window the copy from the earliest ingest date is
+    kept (see :func:`deduplicate`).
+
+    One Spark action: the classified and ranked lines are persisted and counted in a
+    single aggregation; the returned DataFrames read from that persisted data, so writing
+    them does not re-read the raw files, and ``quarantined_at`` is the same for the
+    whole run.
+
+    Args:
+        lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
+            raw line (``spark.read.text`` of ``ingest_date=`` partitions).
+        run_id: identifies this run on quarantined rows (the Glue ``JOB_RUN_ID``).
+
+    Returns:
+        :class:`ClickstreamResult` with ``curated`` (:func:`curated_columns`, one row per
+        ``event_id``), ``quarantine`` (:data:`QUARANTINE_COLUMNS`) and
+        :class:`ClickstreamCounts`.
+
+    Raises:
+        ValueError: bad arguments (see :func:`parse_events`), or a line without an
+            ``ingest_date``.
+        AccountingError: rows_in != rows_curated + rows_quarantined + duplicates_removed.
+    """
+    _check_input(lines_df, run_id)
+    classified = _with_run_columns(_classify(lines_df), run_id)
+    is_valid = F.col(RULE).isNull()
+    ranked = classified.withColumn(
+        _RANK, F.when(is_valid, F.row_number().over(_dedup_window(is_valid)))
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+
+    kept = is_valid & (F.col(_RANK) == 1)
+    duplicate = is_valid & (F.col(_RANK) > 1)
+    row = ranked.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(F.when(kept, 1)).alias("rows_curated"),
+        F.count(F.when(~is_valid, 1)).alias("rows_quarantined"),
+        F.count(F.when(duplicate, 1)).alias("duplicates_removed"),
+        F.count(F.when(F.col(INGEST_DATE).isNull(), 1)).alias("_no_ingest_date"),
+    ).first()
+    if row["_no_ingest_date"]:
+        ranked.unpersist()
+        raise ValueError(
+            f"{row['_no_ingest_date']} input line(s) have a null '{INGEST_DATE}'; every line must "
+            "carry the raw partition it was read from."
+        )
+    counts = ClickstreamCounts(
+        rows_in=int(row["rows_in"]),
+        rows_curated=int(row["rows_curated"]),
+        rows_quarantined=int(row["rows_quarantined"]),
+        duplicates_removed=int(row["duplicates_removed"]),
+    )
+    check_accounting(counts)
+    curated = ranked.filter(kept).select(*curated_columns())
+    return ClickstreamResult(curated, _quarantine_view(ranked), counts)
+
+
+def check_accounting(counts: ClickstreamCounts) -> None:
+    """Raise :class:`AccountingError` unless every input row is curated, quarantined or a duplicate."""
+    accounted = counts.rows_curated + counts.rows_quarantined + counts.duplicates_removed
+    if counts.rows_in != accounted:
+        raise AccountingError(
+            f"Clickstream accounting broken: rows_in={counts.rows_in} but rows_curated="
+            f"{counts.rows_curated} + rows_quarantined={counts.rows_quarantined} + "
+            f"duplicates_removed={counts.duplicates_removed} = {accounted}; "
+            "rows were lost or duplicated by the transform."
+        )
