@@ -1,4 +1,15 @@
-import { EnvironmentConfig, EnvironmentName } from './types';
+import { EnvironmentConfig, EnvironmentName, InterfaceEndpointName } from './types';
+
+/** The interface endpoints the platform's workloads call from inside the VPC. */
+const WORKLOAD_ENDPOINTS: readonly InterfaceEndpointName[] = [
+  'GLUE',
+  'KMS',
+  'SECRETS_MANAGER',
+  'CLOUDWATCH_LOGS',
+  'CLOUDWATCH_MONITORING',
+  'STS',
+  'KINESIS_STREAMS',
+];
 
 /**
  * The three environments. `dev` is cheap and can be destroyed; `prod` keeps its data and
@@ -67,15 +78,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       maxAzs: 2,
       egress: 'endpoints',
       natGateways: 0,
-      interfaceEndpoints: [
-        'GLUE',
-        'KMS',
-        'SECRETS_MANAGER',
-        'CLOUDWATCH_LOGS',
-        'CLOUDWATCH_MONITORING',
-        'STS',
-        'KINESIS_STREAMS',
-      ],
+      interfaceEndpoints: WORKLOAD_ENDPOINTS,
     },
     source: {
       instanceClass: 't4g.medium',
@@ -120,15 +123,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       maxAzs: 3,
       egress: 'endpoints',
       natGateways: 0,
-      interfaceEndpoints: [
-        'GLUE',
-        'KMS',
-        'SECRETS_MANAGER',
-        'CLOUDWATCH_LOGS',
-        'CLOUDWATCH_MONITORING',
-        'STS',
-        'KINESIS_STREAMS',
-      ],
+      interfaceEndpoints: WORKLOAD_ENDPOINTS,
     },
     source: {
       instanceClass: 'r6g.large',
