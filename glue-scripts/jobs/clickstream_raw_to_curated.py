@@ -7,9 +7,11 @@ with the history.
 
 Job arguments (the CDK app passes them as ``--raw_path s3://.../clickstream/`` etc.):
 
-* ``--raw_path`` (required): the prefix under which Firehose writes
-  ``ingest_date=YYYY-MM-DD/<files>.gz`` (GZIP JSON lines; ``ingest_date`` is the UTC
-  arrival date);
+* ``--raw_path`` (required): the prefix under which Firehose writes, with dynamic
+  partitioning, ``event_date=YYYY-MM-DD/ingest_date=YYYY-MM-DD/<files>.gz`` (GZIP JSON
+  lines; ``event_date`` is the first 10 characters of the event's ``event_time`` as the
+  producer sent it, ``ingest_date`` the UTC arrival date; records Firehose cannot parse
+  go to a separate error prefix, which this job does not read);
 * ``--curated_path`` (required): the curated dataset, Parquet partitioned by
   ``event_date`` then ``ingest_date`` (``event_date=D/ingest_date=I/``);
 * ``--quarantine_path`` (required): rejected lines, GZIP JSON partitioned by the
@@ -19,12 +21,21 @@ Job arguments (the CDK app passes them as ``--raw_path s3://.../clickstream/`` e
 * ``--ingest_dates`` (optional): comma-separated ``YYYY-MM-DD`` ingest dates to process
   instead of the lookback window (backfills and reruns of specific days).
 
-Of the window's ``ingest_date=`` directories, only those that exist are read; missing
-ones are skipped, and a window with none is an empty run. Both outputs are written with
-dynamic partition overwrite: a run replaces the curated ``(event_date, ingest_date)``
-partitions and the quarantine ``ingest_date`` partitions it produces and leaves every
-other partition alone, so events of an ``event_date`` that arrived on other ingest dates
-are never touched. Deduplication is within the window (see
+For each ingest date D of the window the job reads every directory matching the glob
+``<raw_path>/event_date=*/ingest_date=D/``: the events that arrived on D, whatever the
+event date they carry (late events included). Ingest dates without any match are skipped,
+and a window with none is an empty run. Every line keeps the ``ingest_date`` of the
+directory it was read from; the raw ``event_date`` directory is ignored, because the
+transform computes the UTC ``event_date`` from ``event_time`` itself (the producer's date
+prefix differs from it for an offset such as ``2024-05-01T23:30:00-02:00``, and may be
+anything for an invalid ``event_time``). Not read: files of the former layout, directly
+under ``<raw_path>/ingest_date=D/``, and any deeper directories (``*`` does not cross
+``/``, e.g. if a producer's ``event_time`` started with ``2024/05/01``).
+
+Both outputs are written with dynamic partition overwrite: a run replaces the curated
+``(event_date, ingest_date)`` partitions and the quarantine ``ingest_date`` partitions it
+produces and leaves every other partition alone, so events of an ``event_date`` that
+arrived on other ingest dates are never touched. Deduplication is within the window (see
 ``undercurrent_glue.clickstream``).
 
 The logic lives in ``undercurrent_glue`` (shipped with ``--extra-py-files``); this file
@@ -55,7 +66,7 @@ from undercurrent_glue.ingest_dates import (
     INGEST_DATE,
     INGEST_DATES_ARGUMENT,
     LOOKBACK_DAYS_ARGUMENT,
-    ingest_date_path,
+    ingest_date_glob,
     lookback_window,
     parse_lookback_days,
     present_arguments,
@@ -68,6 +79,8 @@ JOB_ARGUMENTS = ["JOB_NAME", "raw_path", "curated_path", "quarantine_path"]
 OPTIONAL_ARGUMENTS = [LOOKBACK_DAYS_ARGUMENT, INGEST_DATES_ARGUMENT]
 QUARANTINE_PARTITION = INGEST_DATE
 _EMPTY_LINES_SCHEMA = f"{VALUE_COLUMN} string, {INGEST_DATE} date"
+#: The ingest date of the directory a raw file was read from: the last ``/ingest_date=D/`` of its path.
+_INGEST_DATE_IN_PATH = rf"^.*/{INGEST_DATE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})/"
 
 
 def utc_today() -> dt.date:
@@ -104,25 +117,29 @@ def job_settings(
     return args, dates
 
 
-def _path_exists(spark: SparkSession, path: str) -> bool:
-    """Whether ``path`` (a file or an S3/HDFS/local "directory") exists, through Hadoop's FileSystem."""
+def _glob_matches(spark: SparkSession, pattern: str) -> List[str]:
+    """Return the paths matching a Hadoop glob (``FileSystem.globStatus``; it returns None or an
+    empty array when nothing matches, depending on the pattern and the file system)."""
     jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hadoop_path))
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(pattern)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    statuses = fs.globStatus(hadoop_path)
+    return [] if statuses is None else [str(status.getPath()) for status in statuses]
 
 
 def existing_ingest_dates(spark: SparkSession, raw_path: str, ingest_dates: Sequence[dt.date]) -> List[dt.date]:
-    """Return the dates (unique, in the given order) whose ``ingest_date=`` directory exists."""
+    """Return the dates (unique, in the given order) with at least one
+    ``<raw_path>/event_date=*/ingest_date=D`` directory."""
     unique = list(dict.fromkeys(ingest_dates))
-    return [d for d in unique if _path_exists(spark, ingest_date_path(raw_path, d))]
+    return [d for d in unique if _glob_matches(spark, ingest_date_glob(raw_path, d))]
 
 
 def read_raw_lines(spark: SparkSession, raw_path: str, ingest_dates: Sequence[dt.date]) -> DataFrame:
-    """Read every line of the raw partitions ``<raw_path>/ingest_date=D`` for D in ``ingest_dates``.
+    """Read every line under ``<raw_path>/event_date=*/ingest_date=D`` for D in ``ingest_dates``.
 
     GZIP is decompressed by extension. Returns ``value`` (the line) and ``ingest_date``
-    (a date, from partition discovery with ``basePath``: the partition the line was read
-    from). Missing partitions are skipped; when none exists, or none holds a file, the
+    (a date: that of the ``ingest_date=`` directory the line was read from). Ingest dates
+    without a matching directory are skipped; when none has one, or none holds a file, the
     result is empty.
     """
     found = existing_ingest_dates(spark, raw_path, ingest_dates)
@@ -130,15 +147,18 @@ def read_raw_lines(spark: SparkSession, raw_path: str, ingest_dates: Sequence[dt
     if missing:
         print(f"clickstream_raw_to_curated: no raw partition for ingest_date {', '.join(missing)}; skipped.",
               flush=True)
-    empty = spark.createDataFrame([], _EMPTY_LINES_SCHEMA)
     if not found:
-        return empty
-    base = raw_path.rstrip("/")
-    lines = spark.read.option("basePath", base).text([ingest_date_path(base, d) for d in found])
-    if INGEST_DATE not in lines.columns:  # only empty directories: no partition discovered
-        return empty
-    # Partition type inference gives a date; the cast also covers it being switched off.
-    return lines.select(VALUE_COLUMN, F.col(INGEST_DATE).cast("date").alias(INGEST_DATE))
+        return spark.createDataFrame([], _EMPTY_LINES_SCHEMA)
+    # Spark expands the globs itself (as globStatus did above), so a directory name taken from
+    # the producer's event_time is never re-read as a pattern (it may hold "[" or "{").
+    lines = spark.read.text([ingest_date_glob(raw_path, d) for d in found])
+    # The raw event_date directory is ignored on purpose: the transform computes the UTC
+    # event_date from event_time itself. ingest_date is taken from each file's path instead of
+    # partition discovery (basePath), which would also parse the producer-controlled
+    # event_date level and fail the whole read on an empty one ("event_date=/"). No match
+    # gives null, which the transform refuses, so a path that does not fit fails loudly.
+    day = F.regexp_extract(F.col("_metadata.file_path"), _INGEST_DATE_IN_PATH, 1)
+    return lines.select(VALUE_COLUMN, F.when(day != "", F.to_date(day, "yyyy-MM-dd")).alias(INGEST_DATE))
 
 
 def write_curated(curated: DataFrame, curated_path: str) -> None:

@@ -408,14 +408,20 @@ def load_job_module():
 
 def test_the_job_reads_gzip_json_lines_of_its_window_and_reruns_idempotently(spark, tmp_path):
     job = load_job_module()
-    partition = tmp_path / "raw" / "clickstream" / "ingest_date=2024-05-01"
-    partition.mkdir(parents=True)
-    payload = "\n".join(
-        [event("g-1"), event("g-2", event_time="2024-05-02T01:00:00+02:00"), event("g-1"), "oops"]
-    ) + "\n"
-    with gzip.open(partition / "undercurrent-clickstream-1-2024-05-01-12-00-00-abc.gz", "wt") as handle:
-        handle.write(payload)
-    raw_path = str(tmp_path / "raw" / "clickstream") + "/"
+    raw = tmp_path / "raw" / "clickstream"
+    # Firehose's layout: event_date= is event_time[0:10] as sent, so g-2 (UTC 2024-05-01T23:00)
+    # sits under event_date=2024-05-02; one ingest date spans both event_date directories.
+    objects = {
+        "2024-05-01": [event("g-1"), event("g-1"), "oops"],
+        "2024-05-02": [event("g-2", event_time="2024-05-02T01:00:00+02:00")],
+    }
+    for event_date, raw_lines in objects.items():
+        partition = raw / f"event_date={event_date}" / "ingest_date=2024-05-01"
+        partition.mkdir(parents=True)
+        name = f"undercurrent-clickstream-1-2024-05-01-12-00-00-{event_date}.gz"
+        with gzip.open(partition / name, "wt") as handle:
+            handle.write("\n".join(raw_lines) + "\n")
+    raw_path = str(raw) + "/"
     curated_path = str(tmp_path / "curated")
     quarantine_path = str(tmp_path / "quarantine")
     untouched = spark.createDataFrame(

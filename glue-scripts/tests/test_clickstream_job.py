@@ -1,9 +1,15 @@
-"""The Glue job's incremental, idempotent I/O: raw ingest_date window in, partitions replaced out."""
+"""The Glue job's incremental, idempotent I/O: raw ingest_date window in, partitions replaced out.
+
+The raw fixtures follow Firehose's dynamic partitioning:
+``<raw>/event_date=<event_time[0:10] as sent>/ingest_date=<arrival date>/<object>.gz``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,20 @@ def job():
     return load_job_module()
 
 
+def firehose_event_date(raw_line: str, ingest_date: dt.date) -> str:
+    """The ``event_date=`` value Firehose's partition key (jq ``.event_time[0:10]``) gives a line.
+
+    A line without a string ``event_time`` (not JSON, ...) would go to Firehose's error prefix;
+    the fixtures put it under ``event_date=<its ingest date>`` instead, to show that the job
+    still quarantines whatever reaches the raw path.
+    """
+    try:
+        event_time = json.loads(raw_line)["event_time"]
+    except (ValueError, KeyError, TypeError):
+        event_time = None
+    return event_time[:10] if isinstance(event_time, str) else ingest_date.isoformat()
+
+
 class Zones:
     """Local raw, curated and quarantine zones laid out like the S3 ones."""
 
@@ -31,13 +51,22 @@ class Zones:
         self._files = 0
 
     def deliver(self, ingest_date: dt.date, *raw_lines: str) -> None:
-        """Write one Firehose object (GZIP JSON lines) under ingest_date=YYYY-MM-DD/."""
-        partition = self.raw / f"ingest_date={ingest_date.isoformat()}"
-        partition.mkdir(exist_ok=True)
-        self._files += 1
-        name = f"undercurrent-clickstream-1-{ingest_date.isoformat()}-00-00-00-{self._files:04d}.gz"
-        with gzip.open(partition / name, "wt", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in raw_lines))
+        """Write what Firehose delivers for these lines on ``ingest_date``: one object (GZIP JSON
+        lines) per ``event_date=`` directory, see :func:`firehose_event_date`."""
+        objects = defaultdict(list)
+        for line in raw_lines:
+            objects[firehose_event_date(line, ingest_date)].append(line)
+        for event_date, lines in objects.items():
+            partition = self.raw / f"event_date={event_date}" / f"ingest_date={ingest_date.isoformat()}"
+            partition.mkdir(parents=True, exist_ok=True)
+            self._files += 1
+            name = f"undercurrent-clickstream-1-{ingest_date.isoformat()}-00-00-00-{self._files:04d}.gz"
+            with gzip.open(partition / name, "wt", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in lines))
+
+    def raw_directories(self):
+        """The raw directories holding files, relative to the raw path."""
+        return sorted({p.parent.relative_to(self.raw).as_posix() for p in self.raw.rglob("*.gz")})
 
     def run(self, job, spark, run_id, *ingest_dates):
         return job.run(spark, str(self.raw) + "/", self.curated, self.quarantine, run_id, list(ingest_dates))
@@ -102,7 +131,8 @@ def test_missing_ingest_date_directories_in_the_window_are_skipped(job, spark, z
 
 def test_a_window_without_any_raw_partition_is_an_empty_run_that_leaves_the_outputs_alone(job, spark, zones):
     zones.deliver(APR_30, event("e-1", event_time="2024-04-30T12:00:00Z"), "bad")
-    (zones.raw / "ingest_date=2024-05-01").mkdir()  # a directory without files counts as empty
+    # A directory without files counts as empty.
+    (zones.raw / "event_date=2024-05-01" / "ingest_date=2024-05-01").mkdir(parents=True)
     spark.createDataFrame([("e-1", APR_30, APR_30)], "event_id string, event_date date, ingest_date date") \
         .write.partitionBy("event_date", "ingest_date").parquet(zones.curated)
     spark.createDataFrame([("bad", "jr_1", APR_30)], "raw_line string, run_id string, ingest_date date") \
@@ -177,3 +207,80 @@ def test_an_event_duplicated_across_ingest_dates_never_in_one_window_is_kept_onc
     zones.run(job, spark, "jr_2", MAY_2)
 
     assert zones.curated_rows(spark) == [("dup", APR_30, APR_30), ("dup", APR_30, MAY_2)]
+
+
+def test_every_event_date_directory_of_an_ingest_date_is_read_in_one_window(job, spark, zones):
+    zones.deliver(
+        MAY_2,
+        event("on-time", event_time="2024-05-02T08:00:00Z"),
+        event("late", event_time="2024-05-01T21:00:00Z"),
+        event("very-late", event_time="2024-04-30T09:00:00Z"),
+    )
+    zones.deliver(MAY_1, event("other-day"))
+    assert zones.raw_directories() == [
+        "event_date=2024-04-30/ingest_date=2024-05-02",
+        "event_date=2024-05-01/ingest_date=2024-05-01",
+        "event_date=2024-05-01/ingest_date=2024-05-02",
+        "event_date=2024-05-02/ingest_date=2024-05-02",
+    ]
+
+    counts = zones.run(job, spark, "jr_1", MAY_2)
+
+    assert counts == ClickstreamCounts(3, 3, 0, 0)
+    assert zones.curated_rows(spark) == [
+        ("late", MAY_1, MAY_2),
+        ("on-time", MAY_2, MAY_2),
+        ("very-late", APR_30, MAY_2),
+    ]
+
+
+def test_a_line_whose_raw_event_date_differs_from_its_utc_date_is_curated_under_the_utc_date(
+    job, spark, zones
+):
+    # Firehose keys on the characters the producer sent; the job ignores that directory.
+    zones.deliver(
+        MAY_2,
+        event("west", event_time="2024-05-01T23:30:00-02:00"),  # 2024-05-02T01:30Z
+        event("east", event_time="2024-05-02T00:30:00+02:00"),  # 2024-05-01T22:30Z
+    )
+    assert zones.raw_directories() == [
+        "event_date=2024-05-01/ingest_date=2024-05-02",
+        "event_date=2024-05-02/ingest_date=2024-05-02",
+    ]
+
+    zones.run(job, spark, "jr_1", MAY_2)
+
+    assert zones.curated_rows(spark) == [("east", MAY_1, MAY_2), ("west", MAY_2, MAY_2)]
+
+
+def test_an_empty_raw_event_date_directory_is_read_and_quarantined_instead_of_failing_the_run(
+    job, spark, zones
+):
+    # event_time "" gives Firehose's key "" (event_date=/): partition discovery would reject it.
+    blank = event("blank", event_time="")
+    zones.deliver(MAY_1, blank, event("e-1"))
+    assert zones.raw_directories() == [
+        "event_date=/ingest_date=2024-05-01",
+        "event_date=2024-05-01/ingest_date=2024-05-01",
+    ]
+
+    counts = zones.run(job, spark, "jr_1", MAY_1)
+
+    assert counts == ClickstreamCounts(2, 1, 1, 0)
+    assert zones.curated_rows(spark) == [("e-1", MAY_1, MAY_1)]
+    quarantined = spark.read.json(zones.quarantine).collect()
+    assert [(r["raw_line"], r["rule"], str(r["ingest_date"])) for r in quarantined] == [
+        (blank, "missing_event_time", "2024-05-01")
+    ]
+
+
+def test_an_ingest_date_exists_when_its_glob_matches_an_event_date_directory(job, spark, zones):
+    zones.deliver(MAY_1, event("e-1"))
+    (zones.raw / "event_date=2024-05-02" / "ingest_date=2024-05-03").mkdir(parents=True)
+    old_layout = zones.raw / "ingest_date=2024-04-30"  # the former layout is not read
+    old_layout.mkdir()
+    (old_layout / "old.gz").write_bytes(gzip.compress(event("old").encode() + b"\n"))
+
+    found = job.existing_ingest_dates(spark, str(zones.raw), [MAY_3, MAY_2, MAY_1, MAY_1, APR_30])
+
+    assert found == [MAY_3, MAY_1]

@@ -12,7 +12,7 @@ import pytest
 
 from undercurrent_glue import ingest_dates
 from undercurrent_glue.ingest_dates import (
-    ingest_date_path,
+    ingest_date_glob,
     lookback_window,
     parse_ingest_dates,
     parse_lookback_days,
@@ -128,8 +128,11 @@ def test_optional_arguments_are_detected_only_when_present_in_argv():
 
 
 @pytest.mark.parametrize("raw_path", ["s3://raw/clickstream", "s3://raw/clickstream/"])
-def test_a_raw_partition_path_is_the_raw_path_then_ingest_date_equals_the_date(raw_path):
-    assert ingest_date_path(raw_path, D(2024, 5, 1)) == "s3://raw/clickstream/ingest_date=2024-05-01"
+def test_the_raw_glob_of_an_ingest_date_spans_every_event_date_directory(raw_path):
+    assert (
+        ingest_date_glob(raw_path, D(2024, 5, 1))
+        == "s3://raw/clickstream/event_date=*/ingest_date=2024-05-01"
+    )
 
 
 def test_the_ingest_dates_module_imports_only_the_standard_library():

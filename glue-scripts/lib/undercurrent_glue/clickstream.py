@@ -1,10 +1,12 @@
 """Clickstream raw -> curated: parse, validate, clean and deduplicate click events.
 
 Kinesis Data Firehose delivers click events to the raw zone as GZIP files of JSON lines
-(one JSON object per line) under ``ingest_date=YYYY-MM-DD/`` (the UTC arrival date).
-The job reads a window of those partitions with ``spark.read.text`` and partition
-discovery, giving a string column ``value`` and a date column ``ingest_date``; the
-functions here take that DataFrame and return
+(one JSON object per line) under ``event_date=YYYY-MM-DD/ingest_date=YYYY-MM-DD/``
+(``event_date``: the first 10 characters of the producer's ``event_time``;
+``ingest_date``: the UTC arrival date). The job reads a window of ingest dates with
+``spark.read.text``, giving a string column ``value`` and a date column ``ingest_date``
+(the raw ``event_date`` directory is not passed on: ``event_date`` is computed here);
+the functions here take that DataFrame and return
 
 * the curated events: the columns of ``schemas/clickstream_event.json``, typed, trimmed,
   ``event_type`` lower case, ``event_time`` a UTC instant, plus the partition columns
@@ -300,7 +302,7 @@ def parse_events(lines_df: DataFrame, run_id: str) -> ParseResult:
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
-            raw line (``spark.read.text`` of ``ingest_date=`` partitions).
+            raw line (as the job reads the raw ``ingest_date=`` directories).
         run_id: identifies this run on quarantined rows (the Glue ``JOB_RUN_ID``).
 
     Returns:
@@ -378,7 +380,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
-            raw line (``spark.read.text`` of ``ingest_date=`` partitions).
+            raw line (as the job reads the raw ``ingest_date=`` directories).
         run_id: identifies this run on quarantined rows (the Glue ``JOB_RUN_ID``).
 
     Returns:

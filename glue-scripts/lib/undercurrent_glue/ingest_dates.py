@@ -1,8 +1,12 @@
 """Which raw ``ingest_date`` partitions a run processes: job arguments -> a list of dates.
 
-Kinesis Data Firehose writes the raw zone as ``<raw_path>/ingest_date=YYYY-MM-DD/<files>``,
-where ``ingest_date`` is the UTC date the records arrived. A run processes a window of
-those partitions instead of the whole history:
+Kinesis Data Firehose writes the raw zone with dynamic partitioning as
+``<raw_path>/event_date=YYYY-MM-DD/ingest_date=YYYY-MM-DD/<files>``, where ``event_date`` is
+the first 10 characters of the event's ``event_time`` as the producer sent it and
+``ingest_date`` is the UTC date the records arrived. The records of one ingest date are
+therefore spread over several ``event_date=`` directories, all matched by the glob
+:func:`ingest_date_glob` returns. A run processes a window of ingest dates instead of the
+whole history:
 
 * by default the last ``lookback_days`` UTC dates ending today (job argument
   ``--lookback_days``, default ``2``: today and yesterday);
@@ -21,6 +25,9 @@ from typing import Iterable, List, Optional, Sequence
 
 #: Name of the raw partition column (the Firehose arrival date, UTC).
 INGEST_DATE = "ingest_date"
+#: Key of the raw directory level above ``ingest_date=`` (Firehose's partition key: the first 10
+#: characters of the producer's ``event_time``). Only globbed over, never read as a value.
+RAW_EVENT_DATE = "event_date"
 #: Optional job argument: how many UTC dates, ending today, a run processes.
 LOOKBACK_DAYS_ARGUMENT = "lookback_days"
 #: Optional job argument: explicit comma-separated YYYY-MM-DD dates (overrides the lookback).
@@ -146,6 +153,11 @@ def present_arguments(argv: Sequence[str], names: Iterable[str]) -> List[str]:
     return [n for n in names if any(a == f"--{n}" or a.startswith(f"--{n}=") for a in args)]
 
 
-def ingest_date_path(raw_path: str, ingest_date: dt.date) -> str:
-    """Return ``<raw_path>/ingest_date=YYYY-MM-DD`` (one trailing slash of raw_path or not)."""
-    return f"{raw_path.rstrip('/')}/{INGEST_DATE}={ingest_date.isoformat()}"
+def ingest_date_glob(raw_path: str, ingest_date: dt.date) -> str:
+    """Return the Hadoop glob ``<raw_path>/event_date=*/ingest_date=YYYY-MM-DD`` of one ingest date.
+
+    It matches every ``event_date=`` directory Firehose wrote for that arrival date (one
+    trailing slash of ``raw_path`` or not). ``raw_path`` is used verbatim, so it must not
+    contain glob characters (``*?[]{}\\``); the date never does.
+    """
+    return f"{raw_path.rstrip('/')}/{RAW_EVENT_DATE}=*/{INGEST_DATE}={ingest_date.isoformat()}"
