@@ -49,12 +49,25 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
   const source = new SourceStack(scope, {
     config,
     vpc: foundation.vpc,
+    computeSubnets: foundation.computeSubnets,
+    alertsTopic: foundation.alertsTopic,
     sourceKey: keys.source,
     logKey: keys.ops,
   });
   const ingestion = new IngestionStack(scope, {
     config,
     rawBucket: storage.buckets.raw,
+    vpc: foundation.vpc,
+    computeSubnets: foundation.computeSubnets,
+    source: {
+      instance: source.database,
+      extractSecret: source.extractSecret,
+      replicationSecret: source.replicationSecret,
+      secretKey: keys.source,
+      securityGroup: source.securityGroup,
+      port: config.source.port,
+      databaseName: config.source.databaseName,
+    },
     streamKey: keys.stream,
     logKey: keys.ops,
     alertsTopic: foundation.alertsTopic,
@@ -69,7 +82,7 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
   const serving = new ServingStack(scope, { config, queryResultsBucket: storage.buckets.queryResults });
   const orchestration = new OrchestrationStack(scope, {
     config,
-    jobs: [transform.clickstreamJob.job],
+    jobs: [ingestion.extractJob.job, transform.clickstreamJob.job],
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
   });

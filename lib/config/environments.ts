@@ -1,15 +1,7 @@
-import { EnvironmentConfig, EnvironmentName, InterfaceEndpointName } from './types';
+import { EnvironmentConfig, EnvironmentName, InterfaceEndpointName, REQUIRED_INTERFACE_ENDPOINTS } from './types';
 
-/** The interface endpoints the platform's workloads call from inside the VPC. */
-const WORKLOAD_ENDPOINTS: readonly InterfaceEndpointName[] = [
-  'GLUE',
-  'KMS',
-  'SECRETS_MANAGER',
-  'CLOUDWATCH_LOGS',
-  'CLOUDWATCH_MONITORING',
-  'STS',
-  'KINESIS_STREAMS',
-];
+/** Without NAT egress: the endpoints the workloads in the VPC need. */
+const WORKLOAD_ENDPOINTS: readonly InterfaceEndpointName[] = REQUIRED_INTERFACE_ENDPOINTS;
 
 /**
  * The three environments. `dev` is cheap and can be destroyed; `prod` keeps its data and
@@ -30,10 +22,10 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     network: {
       vpcCidr: '10.10.0.0/16',
       maxAzs: 2,
-      egress: 'endpoints',
-      natGateways: 0,
-      // Interface endpoints cost per AZ-hour: dev carries only what its workloads call.
-      interfaceEndpoints: ['SECRETS_MANAGER', 'KMS', 'CLOUDWATCH_LOGS'],
+      // One NAT gateway costs less than the six interface endpoints the workloads need, per AZ.
+      egress: 'nat',
+      natGateways: 1,
+      interfaceEndpoints: [],
     },
     source: {
       instanceClass: 't4g.micro',
@@ -43,6 +35,9 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       backupRetentionDays: 1,
       deletionProtection: false,
       port: 3407,
+      databaseName: 'classicmodels',
+      binlogRetentionHours: 24,
+      loadSampleData: true,
     },
     streaming: {
       capacityMode: 'provisioned',
@@ -51,6 +46,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       bufferIntervalSeconds: 300,
       bufferSizeMiB: 64,
     },
+    cdc: { enabled: false, maxCapacityUnits: 2, createDmsVpcRole: false },
     transform: {
       workerType: 'G.1X',
       maxWorkers: 2,
@@ -88,6 +84,9 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       backupRetentionDays: 7,
       deletionProtection: true,
       port: 3407,
+      databaseName: 'classicmodels',
+      binlogRetentionHours: 72,
+      loadSampleData: false,
     },
     streaming: {
       capacityMode: 'on-demand',
@@ -96,6 +95,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       bufferIntervalSeconds: 120,
       bufferSizeMiB: 64,
     },
+    cdc: { enabled: false, maxCapacityUnits: 4, createDmsVpcRole: false },
     transform: {
       workerType: 'G.1X',
       maxWorkers: 5,
@@ -133,6 +133,9 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       backupRetentionDays: 35,
       deletionProtection: true,
       port: 3407,
+      databaseName: 'classicmodels',
+      binlogRetentionHours: 168,
+      loadSampleData: false,
     },
     streaming: {
       capacityMode: 'on-demand',
@@ -141,6 +144,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       bufferIntervalSeconds: 60,
       bufferSizeMiB: 128,
     },
+    cdc: { enabled: true, maxCapacityUnits: 16, createDmsVpcRole: true },
     transform: {
       workerType: 'G.2X',
       maxWorkers: 10,

@@ -40,6 +40,19 @@ export const INTERFACE_ENDPOINTS = [
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINTS)[number];
 
+/**
+ * The APIs that the workloads inside the VPC call (the Glue extract over its JDBC connection,
+ * the schema-setup function): without NAT egress each needs its interface endpoint.
+ */
+export const REQUIRED_INTERFACE_ENDPOINTS: readonly InterfaceEndpointName[] = [
+  'GLUE',
+  'KMS',
+  'SECRETS_MANAGER',
+  'CLOUDWATCH_LOGS',
+  'CLOUDWATCH_MONITORING',
+  'STS',
+];
+
 /** What happens to data when a stack is deleted, and who may delete it. */
 export interface DataProtectionConfig {
   /** Removal policy of buckets, keys, databases and log groups holding data. */
@@ -60,8 +73,10 @@ export interface NetworkConfig {
   /** Availability zones to span (2 or 3; an environment-agnostic synth uses 2). */
   readonly maxAzs: number;
   /**
-   * `endpoints`: no internet egress at all, AWS APIs through VPC endpoints.
-   * `nat`: private subnets with NAT gateways (one per AZ in prod) in addition to endpoints.
+   * `endpoints`: no internet egress at all; AWS APIs through VPC endpoints (which must then
+   * include every API the in-VPC workloads call, see `REQUIRED_INTERFACE_ENDPOINTS`).
+   * `nat`: compute subnets reach AWS APIs through NAT gateways (cheaper than many endpoints
+   * at low volume); data subnets stay isolated either way.
    */
   readonly egress: EgressMode;
   /** NAT gateways when `egress` is `nat` (1 is cheap, one per AZ is resilient). */
@@ -86,6 +101,28 @@ export interface SourceConfig {
   readonly deletionProtection: boolean;
   /** TCP port of the database (not MySQL's default 3306). */
   readonly port: number;
+  /** Name of the operational database (schema) inside the instance. */
+  readonly databaseName: string;
+  /** Hours MySQL keeps binary logs for CDC and replay (1 to 168, the RDS maximum). */
+  readonly binlogRetentionHours: number;
+  /** Load generated sample rows into empty tables (never in prod). */
+  readonly loadSampleData: boolean;
+}
+
+/** DMS serverless capacity units AWS offers. */
+export const DMS_CAPACITY_UNITS = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384] as const;
+
+/** Change data capture from the source binlog (stage 2, optional). */
+export interface CdcConfig {
+  /** Replicate the source to the raw zone with DMS Serverless; off means no DMS resource at all. */
+  readonly enabled: boolean;
+  /** Upper bound of DMS capacity units (one of DMS_CAPACITY_UNITS). */
+  readonly maxCapacityUnits: number;
+  /**
+   * Create the account-wide `dms-vpc-role` DMS needs. Only one stack per account may own it:
+   * set false where it already exists.
+   */
+  readonly createDmsVpcRole: boolean;
 }
 
 /** Streaming ingestion (stage 2). */
@@ -98,7 +135,7 @@ export interface StreamingConfig {
   readonly retentionHours: number;
   /** Firehose buffering interval in seconds (0 to 900). */
   readonly bufferIntervalSeconds: number;
-  /** Firehose buffering size in MiB (1 to 128). */
+  /** Firehose buffering size in MiB (64 to 128: dynamic partitioning needs at least 64). */
   readonly bufferSizeMiB: number;
 }
 
@@ -162,6 +199,7 @@ export interface EnvironmentConfig {
   readonly network: NetworkConfig;
   readonly source: SourceConfig;
   readonly streaming: StreamingConfig;
+  readonly cdc: CdcConfig;
   readonly transform: TransformConfig;
   readonly warehouse: WarehouseConfig;
   readonly serving: ServingConfig;

@@ -1,10 +1,12 @@
 import {
+  DMS_CAPACITY_UNITS,
   EGRESS_MODES,
   ENVIRONMENT_NAMES,
   EnvironmentConfig,
   GLUE_WORKER_TYPES,
   INTERFACE_ENDPOINTS,
   REMOVAL_POLICIES,
+  REQUIRED_INTERFACE_ENDPOINTS,
   STREAM_CAPACITY_MODES,
 } from './types';
 
@@ -113,6 +115,7 @@ const APP_NAME = /^[A-Za-z][A-Za-z0-9]{0,31}$/;
 const INSTANCE_CLASS = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const NODE_TYPE = /^(ra3|dc2)\.[a-z0-9]+$/;
 const SCHEDULE = /^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/;
+const DATABASE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /**
@@ -171,6 +174,14 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   if (new Set(endpoints).size !== endpoints.length) {
     r.fail('network.interfaceEndpoints', endpoints, 'each endpoint at most once');
   }
+  const missingEndpoints = REQUIRED_INTERFACE_ENDPOINTS.filter((e) => !endpoints.includes(e));
+  if (egress === 'endpoints' && missingEndpoints.length > 0) {
+    r.fail(
+      'network.interfaceEndpoints',
+      endpoints,
+      `with network.egress "endpoints", every API the in-VPC workloads call: add ${missingEndpoints.map((e) => `"${e}"`).join(', ')} (or use egress "nat")`,
+    );
+  }
 
   r.object('source');
   r.matches('source.instanceClass', INSTANCE_CLASS, 'an RDS instance class without "db.", such as "t4g.micro"');
@@ -183,13 +194,27 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   if (port === MYSQL_DEFAULT_PORT) {
     r.fail('source.port', port, `an integer from 1150 to 65535 other than MySQL's default ${MYSQL_DEFAULT_PORT}`);
   }
+  r.matches('source.databaseName', DATABASE_NAME, 'a lower-case MySQL identifier such as "classicmodels"');
+  const binlogHours = r.int('source.binlogRetentionHours', 1, 168);
+  const sampleData = r.bool('source.loadSampleData');
 
   r.object('streaming');
   const capacityMode = r.oneOf('streaming.capacityMode', STREAM_CAPACITY_MODES);
   r.int('streaming.shardCount', 1, capacityMode === 'provisioned' ? 500 : Number.MAX_SAFE_INTEGER);
   r.int('streaming.retentionHours', 24, 8760);
   r.int('streaming.bufferIntervalSeconds', 0, 900);
-  r.int('streaming.bufferSizeMiB', 1, 128);
+  r.int('streaming.bufferSizeMiB', 64, 128);
+
+  r.object('cdc');
+  const cdcEnabled = r.bool('cdc.enabled');
+  const capacity = r.get('cdc.maxCapacityUnits');
+  if (!(DMS_CAPACITY_UNITS as readonly unknown[]).includes(capacity)) {
+    r.fail('cdc.maxCapacityUnits', capacity, `one of ${DMS_CAPACITY_UNITS.join(', ')}`);
+  }
+  r.bool('cdc.createDmsVpcRole');
+  if (cdcEnabled && binlogHours < 24) {
+    r.fail('source.binlogRetentionHours', binlogHours, 'at least 24 when cdc.enabled is true (DMS reads the binlog)');
+  }
 
   r.object('transform');
   r.oneOf('transform.workerType', GLUE_WORKER_TYPES);
@@ -229,6 +254,9 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     }
     if (backupDays < 7) {
       r.fail('source.backupRetentionDays', backupDays, 'at least 7 in prod');
+    }
+    if (sampleData) {
+      r.fail('source.loadSampleData', sampleData, 'false in prod, whose database holds real data');
     }
   }
 

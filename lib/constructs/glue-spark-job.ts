@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { TransformConfig } from '../config';
+import { GLUE_SCRIPTS_DIR } from '../datasets';
 import { grantKeyEncryptDecrypt } from './grants';
 import { LeastPrivilegeRole } from './least-privilege-role';
 import { acknowledge } from './nag';
@@ -15,8 +16,6 @@ import { StageAlarms } from './stage-alarms';
 /** The Glue version of every Spark job: Spark 3.5 on Python 3.11. */
 export const GLUE_VERSION = glue.GlueVersion.V5_0;
 
-/** The directory of the Glue PySpark code in this repository. */
-export const GLUE_SCRIPTS_DIR = path.join(__dirname, '..', '..', 'glue-scripts');
 
 /** Files never shipped to Glue (and never part of an asset hash). */
 const ASSET_EXCLUDES = ['**/__pycache__', '**/*.pyc', '.pytest_cache'];
@@ -71,7 +70,27 @@ export interface GlueSparkJobProps {
    * @default true
    */
   readonly bookmarks?: boolean;
+  /**
+   * Glue connections the job uses (e.g. JDBC into the VPC). The role gets `glue:GetConnection`
+   * on them and the EC2 network-interface permissions Glue needs to place the job in the VPC.
+   * @default - no connection; the job runs outside any VPC
+   */
+  readonly connections?: glue.IConnection[];
 }
+
+/** What Glue does in the VPC of a connection on the job role's behalf (AWSGlueServiceRole's EC2 part). */
+export const GLUE_VPC_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcAttribute',
+  'ec2:DescribeVpcEndpoints',
+  'ec2:DescribeRouteTables',
+  'ec2:CreateTags',
+  'ec2:DeleteTags',
+] as const;
 
 /**
  * A Glue 5.0 PySpark job with the platform's defaults: its own least-privilege role,
@@ -128,10 +147,28 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       this.role,
       ['AwsSolutions'],
       'IAM5[Resource::*]',
-      'cloudwatch:PutMetricData supports no resource-level permissions; the statement is limited to the "Glue" metric namespace by condition.',
+      'cloudwatch:PutMetricData supports no resource-level permissions (limited to the "Glue" namespace by condition); with a VPC connection, the EC2 network-interface and Describe actions Glue needs have none either.',
     );
     grantKeyEncryptDecrypt(this.role, props.dataKey);
     grantKeyEncryptDecrypt(this.role, props.logKey);
+
+    const connections = props.connections ?? [];
+    if (connections.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['glue:GetConnection'],
+          resources: [stack.formatArn({ service: 'glue', resource: 'catalog' }), ...connections.map((c) => c.connectionArn)],
+        }),
+      );
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [...GLUE_VPC_ACTIONS],
+          // EC2 Describe* calls have no resource-level permissions, and Glue creates and tags
+          // its network interfaces under names it chooses at run time.
+          resources: ['*'],
+        }),
+      );
+    }
 
     const packageAsset = new s3assets.Asset(this, 'PythonPackage', {
       path: path.join(GLUE_SCRIPTS_DIR, props.pythonPackageDir ?? 'lib'),
@@ -167,6 +204,7 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       maxRetries: props.sizing.maxRetries,
       maxConcurrentRuns: 1,
       securityConfiguration: securityConfiguration(stack, props.dataKey, props.logKey),
+      connections,
       continuousLogging: { enabled: true, quiet: true },
       enableMetrics: true,
       enableObservabilityMetrics: true,

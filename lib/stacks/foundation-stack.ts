@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { InterfaceEndpointName } from '../config';
 import { AlertsTopic } from '../constructs/alerts-topic';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
+import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { StageStack, StageStackProps } from './stage-stack';
 
@@ -33,6 +34,12 @@ export const SUBNET_GROUPS = { data: 'Data', compute: 'Compute', egress: 'Egress
  */
 export class FoundationStack extends StageStack {
   public readonly vpc: ec2.Vpc;
+  /**
+   * Where compute that talks to the data (Glue connections, functions, DMS) runs: the
+   * egress subnets behind NAT when `network.egress` is `nat`, else the isolated data subnets
+   * (which reach AWS APIs through the interface endpoints).
+   */
+  public readonly computeSubnets: ec2.SubnetSelection;
   public readonly keys: PlatformKeys;
   public readonly alertsTopic: sns.ITopic;
   public readonly accessLogsBucket: s3.IBucket;
@@ -63,6 +70,9 @@ export class FoundationStack extends StageStack {
     );
 
     this.vpc = this.network();
+    this.computeSubnets = {
+      subnetGroupName: config.network.egress === 'nat' ? SUBNET_GROUPS.compute : SUBNET_GROUPS.data,
+    };
 
     this.alertsTopic = new AlertsTopic(this, 'Alerts', {
       masterKey: this.keys.ops,
@@ -125,6 +135,15 @@ export class FoundationStack extends StageStack {
       },
     });
 
+    const egressSubnets = nat ? vpc.selectSubnets({ subnetGroupName: SUBNET_GROUPS.egress }).subnets : [];
+    for (const subnet of egressSubnets) {
+      acknowledge(
+        subnet,
+        COMPLIANCE_PACKS,
+        'VPCNoUnrestrictedRouteToIGW',
+        'The egress subnets hold only the NAT gateways (network.egress "nat"): their default route to the internet gateway is what NAT needs; no data service or instance is placed there and public IPs are never auto-assigned.',
+      );
+    }
     vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3 });
     if (network.interfaceEndpoints.length > 0) {
       const endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {

@@ -2,17 +2,26 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
+import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { SUBNET_GROUPS } from './foundation-stack';
+import { ServiceUser, SourceDatabaseSetup } from './source-database-setup';
 import { StageStack, StageStackProps } from './stage-stack';
 
 /** Properties of the {@link SourceStack}. */
 export interface SourceStackProps extends StageStackProps {
   /** The VPC whose isolated data subnets hold the database. */
   readonly vpc: ec2.IVpc;
+  /** Where the schema-setup function runs (see FoundationStack.computeSubnets). */
+  readonly computeSubnets: ec2.SubnetSelection;
+  /** Topic of the stage's alarms. */
+  readonly alertsTopic: sns.ITopic;
   /** Key of the database storage, Performance Insights and the credentials secret. */
   readonly sourceKey: kms.IKey;
   /** Key of the exported database log groups. */
@@ -25,17 +34,36 @@ export const SOURCE_ENGINE = rds.DatabaseInstanceEngine.mysql({ version: rds.Mys
 /** Database logs exported to CloudWatch Logs. */
 export const SOURCE_LOG_EXPORTS = ['error', 'slowquery', 'audit'] as const;
 
+/** Characters kept out of generated service-user passwords (quoting and URL trouble in JDBC and DMS). */
+export const SERVICE_PASSWORD_EXCLUDED = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
+
+/** Connections above which the source database alarm fires (the platform itself opens a few). */
+export const MAX_EXPECTED_CONNECTIONS = 100;
+
 /** Instance classes on which RDS for MySQL offers no Performance Insights. */
 const NO_PERFORMANCE_INSIGHTS = /\.(micro|small)$/;
 
 /**
  * Stage 1, source systems: the business's operational MySQL database, in isolated subnets,
- * encrypted with the source key, admin credentials generated into Secrets Manager and
- * rotated by RDS itself (no rotation Lambda to run inside the VPC).
+ * encrypted with the source key. The admin password is generated into Secrets Manager and
+ * rotated by RDS itself, and only the schema setup uses it; the ingestion components log in
+ * as least-privilege service users whose secrets rotate monthly.
  */
 export class SourceStack extends StageStack {
   public readonly database: rds.DatabaseInstance;
-  /** Security group of the database: no ingress until an ingestion component is admitted on the port. */
+  /** The admin credentials (RDS-managed secret, encrypted with the source key). */
+  public readonly secret: secretsmanager.ISecret;
+  /** Credentials of the read-only user of the batch extract (SELECT on the database). */
+  public readonly extractSecret: secretsmanager.ISecret;
+  /** Credentials of the CDC user (SELECT + replication), when cdc.enabled. */
+  public readonly replicationSecret?: secretsmanager.ISecret;
+  public readonly alarms: StageAlarms;
+  /** Applies the versioned schema, the binlog retention and (dev) sample data on every deploy. */
+  public readonly setup: SourceDatabaseSetup;
+  /**
+   * Security group of the database: admits, on its port only, the schema setup, the secret
+   * rotation and the ingestion components (whose rules the ingestion stack owns).
+   */
   public readonly securityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, props: SourceStackProps) {
@@ -126,6 +154,91 @@ export class SourceStack extends StageStack {
     for (const group of logGroups) {
       this.database.node.addDependency(group);
     }
+    this.secret = this.database.secret!;
+
+    // Service users: least-privilege database users whose secrets (with host and port, as
+    // Glue and DMS need) rotate monthly; the schema setup creates them with these passwords.
+    const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Secret rotation of the service users: the database port and HTTPS to AWS APIs only',
+      allowAllOutbound: false,
+    });
+    rotationSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager, through NAT or its endpoint');
+    rotationSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(source.port), 'The source database');
+    this.securityGroup.addIngressRule(rotationSecurityGroup, ec2.Port.tcp(source.port), 'Secret rotation of the service users');
+    const rotations: secretsmanager.RotationSchedule[] = [];
+    const serviceUser = (id: string, username: string): secretsmanager.ISecret => {
+      const databaseSecret = new rds.DatabaseSecret(this, id, {
+        username,
+        encryptionKey: props.sourceKey,
+        excludeCharacters: SERVICE_PASSWORD_EXCLUDED,
+      });
+      databaseSecret.applyRemovalPolicy(this.dataRemovalPolicy);
+      const secret = databaseSecret.attach(this.database);
+      const rotation = secret.addRotationSchedule('Rotation', {
+        automaticallyAfter: Duration.days(30),
+        // The user exists only once the schema setup has run; rotate on schedule, not at creation.
+        rotateImmediatelyOnUpdate: false,
+        hostedRotation: secretsmanager.HostedRotation.mysqlSingleUser({
+          vpc: props.vpc,
+          vpcSubnets: props.computeSubnets,
+          securityGroups: [rotationSecurityGroup],
+          excludeCharacters: SERVICE_PASSWORD_EXCLUDED,
+        }),
+      });
+      rotations.push(rotation);
+      return secret;
+    };
+    this.extractSecret = serviceUser('ExtractUserSecret', 'undercurrent_extract');
+    const serviceUsers: ServiceUser[] = [{ secret: this.extractSecret, role: 'extract' }];
+    if (this.config.cdc.enabled) {
+      this.replicationSecret = serviceUser('ReplicationUserSecret', 'undercurrent_cdc');
+      serviceUsers.push({ secret: this.replicationSecret, role: 'replication' });
+    }
+
+    this.setup = new SourceDatabaseSetup(this, 'SchemaSetup', {
+      vpc: props.vpc,
+      subnets: props.computeSubnets,
+      database: this.database,
+      databaseSecurityGroup: this.securityGroup,
+      port: source.port,
+      databaseName: source.databaseName,
+      secret: this.secret,
+      secretKey: props.sourceKey,
+      binlogRetentionHours: source.binlogRetentionHours,
+      loadSampleData: source.loadSampleData,
+      serviceUsers,
+      logKey: props.logKey,
+      logRetention: this.logRetention,
+      removalPolicy: this.dataRemovalPolicy,
+    });
+    // Creating a schedule tests the rotation function against the user: the setup creates it first.
+    for (const rotation of rotations) {
+      rotation.node.addDependency(this.setup.resource);
+    }
+
+    this.alarms = new StageAlarms(this, 'Alarms', { topic: props.alertsTopic });
+    this.alarms.addAlarm('DatabaseCpu', {
+      metric: this.database.metricCPUUtilization({ statistic: 'Average', period: ALARM_PERIOD }),
+      threshold: 80,
+      evaluationPeriods: 3,
+      severity: 'Warning',
+      description: 'Source database CPU above 80% for 15 minutes: the business workload or an extract is starving it.',
+    });
+    this.alarms.addAlarm('DatabaseFreeStorage', {
+      metric: this.database.metricFreeStorageSpace({ statistic: 'Minimum', period: ALARM_PERIOD }),
+      // 10% of the allocated storage, in bytes.
+      threshold: source.allocatedStorageGiB * 1024 ** 3 * 0.1,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: 'Source database free storage at or below 10% of its allocation: autoscaling is at its ceiling or binlogs are piling up.',
+    });
+    this.alarms.addAlarm('DatabaseConnections', {
+      metric: this.database.metricDatabaseConnections({ statistic: 'Maximum', period: ALARM_PERIOD }),
+      threshold: MAX_EXPECTED_CONNECTIONS,
+      evaluationPeriods: 2,
+      severity: 'Warning',
+      description: `More than ${MAX_EXPECTED_CONNECTIONS} connections to the source database: a client leaks connections or extracts pile up.`,
+    });
 
     acknowledge(
       this.database,

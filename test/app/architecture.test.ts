@@ -50,10 +50,10 @@ describe('the stack dependency graph', () => {
       Foundation: [],
       Storage: ['Foundation'],
       Source: ['Foundation'],
-      Ingestion: ['Foundation', 'Storage'],
+      Ingestion: ['Foundation', 'Source', 'Storage'],
       Transform: ['Foundation', 'Storage'],
       Serving: ['Foundation', 'Storage'],
-      Orchestration: ['Foundation', 'Transform'],
+      Orchestration: ['Foundation', 'Ingestion', 'Transform'],
     });
   });
 

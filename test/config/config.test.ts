@@ -27,7 +27,8 @@ describe('the shipped environments', () => {
   test('dev is cheap and can be destroyed', () => {
     const dev = ENVIRONMENTS.dev;
     expect(dev.dataProtection.removalPolicy).toBe('destroy');
-    expect(dev.network.egress).toBe('endpoints');
+    expect(dev.network).toMatchObject({ egress: 'nat', natGateways: 1, interfaceEndpoints: [] });
+    expect(dev.cdc.enabled).toBe(false);
     expect(dev.source.multiAz).toBe(false);
     expect(dev.warehouse.enabled).toBe(false);
     expect(dev.serving.quickSightEnabled).toBe(false);
@@ -114,13 +115,43 @@ describe('each kind of bad value gives an error naming field, value and what is 
     ],
     [
       'NAT gateways without NAT egress',
-      { network: { natGateways: 1 } },
+      { network: { egress: 'endpoints', natGateways: 1 } },
       'network.natGateways is 1; allowed: an integer from 0 to 0.',
     ],
     [
       'NAT egress without a NAT gateway',
       { network: { egress: 'nat', natGateways: 0 } },
       'network.natGateways is 0; allowed: an integer from 1 to 2.',
+    ],
+    [
+      'endpoints-only egress that leaves out an API the workloads call',
+      { network: { egress: 'endpoints', natGateways: 0, interfaceEndpoints: ['KMS', 'GLUE'] } },
+      'network.interfaceEndpoints is ["KMS","GLUE"]; allowed: with network.egress "endpoints", every API the in-VPC workloads call: add "SECRETS_MANAGER", "CLOUDWATCH_LOGS", "CLOUDWATCH_MONITORING", "STS" (or use egress "nat").',
+    ],
+    [
+      'a database name that is not a MySQL identifier',
+      { source: { databaseName: 'Classic-Models' } },
+      'source.databaseName is "Classic-Models"; allowed: a lower-case MySQL identifier such as "classicmodels".',
+    ],
+    [
+      'binlog retention beyond what RDS keeps',
+      { source: { binlogRetentionHours: 200 } },
+      'source.binlogRetentionHours is 200; allowed: an integer from 1 to 168.',
+    ],
+    [
+      'CDC with too little binlog retention',
+      { cdc: { enabled: true }, source: { binlogRetentionHours: 12 } },
+      'source.binlogRetentionHours is 12; allowed: at least 24 when cdc.enabled is true (DMS reads the binlog).',
+    ],
+    [
+      'a DMS capacity DMS does not offer',
+      { cdc: { maxCapacityUnits: 3 } },
+      'cdc.maxCapacityUnits is 3; allowed: one of 1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384.',
+    ],
+    [
+      'a Firehose buffer too small for dynamic partitioning',
+      { streaming: { bufferSizeMiB: 32 } },
+      'streaming.bufferSizeMiB is 32; allowed: an integer from 64 to 128.',
     ],
     [
       'storage autoscaling below the allocated storage',
@@ -188,6 +219,11 @@ describe('prod guard rails', () => {
     ['an unprotected database', { source: { deletionProtection: false } }, 'source.deletionProtection is false; allowed: true in prod.'],
     ['a single-AZ database', { source: { multiAz: false } }, 'source.multiAz is false; allowed: true in prod.'],
     ['short backups', { source: { backupRetentionDays: 3 } }, 'source.backupRetentionDays is 3; allowed: at least 7 in prod.'],
+    [
+      'sample data',
+      { source: { loadSampleData: true } },
+      'source.loadSampleData is true; allowed: false in prod, whose database holds real data.',
+    ],
   ])('prod refuses %s', (_name, patch, expected) => {
     expect(errorOf(patch, 'prod')).toBe(`Invalid config for environment "prod": ${expected}`);
   });

@@ -1,7 +1,10 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { InterfaceEndpointName } from '../../lib/config';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { InterfaceEndpointName, REQUIRED_INTERFACE_ENDPOINTS } from '../../lib/config';
+import { COMPLIANCE_PACKS } from '../../lib/constructs/nag';
+import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { asList, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements } from './template-helpers';
+import { acknowledgedRules, asList, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements } from './template-helpers';
 
 /** The service part of each interface endpoint's `com.amazonaws.<region>.<service>` name. */
 const ENDPOINT_SERVICES: Record<InterfaceEndpointName, string> = {
@@ -23,15 +26,179 @@ function serviceName(service: string): unknown {
   return { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] };
 }
 
+function subnetTag(subnet: { Properties?: JsonObject }, key: string): string | undefined {
+  return asList<{ Key: string; Value: string }>(subnet.Properties?.Tags).find((t) => t.Key === key)?.Value;
+}
+
 function subnetType(subnet: { Properties?: JsonObject }): string | undefined {
-  return asList<{ Key: string; Value: string }>(subnet.Properties?.Tags).find((t) => t.Key === 'aws-cdk:subnet-type')
-    ?.Value;
+  return subnetTag(subnet, 'aws-cdk:subnet-type');
+}
+
+/** What the network tests of one synthesized platform read. */
+interface NetworkUnderTest {
+  readonly platform: SynthesizedPlatform;
+  readonly template: Template;
+}
+
+/** The subnets of a subnet group of the Foundation VPC. */
+function groupSubnets(platform: SynthesizedPlatform, group: string): ec2.ISubnet[] {
+  return platform.foundation.vpc.selectSubnets({ subnetGroupName: group }).subnets;
+}
+
+/** Logical ids of the route tables of a subnet group. */
+function routeTablesOf(platform: SynthesizedPlatform, group: string): string[] {
+  return groupSubnets(platform, group).map((s) => platform.foundation.resolve(s.routeTable.routeTableId).Ref);
+}
+
+/** Routes of the template, with their logical ids. */
+function routes(template: Template): { id: string; properties: JsonObject }[] {
+  return Object.entries(resourcesOf(template, 'AWS::EC2::Route')).map(([id, r]) => ({ id, properties: r.Properties! }));
+}
+
+/** The interface-endpoint tests, for a VPC that has the configured endpoints. */
+function interfaceEndpointTests(get: () => NetworkUnderTest): void {
+  test('there is one private-DNS interface endpoint in the data subnets per configured service', () => {
+    const { platform, template } = get();
+    const configured = platform.config.network.interfaceEndpoints;
+    expect(configured.length).toBeGreaterThan(0);
+    const interfaces = Object.values(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).filter(
+      (e) => e.Properties?.VpcEndpointType === 'Interface',
+    );
+    expect(interfaces).toHaveLength(configured.length);
+    const endpointSgs = Object.keys(resourcesOf(template, 'AWS::EC2::SecurityGroup'));
+    expect(endpointSgs).toHaveLength(1);
+    const dataSubnets = platform.foundation.vpc.isolatedSubnets.map((s) => ({ Ref: logicalId(s) }));
+    for (const name of configured) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        ServiceName: serviceName(ENDPOINT_SERVICES[name]),
+        PrivateDnsEnabled: true,
+        SubnetIds: dataSubnets,
+        SecurityGroupIds: [{ 'Fn::GetAtt': [endpointSgs[0], 'GroupId'] }],
+      });
+    }
+  });
+}
+
+/**
+ * The network tests of NAT egress: data subnets isolated, compute subnets behind the NAT
+ * gateways, which alone sit in the public egress subnets.
+ */
+function natNetworkTests(get: () => NetworkUnderTest): void {
+  test('with NAT egress each AZ has a data, a compute and an egress subnet, and none assigns a public IP', () => {
+    const { platform, template } = get();
+    const { maxAzs } = platform.config.network;
+    const subnets = Object.values(resourcesOf(template, 'AWS::EC2::Subnet'));
+    expect(subnets).toHaveLength(3 * maxAzs);
+    const expectedTypes: Record<string, string> = {
+      [SUBNET_GROUPS.data]: 'Isolated',
+      [SUBNET_GROUPS.compute]: 'Private',
+      [SUBNET_GROUPS.egress]: 'Public',
+    };
+    for (const [group, type] of Object.entries(expectedTypes)) {
+      const inGroup = subnets.filter((s) => subnetTag(s, 'aws-cdk:subnet-name') === group);
+      expect({ group, count: inGroup.length }).toEqual({ group, count: maxAzs });
+      inGroup.forEach((subnet, i) => {
+        expect(subnetType(subnet)).toBe(type);
+        expect(subnet.Properties?.AvailabilityZone).toEqual({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] });
+      });
+    }
+    for (const subnet of subnets) {
+      expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
+    }
+  });
+
+  test('the configured number of NAT gateways, each with an Elastic IP, sit in distinct egress subnets behind one internet gateway', () => {
+    const { platform, template } = get();
+    const { natGateways } = platform.config.network;
+    template.resourceCountIs('AWS::EC2::NatGateway', natGateways);
+    template.resourceCountIs('AWS::EC2::EIP', natGateways);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 1);
+    template.resourceCountIs('AWS::EC2::VPCGatewayAttachment', 1);
+    const egressSubnets = groupSubnets(platform, SUBNET_GROUPS.egress).map((s) => logicalId(s));
+    const natSubnets = Object.values(resourcesOf(template, 'AWS::EC2::NatGateway')).map((n) => n.Properties!.SubnetId.Ref);
+    expect(new Set(natSubnets).size).toBe(natGateways);
+    for (const subnet of natSubnets) {
+      expect(egressSubnets).toContain(subnet);
+    }
+  });
+
+  test('only the egress subnets route to the internet gateway, each with one default route', () => {
+    const { platform, template } = get();
+    const [igwId] = Object.keys(resourcesOf(template, 'AWS::EC2::InternetGateway'));
+    const egressTables = routeTablesOf(platform, SUBNET_GROUPS.egress);
+    const toIgw = routes(template).filter((r) => r.properties.GatewayId !== undefined);
+    expect(toIgw.map((r) => r.properties.RouteTableId.Ref).sort()).toEqual([...egressTables].sort());
+    for (const { properties } of toIgw) {
+      expect(properties).toEqual({
+        RouteTableId: properties.RouteTableId,
+        DestinationCidrBlock: '0.0.0.0/0',
+        GatewayId: { Ref: igwId },
+      });
+    }
+  });
+
+  test('every compute subnet routes 0.0.0.0/0 to a NAT gateway, and has no other route', () => {
+    const { platform, template } = get();
+    const nats = resourcesOf(template, 'AWS::EC2::NatGateway');
+    const subnets = resourcesOf(template, 'AWS::EC2::Subnet');
+    const computeSubnets = groupSubnets(platform, SUBNET_GROUPS.compute);
+    expect(computeSubnets).toHaveLength(platform.config.network.maxAzs);
+    for (const subnet of computeSubnets) {
+      const table = platform.foundation.resolve(subnet.routeTable.routeTableId).Ref;
+      const onTable = routes(template).filter((r) => r.properties.RouteTableId.Ref === table);
+      expect(onTable).toHaveLength(1);
+      const route = onTable[0].properties;
+      expect(route).toEqual({ RouteTableId: { Ref: table }, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: { Ref: expect.any(String) } });
+      const nat = nats[route.NatGatewayId.Ref];
+      expect(nat).toBeDefined();
+      if (platform.config.network.natGateways === platform.config.network.maxAzs) {
+        // One NAT gateway per AZ: each compute subnet leaves through the one in its own AZ.
+        const natSubnet = subnets[nat.Properties!.SubnetId.Ref];
+        expect(natSubnet.Properties?.AvailabilityZone).toEqual(subnets[logicalId(subnet)].Properties?.AvailabilityZone);
+      }
+    }
+  });
+
+  test('the isolated data subnets have no route at all, so no default route out of the VPC', () => {
+    const { platform, template } = get();
+    const dataTables = new Set(routeTablesOf(platform, SUBNET_GROUPS.data));
+    expect(dataTables.size).toBe(platform.config.network.maxAzs);
+    const onData = routes(template).filter((r) => dataTables.has(r.properties.RouteTableId.Ref));
+    expect(onData).toEqual([]);
+    // Every route is accounted for: one per egress subnet (IGW) and one per compute subnet (NAT).
+    expect(routes(template)).toHaveLength(2 * platform.config.network.maxAzs);
+  });
+
+  test('compute that talks to the data (functions, Glue, DMS) runs in the compute subnets behind NAT', () => {
+    const { platform } = get();
+    expect(platform.foundation.computeSubnets).toEqual({ subnetGroupName: SUBNET_GROUPS.compute });
+    const selected = platform.foundation.vpc.selectSubnets(platform.foundation.computeSubnets).subnets;
+    expect(selected).toEqual(platform.foundation.vpc.privateSubnets);
+    expect(selected).toEqual(groupSubnets(platform, SUBNET_GROUPS.compute));
+  });
+
+  test('the egress subnets, and no other subnet, acknowledge VPCNoUnrestrictedRouteToIGW with a reason', () => {
+    const { platform } = get();
+    const rule = (pack: string): string => `${pack}-VPCNoUnrestrictedRouteToIGW`;
+    for (const subnet of groupSubnets(platform, SUBNET_GROUPS.egress)) {
+      const acks = acknowledgedRules(subnet);
+      for (const pack of COMPLIANCE_PACKS) {
+        expect(acks[rule(pack)]).toMatch(/NAT/);
+      }
+    }
+    for (const group of [SUBNET_GROUPS.data, SUBNET_GROUPS.compute]) {
+      for (const subnet of groupSubnets(platform, group)) {
+        expect(Object.keys(acknowledgedRules(subnet)).filter((id) => id.includes('VPCNoUnrestrictedRouteToIGW'))).toEqual([]);
+      }
+    }
+  });
 }
 
 describe.each([
-  { envName: 'dev' as const, deletionPolicy: 'Delete', pendingWindowDays: 7 },
-  { envName: 'prod' as const, deletionPolicy: 'Retain', pendingWindowDays: 30 },
-])('FoundationStack in $envName', ({ envName, deletionPolicy, pendingWindowDays }) => {
+  { envName: 'dev' as const, deletionPolicy: 'Delete', pendingWindowDays: 7, egress: 'nat' as const },
+  { envName: 'prod' as const, deletionPolicy: 'Retain', pendingWindowDays: 30, egress: 'endpoints' as const },
+])('FoundationStack in $envName', ({ envName, deletionPolicy, pendingWindowDays, egress }) => {
   let platform: SynthesizedPlatform;
   let template: Template;
 
@@ -105,27 +272,68 @@ describe.each([
       template.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: platform.config.network.vpcCidr });
     });
 
-    test('with endpoint egress there is no public subnet, internet gateway, NAT gateway or default route', () => {
-      expect(platform.config.network.egress).toBe('endpoints');
-      template.resourceCountIs('AWS::EC2::InternetGateway', 0);
-      template.resourceCountIs('AWS::EC2::VPCGatewayAttachment', 0);
-      template.resourceCountIs('AWS::EC2::NatGateway', 0);
-      template.resourceCountIs('AWS::EC2::EIP', 0);
-      template.resourceCountIs('AWS::EC2::Route', 0);
+    test(`egress is "${egress}" as configured`, () => {
+      expect(platform.config.network.egress).toBe(egress);
     });
 
-    test('every subnet is an isolated data subnet that assigns no public IP', () => {
-      const subnets = Object.values(resourcesOf(template, 'AWS::EC2::Subnet'));
-      // network.maxAzs AZs, picked at deploy time with Fn::GetAZs (no AZ lookup at synth).
-      expect(subnets).toHaveLength(platform.config.network.maxAzs);
-      subnets.forEach((subnet, i) =>
-        expect(subnet.Properties?.AvailabilityZone).toEqual({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] }),
-      );
-      for (const subnet of subnets) {
-        expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
-        expect(subnetType(subnet)).toBe('Isolated');
-      }
-    });
+    if (egress === 'endpoints') {
+      test('with endpoint egress there is no public subnet, internet gateway, NAT gateway or default route', () => {
+        template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+        template.resourceCountIs('AWS::EC2::VPCGatewayAttachment', 0);
+        template.resourceCountIs('AWS::EC2::NatGateway', 0);
+        template.resourceCountIs('AWS::EC2::EIP', 0);
+        template.resourceCountIs('AWS::EC2::Route', 0);
+      });
+
+      test('every subnet is an isolated data subnet that assigns no public IP', () => {
+        const subnets = Object.values(resourcesOf(template, 'AWS::EC2::Subnet'));
+        // network.maxAzs AZs, picked at deploy time with Fn::GetAZs (no AZ lookup at synth).
+        expect(subnets).toHaveLength(platform.config.network.maxAzs);
+        subnets.forEach((subnet, i) =>
+          expect(subnet.Properties?.AvailabilityZone).toEqual({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] }),
+        );
+        for (const subnet of subnets) {
+          expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
+          expect(subnetType(subnet)).toBe('Isolated');
+        }
+      });
+
+      test('compute that talks to the data (functions, Glue, DMS) runs in the isolated data subnets', () => {
+        expect(platform.foundation.computeSubnets).toEqual({ subnetGroupName: SUBNET_GROUPS.data });
+        const selected = platform.foundation.vpc.selectSubnets(platform.foundation.computeSubnets).subnets;
+        expect(selected).toEqual(platform.foundation.vpc.isolatedSubnets);
+      });
+
+      test('the interface endpoints are exactly the APIs the in-VPC workloads call (REQUIRED_INTERFACE_ENDPOINTS)', () => {
+        expect([...platform.config.network.interfaceEndpoints].sort()).toEqual([...REQUIRED_INTERFACE_ENDPOINTS].sort());
+      });
+
+      interfaceEndpointTests(() => ({ platform, template }));
+
+      test('the endpoint security group admits only tcp 443 from the VPC CIDR and allows no egress', () => {
+        template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+        template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+        template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
+        template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+          SecurityGroupIngress: [
+            Match.objectLike({ CidrIp: platform.config.network.vpcCidr, IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+          ],
+          // CDK's placeholder for "no egress at all".
+          SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' })],
+        });
+      });
+    } else {
+      natNetworkTests(() => ({ platform, template }));
+
+      test('there is no interface endpoint and no endpoint security group when the config lists none', () => {
+        expect(platform.config.network.interfaceEndpoints).toEqual([]);
+        const interfaces = Object.values(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).filter(
+          (e) => e.Properties?.VpcEndpointType === 'Interface',
+        );
+        expect(interfaces).toEqual([]);
+        template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+      });
+    }
 
     test('a flow log of type ALL goes to a KMS-encrypted log group with the configured retention', () => {
       const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
@@ -174,44 +382,15 @@ describe.each([
     });
 
     test('S3 is reached through a gateway endpoint on every route table', () => {
-      const routeTables = Object.keys(resourcesOf(template, 'AWS::EC2::RouteTable'));
-      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-        VpcEndpointType: 'Gateway',
-        ServiceName: serviceName('s3'),
-        RouteTableIds: Match.arrayEquals(routeTables.map((id) => ({ Ref: id }))),
-      });
-    });
-
-    test('there is one private-DNS interface endpoint in the data subnets per configured service', () => {
-      const configured = platform.config.network.interfaceEndpoints;
-      const interfaces = Object.values(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).filter(
-        (e) => e.Properties?.VpcEndpointType === 'Interface',
+      const routeTables = Object.keys(resourcesOf(template, 'AWS::EC2::RouteTable')).sort();
+      expect(routeTables.length).toBeGreaterThan(0);
+      const gateways = Object.values(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).filter(
+        (e) => e.Properties?.VpcEndpointType === 'Gateway',
       );
-      expect(interfaces).toHaveLength(configured.length);
-      const endpointSg = Object.keys(resourcesOf(template, 'AWS::EC2::SecurityGroup'))[0];
-      const dataSubnets = platform.foundation.vpc.isolatedSubnets.map((s) => ({ Ref: logicalId(s) }));
-      for (const name of configured) {
-        template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-          VpcEndpointType: 'Interface',
-          ServiceName: serviceName(ENDPOINT_SERVICES[name]),
-          PrivateDnsEnabled: true,
-          SubnetIds: dataSubnets,
-          SecurityGroupIds: [{ 'Fn::GetAtt': [endpointSg, 'GroupId'] }],
-        });
-      }
-    });
-
-    test('the endpoint security group admits only tcp 443 from the VPC CIDR and allows no egress', () => {
-      template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
-      template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
-      template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
-      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-        SecurityGroupIngress: [
-          Match.objectLike({ CidrIp: platform.config.network.vpcCidr, IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
-        ],
-        // CDK's placeholder for "no egress at all".
-        SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' })],
-      });
+      expect(gateways).toHaveLength(1);
+      expect(gateways[0].Properties?.ServiceName).toEqual(serviceName('s3'));
+      const attached = asList<{ Ref: string }>(gateways[0].Properties?.RouteTableIds).map((r) => r.Ref);
+      expect([...attached].sort()).toEqual(routeTables);
     });
   });
 
@@ -367,67 +546,27 @@ describe.each([
   });
 });
 
-describe('FoundationStack in dev with NAT egress and an alert address', () => {
+describe('FoundationStack in prod with NAT egress (one gateway per AZ) and an alert address', () => {
   let template: Template;
   let platform: SynthesizedPlatform;
 
   beforeAll(() => {
-    platform = synthPlatform('dev', {
+    platform = synthPlatform('prod', {
       patch: {
-        network: { egress: 'nat', natGateways: 1 },
+        network: { egress: 'nat', natGateways: 3 },
         operations: { alertEmails: ['data-oncall@example.com'] },
       },
     });
     template = platform.template('foundation');
   });
 
-  test('the configured number of NAT gateways sits in public subnets behind one internet gateway', () => {
-    template.resourceCountIs('AWS::EC2::NatGateway', 1);
-    template.resourceCountIs('AWS::EC2::InternetGateway', 1);
-    const subnets = resourcesOf(template, 'AWS::EC2::Subnet');
-    const nat = Object.values(resourcesOf(template, 'AWS::EC2::NatGateway'))[0];
-    const natSubnet = subnets[nat.Properties!.SubnetId.Ref];
-    expect(subnetType(natSubnet)).toBe('Public');
+  test('the patch gives three AZs and three NAT gateways', () => {
+    expect(platform.config.network).toEqual(expect.objectContaining({ egress: 'nat', natGateways: 3, maxAzs: 3 }));
   });
 
-  test('public subnets exist and assign no public IP on launch', () => {
-    const publics = Object.values(resourcesOf(template, 'AWS::EC2::Subnet')).filter((s) => subnetType(s) === 'Public');
-    expect(publics.length).toBeGreaterThan(0);
-    for (const subnet of publics) {
-      expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
-    }
-  });
+  natNetworkTests(() => ({ platform, template }));
 
-  test('no subnet of any kind assigns public IPs', () => {
-    for (const subnet of Object.values(resourcesOf(template, 'AWS::EC2::Subnet'))) {
-      expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
-    }
-  });
-
-  test('the isolated data subnets still have no route out of the VPC', () => {
-    const dataRouteTables = new Set(
-      platform.foundation.vpc.isolatedSubnets.map((s) => platform.foundation.resolve(s.routeTable.routeTableId).Ref),
-    );
-    expect(dataRouteTables.size).toBe(2);
-    for (const route of Object.values(resourcesOf(template, 'AWS::EC2::Route'))) {
-      expect(dataRouteTables.has(route.Properties!.RouteTableId.Ref)).toBe(false);
-    }
-  });
-
-  test('the compute subnets reach the internet only through the NAT gateway', () => {
-    const natId = Object.keys(resourcesOf(template, 'AWS::EC2::NatGateway'))[0];
-    const computeTables = platform.foundation.vpc.privateSubnets.map(
-      (s) => platform.foundation.resolve(s.routeTable.routeTableId).Ref,
-    );
-    expect(computeTables).toHaveLength(2);
-    for (const table of computeTables) {
-      template.hasResourceProperties('AWS::EC2::Route', {
-        RouteTableId: { Ref: table },
-        DestinationCidrBlock: '0.0.0.0/0',
-        NatGatewayId: { Ref: natId },
-      });
-    }
-  });
+  interfaceEndpointTests(() => ({ platform, template }));
 
   test('each configured address is subscribed to the alerts topic by e-mail', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 1);

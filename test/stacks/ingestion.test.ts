@@ -1,7 +1,72 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CLICKSTREAM_ERROR_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../../lib/stacks/ingestion-stack';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { GLUE_SCRIPTS_DIR, sourceTableDeclarations } from '../../lib/datasets';
+import { GLUE_VPC_ACTIONS } from '../../lib/constructs/glue-spark-job';
+import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
+import {
+  CDC_RAW_PREFIX,
+  CLICKSTREAM_ERROR_PREFIX,
+  CLICKSTREAM_RAW_PREFIX,
+  EVENT_DATE_QUERY,
+  SOURCE_RAW_PREFIX,
+} from '../../lib/stacks/ingestion-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, statementsWithAction } from './template-helpers';
+import {
+  acknowledgedRules,
+  actionsOf,
+  asList,
+  JsonObject,
+  logicalId,
+  ref,
+  resourcesOf,
+  rolePolicyStatements,
+  StatementJson,
+  statementsWithAction,
+} from './template-helpers';
+
+/** The source tables, in the order the job receives them. */
+const SOURCE_TABLES = ['customers', 'employees', 'offices', 'order_lines', 'orders', 'payments', 'product_lines', 'products'];
+
+/** Logical id of a direct child of the ingestion stack (or of a path below it). */
+function childId(platform: SynthesizedPlatform, ...names: string[]): string {
+  let construct = platform.ingestion.node.findChild(names[0]);
+  for (const name of names.slice(1)) {
+    construct = construct.node.findChild(name);
+  }
+  return logicalId(construct);
+}
+
+/** The properties of every standalone security-group rule of a type on a group. */
+function standaloneRules(template: Template, type: 'AWS::EC2::SecurityGroupIngress' | 'AWS::EC2::SecurityGroupEgress', groupId: string): JsonObject[] {
+  return Object.values(resourcesOf(template, type))
+    .map((r) => r.Properties!)
+    .filter((p) => p.GroupId?.['Fn::GetAtt']?.[0] === groupId);
+}
+
+/** The CDC assertions that hold whenever cdc.enabled is false. */
+function noCdcTests(get: () => { platform: SynthesizedPlatform; template: Template }): void {
+  test('with cdc.enabled false there is no AWS::DMS::* resource at all', () => {
+    const { platform, template } = get();
+    expect(platform.config.cdc.enabled).toBe(false);
+    const dms = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).filter((r) =>
+      r.Type.startsWith('AWS::DMS::'),
+    );
+    expect(dms).toEqual([]);
+    expect(platform.ingestion.replication).toBeUndefined();
+  });
+
+  test('with cdc.enabled false there is no dms-vpc-role, no CDC role and no CDC security group', () => {
+    const { platform, template } = get();
+    const roles = Object.values(resourcesOf(template, 'AWS::IAM::Role'));
+    expect(roles.filter((r) => r.Properties?.RoleName === 'dms-vpc-role')).toEqual([]);
+    expect(JSON.stringify(roles)).not.toContain('dms.');
+    for (const id of ['DmsVpcRole', 'CdcSecretsRole', 'CdcTargetRole', 'CdcSecurityGroup', 'CdcSecurityGroupDatabaseIngress']) {
+      expect(platform.ingestion.node.tryFindChild(id)).toBeUndefined();
+    }
+  });
+}
 
 const KINESIS_READ_ACTIONS = [
   'kinesis:DescribeStream',
@@ -12,8 +77,26 @@ const KINESIS_READ_ACTIONS = [
 ];
 
 describe.each([
-  { envName: 'dev' as const, streamMode: 'PROVISIONED', shardCount: 1, retentionHours: 24, interval: 300, sizeMiB: 64 },
-  { envName: 'prod' as const, streamMode: 'ON_DEMAND', shardCount: undefined, retentionHours: 168, interval: 60, sizeMiB: 128 },
+  {
+    envName: 'dev' as const,
+    streamMode: 'PROVISIONED',
+    shardCount: 1,
+    retentionHours: 24,
+    interval: 300,
+    sizeMiB: 64,
+    computeGroup: SUBNET_GROUPS.compute,
+    cdc: false,
+  },
+  {
+    envName: 'prod' as const,
+    streamMode: 'ON_DEMAND',
+    shardCount: undefined,
+    retentionHours: 168,
+    interval: 60,
+    sizeMiB: 128,
+    computeGroup: SUBNET_GROUPS.data,
+    cdc: true,
+  },
 ])('IngestionStack in $envName', (expected) => {
   const { envName } = expected;
   let platform: SynthesizedPlatform;
@@ -73,9 +156,38 @@ describe.each([
       });
     });
 
-    test('delivery goes to the raw bucket under clickstream/ingest_date=!{timestamp:yyyy-MM-dd}/', () => {
+    test('delivery goes to the raw bucket under clickstream/event_date=<from the record>/ingest_date=<arrival date>/', () => {
       expect(destination.BucketARN).toEqual(rawBucketArn);
-      expect(destination.Prefix).toBe('clickstream/ingest_date=!{timestamp:yyyy-MM-dd}/');
+      expect(destination.Prefix).toBe(
+        'clickstream/event_date=!{partitionKeyFromQuery:event_date}/ingest_date=!{timestamp:yyyy-MM-dd}/',
+      );
+      expect(destination.Prefix.startsWith(CLICKSTREAM_RAW_PREFIX)).toBe(true);
+    });
+
+    test('dynamic partitioning is on, retrying a failed partition for five minutes', () => {
+      expect(destination.DynamicPartitioningConfiguration).toEqual({ Enabled: true, RetryOptions: { DurationInSeconds: 300 } });
+    });
+
+    test('the event_date key is extracted with the EVENT_DATE_QUERY on JQ 1.6, then every record is followed by a newline', () => {
+      expect(destination.ProcessingConfiguration).toEqual({
+        Enabled: true,
+        Processors: [
+          {
+            Type: 'MetadataExtraction',
+            Parameters: [
+              { ParameterName: 'MetadataExtractionQuery', ParameterValue: EVENT_DATE_QUERY },
+              { ParameterName: 'JsonParsingEngine', ParameterValue: 'JQ-1.6' },
+            ],
+          },
+          { Type: 'AppendDelimiterToRecord' },
+        ],
+      });
+    });
+
+    test('the EVENT_DATE_QUERY names the event_date key the prefix uses, taken from event_time', () => {
+      expect(EVENT_DATE_QUERY).toMatch(/^\{event_date: /);
+      expect(EVENT_DATE_QUERY).toContain('.event_time[0:10]');
+      expect(destination.Prefix).toContain('!{partitionKeyFromQuery:event_date}');
     });
 
     test('failed records go under an error prefix that names the error type, outside the clickstream/ prefix', () => {
@@ -91,12 +203,6 @@ describe.each([
       });
     });
 
-    test('every record is followed by a newline (AppendDelimiterToRecord)', () => {
-      expect(destination.ProcessingConfiguration).toEqual({
-        Enabled: true,
-        Processors: [{ Type: 'AppendDelimiterToRecord' }],
-      });
-    });
 
     test(`buffering is ${expected.interval} seconds or ${expected.sizeMiB} MiB as configured`, () => {
       expect(destination.BufferingHints).toEqual({
@@ -106,16 +212,21 @@ describe.each([
       expect(destination.BufferingHints).toEqual({ IntervalInSeconds: expected.interval, SizeInMBs: expected.sizeMiB });
     });
 
+    test('the buffer is at least 64 MiB, the minimum of dynamic partitioning', () => {
+      expect(destination.BufferingHints.SizeInMBs).toBeGreaterThanOrEqual(64);
+    });
+
     test('delivery errors are logged to a KMS-encrypted log group with the configured retention', () => {
-      const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
-      expect(Object.keys(groups)).toHaveLength(1);
-      const [groupId, group] = Object.entries(groups)[0];
+      const groupId = logicalId(platform.ingestion.node.findChild('DeliveryLogs'));
+      const group = resourcesOf(template, 'AWS::Logs::LogGroup')[groupId];
       expect(group.Properties).toEqual(
         expect.objectContaining({
           KmsKeyId: ref(platform.ingestion, platform.foundation.keys.ops.keyArn),
           RetentionInDays: platform.config.dataProtection.logRetentionDays,
         }),
       );
+      expect(group.Properties?.LogGroupName).toBeUndefined();
+      template.resourceCountIs('AWS::Logs::LogStream', 1);
       const [streamId] = Object.keys(resourcesOf(template, 'AWS::Logs::LogStream'));
       expect(destination.CloudWatchLoggingOptions).toEqual({
         Enabled: true,
@@ -125,28 +236,27 @@ describe.each([
     });
 
     test('the delivery stream is created after its role’s policy, so the first delivery is authorized', () => {
-      const policyId = Object.keys(resourcesOf(template, 'AWS::IAM::ManagedPolicy'))[0];
+      const policyId = logicalId(platform.ingestion.node.findChild('DeliveryRole').node.findChild('Policy'));
+      expect(resourcesOf(template, 'AWS::IAM::ManagedPolicy')[policyId].Properties?.Description).toBe(
+        'Permissions of Ingestion/DeliveryRole',
+      );
       expect(asList(delivery.DependsOn)).toContain(policyId);
     });
   });
 
   describe('delivery role', () => {
     test('only Firehose of this account can assume the role, and it has no inline or AWS-managed policy', () => {
-      template.resourceCountIs('AWS::IAM::Role', 1);
-      template.hasResourceProperties('AWS::IAM::Role', {
-        AssumeRolePolicyDocument: {
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: 'sts:AssumeRole',
-              Principal: { Service: 'firehose.amazonaws.com' },
-              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-            },
-          ],
+      const role = resourcesOf(template, 'AWS::IAM::Role')[logicalId(platform.ingestion.node.findChild('DeliveryRole'))];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { Service: 'firehose.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
         },
-        Policies: Match.absent(),
-        ManagedPolicyArns: Match.absent(),
-      });
+      ]);
+      expect(role.Properties?.Policies).toBeUndefined();
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
     });
 
     test('the role may read exactly the click stream with the Kinesis read actions', () => {
@@ -247,5 +357,597 @@ describe.each([
         Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: Object.keys(resourcesOf(template, 'AWS::KinesisFirehose::DeliveryStream'))[0] } }],
       });
     });
+  });
+  describe('producer role', () => {
+    let roleId: string;
+
+    beforeAll(() => {
+      roleId = logicalId(platform.ingestion.producerRole);
+    });
+
+    test('principals of this account (and only this account) can assume the producer role', () => {
+      const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: {
+            AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] },
+          },
+        },
+      ]);
+      expect(role.Properties?.Policies).toBeUndefined();
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    });
+
+    test('the producer role may put records on exactly the click stream and generate data keys with exactly the stream key, nothing else', () => {
+      expect(rolePolicyStatements(template, 'Ingestion/ProducerRole')).toEqual([
+        { Effect: 'Allow', Action: ['kinesis:PutRecord', 'kinesis:PutRecords'], Resource: streamArn },
+        { Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: ref(platform.ingestion, platform.foundation.keys.stream.keyArn) },
+      ]);
+    });
+  });
+
+  describe('source connection', () => {
+    let connection: JsonObject;
+    let extractSgId: string;
+
+    beforeAll(() => {
+      const connections = resourcesOf(template, 'AWS::Glue::Connection');
+      expect(Object.keys(connections)).toHaveLength(1);
+      connection = Object.values(connections)[0].Properties!;
+      extractSgId = childId(platform, 'ExtractSecurityGroup');
+    });
+
+    test('the Glue connection is JDBC to the source endpoint, port and database, over enforced TLS, with the extract user’s secret', () => {
+      expect(connection.CatalogId).toEqual({ Ref: 'AWS::AccountId' });
+      expect(connection.ConnectionInput.ConnectionType).toBe('JDBC');
+      expect(connection.ConnectionInput.ConnectionProperties).toEqual({
+        JDBC_CONNECTION_URL: {
+          'Fn::Join': [
+            '',
+            ['jdbc:mysql://', ref(platform.ingestion, platform.source.database.dbInstanceEndpointAddress), ':3407/classicmodels'],
+          ],
+        },
+        JDBC_ENFORCE_SSL: 'true',
+        SECRET_ID: ref(platform.ingestion, platform.source.extractSecret.secretArn),
+      });
+      expect(JSON.stringify(connection.ConnectionInput.ConnectionProperties)).toContain(
+        `:${platform.config.source.port}/${platform.config.source.databaseName}`,
+      );
+      // Credentials come from the secret only, never from the template.
+      expect(connection.ConnectionInput.ConnectionProperties.USERNAME).toBeUndefined();
+      expect(connection.ConnectionInput.ConnectionProperties.PASSWORD).toBeUndefined();
+    });
+
+    test('the connection’s secret is the read-only extract user’s attached secret, imported from Source; never the admin’s or the replication user’s', () => {
+      const secretId = connection.ConnectionInput.ConnectionProperties.SECRET_ID;
+      const attachmentId = logicalId(platform.source.node.findChild('ExtractUserSecret').node.findChild('Attachment'));
+      expect(secretId).toEqual({
+        'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Source:ExportsOutputRef${attachmentId}[0-9A-F]{8}$`)),
+      });
+      expect(JSON.stringify(secretId)).not.toMatch(/MasterUserSecret|ReplicationUserSecret/);
+    });
+
+    test(`the connection places Glue in one compute subnet (${expected.computeGroup} in ${envName}) with the extract security group only`, () => {
+      const [first] = platform.foundation.vpc.selectSubnets(platform.foundation.computeSubnets).subnets;
+      expect(platform.foundation.vpc.selectSubnets({ subnetGroupName: expected.computeGroup }).subnets[0]).toBe(first);
+      expect(connection.ConnectionInput.PhysicalConnectionRequirements).toEqual({
+        SubnetId: ref(platform.ingestion, first.subnetId),
+        AvailabilityZone: { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+        SecurityGroupIdList: [{ 'Fn::GetAtt': [extractSgId, 'GroupId'] }],
+      });
+    });
+
+    test('the extract security group admits only itself on all TCP ports, as Glue requires, and no CIDR', () => {
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[extractSgId];
+      expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+      expect(standaloneRules(template, 'AWS::EC2::SecurityGroupIngress', extractSgId)).toEqual([
+        {
+          GroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+          SourceSecurityGroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: 0,
+          ToPort: 65535,
+          Description: 'Glue workers of the same job',
+        },
+      ]);
+    });
+
+    test('the extract security group sends only HTTPS, the database port to the database group, and all TCP to itself', () => {
+      const port = platform.config.source.port;
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[extractSgId];
+      expect(group.Properties?.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
+      ]);
+      const egress = standaloneRules(template, 'AWS::EC2::SecurityGroupEgress', extractSgId);
+      expect(egress).toHaveLength(2);
+      expect(egress).toEqual(
+        expect.arrayContaining([
+          {
+            GroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+            DestinationSecurityGroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
+            IpProtocol: 'tcp',
+            FromPort: port,
+            ToPort: port,
+            Description: 'The source database',
+          },
+          {
+            GroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+            DestinationSecurityGroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+            IpProtocol: 'tcp',
+            FromPort: 0,
+            ToPort: 65535,
+            Description: 'Glue workers of the same job',
+          },
+        ]),
+      );
+    });
+
+    test('this stack admits the extract group into the database group on the database port only', () => {
+      const port = platform.config.source.port;
+      expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')[childId(platform, 'ExtractSecurityGroupDatabaseIngress')].Properties).toEqual({
+        GroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
+        SourceSecurityGroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
+        IpProtocol: 'tcp',
+        FromPort: port,
+        ToPort: port,
+        Description: 'Glue extract reaches the source database',
+      });
+    });
+  });
+
+  describe('source extract job', () => {
+    let job: JsonObject;
+    let jobId: string;
+    let connectionId: string;
+    let extractPolicy: StatementJson[];
+    let rawObjects: unknown;
+
+    beforeAll(() => {
+      jobId = logicalId(platform.ingestion.extractJob.job);
+      const jobs = resourcesOf(template, 'AWS::Glue::Job');
+      expect(Object.keys(jobs)).toEqual([jobId]);
+      job = jobs[jobId].Properties!;
+      connectionId = logicalId(platform.ingestion.sourceConnection);
+      extractPolicy = rolePolicyStatements(template, 'Ingestion/SourceExtract/Role');
+      rawObjects = ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(`${SOURCE_RAW_PREFIX}*`));
+    });
+
+    test('the job runs glue-scripts/jobs/source_extract.py as PySpark on Glue 5.0', () => {
+      expect(job.GlueVersion).toBe('5.0');
+      expect(job.Command).toEqual(expect.objectContaining({ Name: 'glueetl', PythonVersion: '3' }));
+      const script = platform.ingestion.extractJob.node.findChild('Script') as s3assets.Asset;
+      expect(JSON.stringify(job.Command.ScriptLocation)).toContain(`/${script.assetHash}.py"`);
+      const staged = fs.readFileSync(path.join(platform.app.outdir, script.assetPath));
+      expect(staged.equals(fs.readFileSync(path.join(GLUE_SCRIPTS_DIR, 'jobs', 'source_extract.py')))).toBe(true);
+    });
+
+    test('the job uses the source connection', () => {
+      expect(job.Connections).toEqual({ Connections: [{ Ref: connectionId }] });
+    });
+
+    test('the job arguments name the connection, the database and the source/ prefix of the raw bucket', () => {
+      expect(job.DefaultArguments).toEqual(
+        expect.objectContaining({
+          '--connection_name': { Ref: connectionId },
+          '--database': 'classicmodels',
+          '--raw_path': ref(platform.ingestion, platform.storage.buckets.raw.s3UrlForObject(SOURCE_RAW_PREFIX)),
+        }),
+      );
+      expect(job.DefaultArguments['--raw_path']).toEqual({
+        'Fn::Join': ['', ['s3://', { 'Fn::ImportValue': expect.stringMatching(/-Storage:ExportsOutputRefRawZone/) }, '/source/']],
+      });
+    });
+
+    test('the tables argument lists the eight declared source tables, comma-separated', () => {
+      expect(job.DefaultArguments['--tables']).toBe(SOURCE_TABLES.join(','));
+      expect(sourceTableDeclarations().map((t) => t.name)).toEqual(SOURCE_TABLES);
+    });
+
+    test('job bookmarks are on, so incremental tables read only new rows', () => {
+      expect(job.DefaultArguments['--job-bookmark-option']).toBe('job-bookmark-enable');
+    });
+
+    test('the job is sized by the transform config, runs once at a time, with the stack security configuration', () => {
+      const { transform } = platform.config;
+      expect(job).toEqual(
+        expect.objectContaining({
+          WorkerType: transform.workerType,
+          NumberOfWorkers: transform.maxWorkers,
+          Timeout: transform.timeoutMinutes,
+          MaxRetries: transform.maxRetries,
+          ExecutionProperty: { MaxConcurrentRuns: 1 },
+          SecurityConfiguration: { Ref: logicalId(platform.ingestion.node.findChild('GlueSecurityConfiguration')) },
+        }),
+      );
+      template.resourceCountIs('AWS::Glue::SecurityConfiguration', 1);
+    });
+
+    test('the job logs into its own KMS-encrypted log groups with the configured retention', () => {
+      const prefix = `/aws-glue/Undercurrent-${envName}-Ingestion/SourceExtract`;
+      expect(job.DefaultArguments['--custom-logGroup-prefix']).toBe(prefix);
+      for (const kind of ['error', 'output']) {
+        template.hasResourceProperties('AWS::Logs::LogGroup', {
+          LogGroupName: `${prefix}/${kind}`,
+          KmsKeyId: ref(platform.ingestion, platform.foundation.keys.ops.keyArn),
+          RetentionInDays: platform.config.dataProtection.logRetentionDays,
+        });
+      }
+      template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    });
+
+    test('a FAILED, TIMEOUT or STOPPED run of the job notifies the alerts topic', () => {
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        State: 'ENABLED',
+        EventPattern: {
+          source: ['aws.glue'],
+          'detail-type': ['Glue Job State Change'],
+          detail: { jobName: [{ Ref: jobId }], state: ['FAILED', 'TIMEOUT', 'STOPPED'] },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: ref(platform.ingestion, platform.foundation.alertsTopic.topicArn),
+            RoleArn: { 'Fn::GetAtt': [childId(platform, 'Alarms', 'EventsRole'), 'Arn'] },
+            InputTransformer: Match.objectLike({
+              InputTemplate: Match.stringLikeRegexp(`Undercurrent-${envName}-Ingestion-Critical-SourceExtractRunFailed`),
+            }),
+          }),
+        ],
+      });
+    });
+
+    test('only Glue can assume the job role, which has no inline or AWS-managed policy', () => {
+      const roleId = logicalId(platform.ingestion.extractJob.role);
+      expect(job.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'glue.amazonaws.com' } },
+      ]);
+      expect(role.Properties?.Policies).toBeUndefined();
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    });
+
+    test('the role reads lake data only under source/ of the raw bucket (plus its own script and package)', () => {
+      const reads = statementsWithAction(extractPolicy, 's3:GetObject');
+      expect(reads).toHaveLength(1);
+      expect(reads[0].Action).toBe('s3:GetObject');
+      const resources = asList(reads[0].Resource);
+      const lake = resources.filter((r) => JSON.stringify(r).includes('Fn::ImportValue'));
+      const assets = resources.filter((r) => !JSON.stringify(r).includes('Fn::ImportValue'));
+      expect(lake).toEqual([rawObjects]);
+      expect(assets).toHaveLength(2);
+      for (const asset of assets) {
+        expect(JSON.stringify(asset)).toMatch(/cdk-hnb659fds-assets-.*\/[0-9a-f]{64}\.(py|zip)"/);
+      }
+    });
+
+    test('the role writes and deletes only under source/ of the raw bucket, and lists only that prefix', () => {
+      const writes = statementsWithAction(extractPolicy, 's3:PutObject');
+      expect(writes).toEqual([
+        { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'], Resource: rawObjects },
+      ]);
+      expect(statementsWithAction(extractPolicy, 's3:DeleteObject')).toEqual(writes);
+      expect(statementsWithAction(extractPolicy, 's3:ListBucket')).toEqual([
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['source/*'] } } },
+      ]);
+      const s3Actions = extractPolicy.flatMap((st) => actionsOf(st)).filter((a) => a.startsWith('s3:'));
+      expect([...new Set(s3Actions)].sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    });
+
+    test('the role reads only the extract user’s secret, and decrypts it with the source key', () => {
+      expect(extractPolicy.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')))).toEqual([
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(platform.ingestion, platform.source.extractSecret.secretArn) },
+      ]);
+      expect(JSON.stringify(extractPolicy)).not.toMatch(/MasterUserSecret|ReplicationUserSecret/);
+      const sourceKey = ref(platform.ingestion, platform.foundation.keys.source.keyArn);
+      const withSourceKey = extractPolicy.filter((st) => JSON.stringify(asList(st.Resource)).includes(JSON.stringify(sourceKey)));
+      expect(withSourceKey.map((st) => st.Action)).toEqual(['kms:Decrypt']);
+    });
+
+    test('the role uses only the lake, ops and source keys', () => {
+      const keys = new Set(
+        extractPolicy.filter((st) => actionsOf(st).some((a) => a.startsWith('kms:'))).flatMap((st) => asList(st.Resource).map((r) => JSON.stringify(r))),
+      );
+      expect([...keys].sort()).toEqual(
+        [platform.foundation.keys.lake, platform.foundation.keys.ops, platform.foundation.keys.source]
+          .map((k) => JSON.stringify(ref(platform.ingestion, k.keyArn)))
+          .sort(),
+      );
+    });
+
+    test('the role may get only the catalog and the source connection, and no other Glue action', () => {
+      const glueStatements = extractPolicy.filter((st) => actionsOf(st).some((a) => a.startsWith('glue:')));
+      const glueArn = (resource: string, ...rest: unknown[]): unknown => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, resource, ...rest]],
+      });
+      expect(glueStatements).toEqual([
+        { Effect: 'Allow', Action: 'glue:GetConnection', Resource: [glueArn(':catalog'), glueArn(':connection/', { Ref: connectionId })] },
+      ]);
+    });
+
+    test('the only "*" resources are the Glue VPC network-interface actions and PutMetricData held to the Glue namespace', () => {
+      const wildcard = extractPolicy.filter((st) => asList(st.Resource).includes('*'));
+      expect(wildcard).toEqual([
+        { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
+        { Effect: 'Allow', Action: [...GLUE_VPC_ACTIONS].sort(), Resource: '*' },
+      ]);
+      expect(acknowledgedRules(platform.ingestion.extractJob.role)['AwsSolutions-IAM5[Resource::*]']).toMatch(/network-interface/);
+    });
+
+    test('the role’s permissions span exactly these services', () => {
+      const services = new Set(extractPolicy.flatMap((st) => actionsOf(st).map((a) => a.split(':')[0])));
+      expect([...services].sort()).toEqual(['cloudwatch', 'ec2', 'glue', 'kms', 'logs', 's3', 'secretsmanager']);
+      expect(extractPolicy.every((st) => st.Effect === 'Allow' && st.NotAction === undefined && st.NotResource === undefined)).toBe(true);
+    });
+  });
+
+  describe('roles', () => {
+    test(`the stack's roles are exactly the producer, delivery, extract and alert roles${expected.cdc ? ', and the three CDC roles' : ''}`, () => {
+      const expectedRoles = [
+        childId(platform, 'Alarms', 'EventsRole'),
+        childId(platform, 'ProducerRole'),
+        childId(platform, 'DeliveryRole'),
+        childId(platform, 'SourceExtract', 'Role'),
+        ...(expected.cdc ? [childId(platform, 'DmsVpcRole'), childId(platform, 'CdcSecretsRole'), childId(platform, 'CdcTargetRole')] : []),
+      ];
+      expect(Object.keys(resourcesOf(template, 'AWS::IAM::Role')).sort()).toEqual(expectedRoles.sort());
+    });
+  });
+
+  if (!expected.cdc) {
+    describe('change data capture', () => {
+      noCdcTests(() => ({ platform, template }));
+    });
+  } else {
+    describe('change data capture', () => {
+      let replication: JsonObject;
+      let cdcSgId: string;
+      let secret: unknown;
+      let lakeKey: unknown;
+
+      beforeAll(() => {
+        const configs = resourcesOf(template, 'AWS::DMS::ReplicationConfig');
+        expect(Object.keys(configs)).toEqual([logicalId(platform.ingestion.replication!)]);
+        replication = Object.values(configs)[0].Properties!;
+        cdcSgId = childId(platform, 'CdcSecurityGroup');
+        secret = ref(platform.ingestion, platform.source.replicationSecret!.secretArn);
+        lakeKey = ref(platform.ingestion, platform.foundation.keys.lake.keyArn);
+      });
+
+      test('there is exactly one replication config, one subnet group and two endpoints, and no replication instance', () => {
+        const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>)
+          .map((r) => r.Type)
+          .filter((t) => t.startsWith('AWS::DMS::'))
+          .sort();
+        expect(types).toEqual(['AWS::DMS::Endpoint', 'AWS::DMS::Endpoint', 'AWS::DMS::ReplicationConfig', 'AWS::DMS::ReplicationSubnetGroup']);
+      });
+
+      test('the replication is serverless full-load-and-cdc of every table of the source database', () => {
+        expect(replication.ReplicationType).toBe('full-load-and-cdc');
+        expect(replication.ReplicationConfigIdentifier).toBe(`undercurrent-${envName}-cdc`);
+        expect(replication.SourceEndpointArn).toEqual({ Ref: childId(platform, 'CdcSourceEndpoint') });
+        expect(replication.TargetEndpointArn).toEqual({ Ref: childId(platform, 'CdcTargetEndpoint') });
+        expect(replication.TableMappings).toEqual({
+          rules: [
+            {
+              'rule-type': 'selection',
+              'rule-id': '1',
+              'rule-name': 'every-source-table',
+              'object-locator': { 'schema-name': 'classicmodels', 'table-name': '%' },
+              'rule-action': 'include',
+            },
+          ],
+        });
+      });
+
+      test('the replication scales to the configured 16 capacity units, in the compute subnets with the CDC group, encrypted with the lake key, Multi-AZ as the source', () => {
+        expect(platform.config.cdc.maxCapacityUnits).toBe(16);
+        expect(replication.ComputeConfig).toEqual({
+          MaxCapacityUnits: platform.config.cdc.maxCapacityUnits,
+          ReplicationSubnetGroupId: { Ref: childId(platform, 'CdcSubnetGroup') },
+          VpcSecurityGroupIds: [{ 'Fn::GetAtt': [cdcSgId, 'GroupId'] }],
+          KmsKeyId: lakeKey,
+          MultiAZ: platform.config.source.multiAz,
+        });
+        expect(replication.ComputeConfig.MultiAZ).toBe(true);
+      });
+
+      test('the replication subnet group holds exactly the compute subnets', () => {
+        const group = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
+        const compute = platform.foundation.vpc
+          .selectSubnets(platform.foundation.computeSubnets)
+          .subnets.map((s) => ref(platform.ingestion, s.subnetId));
+        expect(compute).toHaveLength(platform.config.network.maxAzs);
+        expect(group.Properties?.SubnetIds).toEqual(compute);
+      });
+
+      test('the replication is created after its roles and their policies', () => {
+        const [resource] = Object.values(resourcesOf(template, 'AWS::DMS::ReplicationConfig'));
+        expect(asList(resource.DependsOn).sort()).toEqual(
+          [
+            childId(platform, 'CdcSecretsRole'),
+            childId(platform, 'CdcSecretsRole', 'Policy'),
+            childId(platform, 'CdcTargetRole'),
+            childId(platform, 'CdcTargetRole', 'Policy'),
+          ].sort(),
+        );
+      });
+
+      test('the source endpoint is MySQL over required TLS, with the replication user’s credentials through the secrets role', () => {
+        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
+        expect(endpoint.Properties).toEqual({
+          EndpointType: 'source',
+          EngineName: 'mysql',
+          DatabaseName: 'classicmodels',
+          SslMode: 'require',
+          KmsKeyId: ref(platform.ingestion, platform.foundation.keys.source.keyArn),
+          MySqlSettings: {
+            SecretsManagerSecretId: secret,
+            SecretsManagerAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcSecretsRole'), 'Arn'] },
+          },
+          Tags: expect.any(Array),
+        });
+      });
+
+      test('the source endpoint’s secret is the replication user’s attached secret, imported from Source; never the admin’s or the extract user’s', () => {
+        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
+        const secretId = endpoint.Properties?.MySqlSettings.SecretsManagerSecretId;
+        const attachmentId = logicalId(platform.source.node.findChild('ReplicationUserSecret').node.findChild('Attachment'));
+        expect(secretId).toEqual({
+          'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Source:ExportsOutputRef${attachmentId}[0-9A-F]{8}$`)),
+        });
+        expect(secretId).not.toEqual(ref(platform.ingestion, platform.source.extractSecret.secretArn));
+        expect(JSON.stringify(endpoint.Properties)).not.toMatch(/MasterUserSecret|ExtractUserSecret/);
+        // DMS takes host, port, user and password from the secret, never from the template.
+        for (const key of ['ServerName', 'Port', 'Username', 'Password']) {
+          expect(endpoint.Properties?.[key]).toBeUndefined();
+        }
+      });
+
+      test('the target endpoint writes Parquet to cdc/ of the raw bucket, SSE-KMS with the lake key, partitioned by date', () => {
+        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcTargetEndpoint')];
+        expect(endpoint.Properties).toEqual({
+          EndpointType: 'target',
+          EngineName: 's3',
+          S3Settings: {
+            BucketName: ref(platform.ingestion, platform.storage.buckets.raw.bucketName),
+            BucketFolder: 'cdc',
+            ServiceAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcTargetRole'), 'Arn'] },
+            DataFormat: 'parquet',
+            ParquetTimestampInMillisecond: true,
+            EncryptionMode: 'SSE_KMS',
+            ServerSideEncryptionKmsKeyId: lakeKey,
+            DatePartitionEnabled: true,
+            DatePartitionSequence: 'YYYYMMDD',
+            DatePartitionDelimiter: 'SLASH',
+            TimestampColumnName: '_cdc_timestamp',
+            IncludeOpForFullLoad: true,
+          },
+          Tags: expect.any(Array),
+        });
+        expect(`${endpoint.Properties?.S3Settings.BucketFolder}/`).toBe(CDC_RAW_PREFIX);
+      });
+
+      test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key', () => {
+        const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcTargetRole')];
+        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+          { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
+        ]);
+        expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+        expect(rolePolicyStatements(template, 'Ingestion/CdcTargetRole')).toEqual([
+          {
+            Effect: 'Allow',
+            Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+            Resource: ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(`${CDC_RAW_PREFIX}*`)),
+          },
+          { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['cdc/*'] } } },
+          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: lakeKey },
+        ]);
+      });
+
+      test('only regional DMS assumes the secrets role, which reads only the replication user’s secret and decrypts only with the source key', () => {
+        const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcSecretsRole')];
+        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+          {
+            Effect: 'Allow',
+            Action: 'sts:AssumeRole',
+            Principal: { Service: { 'Fn::Join': ['', ['dms.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+          },
+        ]);
+        expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+        expect(rolePolicyStatements(template, 'Ingestion/CdcSecretsRole')).toEqual([
+          { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret },
+          { Effect: 'Allow', Action: 'kms:Decrypt', Resource: ref(platform.ingestion, platform.foundation.keys.source.keyArn) },
+        ]);
+      });
+
+      test('with createDmsVpcRole the account-wide dms-vpc-role carries exactly AmazonDMSVPCManagementRole, and the subnet group waits for it', () => {
+        expect(platform.config.cdc.createDmsVpcRole).toBe(true);
+        const vpcRoleId = childId(platform, 'DmsVpcRole');
+        const role = resourcesOf(template, 'AWS::IAM::Role')[vpcRoleId];
+        expect(role.Properties?.RoleName).toBe('dms-vpc-role');
+        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+          { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
+        ]);
+        expect(role.Properties?.ManagedPolicyArns).toEqual([
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonDMSVPCManagementRole']] },
+        ]);
+        expect(role.Properties?.Policies).toBeUndefined();
+        const subnetGroup = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
+        expect(asList(subnetGroup.DependsOn)).toEqual([vpcRoleId]);
+        expect(Object.keys(acknowledgedRules(platform.ingestion.node.findChild('DmsVpcRole')))).toEqual([
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMSVPCManagementRole]',
+        ]);
+      });
+
+      test('the CDC security group admits nothing and sends only HTTPS and the database port to the database group', () => {
+        const port = platform.config.source.port;
+        const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[cdcSgId];
+        expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+        expect(standaloneRules(template, 'AWS::EC2::SecurityGroupIngress', cdcSgId)).toEqual([]);
+        expect(group.Properties?.SecurityGroupEgress).toEqual([
+          { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
+        ]);
+        expect(standaloneRules(template, 'AWS::EC2::SecurityGroupEgress', cdcSgId)).toEqual([
+          {
+            GroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
+            DestinationSecurityGroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
+            IpProtocol: 'tcp',
+            FromPort: port,
+            ToPort: port,
+            Description: 'The source database',
+          },
+        ]);
+      });
+
+      test('this stack admits the CDC group into the database group on the database port only', () => {
+        const port = platform.config.source.port;
+        expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')[childId(platform, 'CdcSecurityGroupDatabaseIngress')].Properties).toEqual({
+          GroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
+          SourceSecurityGroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+          Description: 'DMS replication reaches the source database',
+        });
+      });
+    });
+  }
+});
+
+describe('IngestionStack in staging', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    platform = synthPlatform('staging');
+    template = platform.template('ingestion');
+  });
+
+  noCdcTests(() => ({ platform, template }));
+});
+
+describe('IngestionStack in prod where the account already has a dms-vpc-role (createDmsVpcRole false)', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    platform = synthPlatform('prod', { patch: { cdc: { createDmsVpcRole: false } } });
+    template = platform.template('ingestion');
+  });
+
+  test('the replication is still built', () => {
+    template.resourceCountIs('AWS::DMS::ReplicationConfig', 1);
+  });
+
+  test('no dms-vpc-role and no AWS-managed policy is created, and the subnet group waits for nothing', () => {
+    expect(platform.ingestion.node.tryFindChild('DmsVpcRole')).toBeUndefined();
+    const roles = Object.values(resourcesOf(template, 'AWS::IAM::Role'));
+    expect(roles.filter((r) => r.Properties?.RoleName !== undefined)).toEqual([]);
+    expect(roles.filter((r) => r.Properties?.ManagedPolicyArns !== undefined)).toEqual([]);
+    const [subnetGroup] = Object.values(resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup'));
+    expect(subnetGroup.DependsOn).toBeUndefined();
   });
 });

@@ -48,17 +48,30 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       });
     });
 
-    test('the workflow runs the clickstream job with glue:startJobRun.sync, then succeeds', () => {
+    test('the workflow runs RunSourceExtract, then RunClickstreamToCurated, each with glue:startJobRun.sync, then succeeds', () => {
       expect(definition.StartAt).toBe('Start');
-      expect(definition.States.Start.Next).toBe('RunClickstreamToCurated');
-      const run = definition.States.RunClickstreamToCurated;
-      expect(run.Type).toBe('Task');
-      expect(run.Resource).toMatch(/:states:::glue:startJobRun\.sync$/);
-      expect(run.Next).toBe('PipelineSucceeded');
+      expect(definition.States.Start.Next).toBe('RunSourceExtract');
+      expect(definition.States.RunSourceExtract.Next).toBe('RunClickstreamToCurated');
+      expect(definition.States.RunClickstreamToCurated.Next).toBe('PipelineSucceeded');
+      for (const state of ['RunSourceExtract', 'RunClickstreamToCurated']) {
+        const run = definition.States[state];
+        expect(run.Type).toBe('Task');
+        expect(withTokens(run.Resource, tokens)).toMatch(/:states:::glue:startJobRun\.sync$/);
+        // The job's output is not carried into the next state.
+        expect(run.ResultPath).toBeNull();
+      }
       expect(definition.States.PipelineSucceeded.Type).toBe('Succeed');
+      expect(Object.keys(definition.States).sort()).toEqual(
+        ['NotifyFailure', 'PipelineFailed', 'PipelineSucceeded', 'RunClickstreamToCurated', 'RunSourceExtract', 'Start'].sort(),
+      );
     });
 
-    test('the job name comes from the Transform stack through an import', () => {
+    test('the extract job name comes from the Ingestion stack and the clickstream job name from the Transform stack, through imports', () => {
+      const extract = definition.States.RunSourceExtract;
+      expect(withTokens(extract.Parameters.JobName, tokens)).toBe(
+        JSON.stringify(ref(platform.orchestration, platform.ingestion.extractJob.job.jobName)),
+      );
+      expect(withTokens(extract.Parameters.JobName, tokens)).toMatch(/-Ingestion:ExportsOutputRefSourceExtract/);
       const run = definition.States.RunClickstreamToCurated;
       expect(withTokens(run.Parameters.JobName, tokens)).toBe(
         JSON.stringify(ref(platform.orchestration, platform.transform.clickstreamJob.job.jobName)),
@@ -66,9 +79,11 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       expect(withTokens(run.Parameters.JobName, tokens)).toMatch(/-Transform:ExportsOutputRefClickstreamToCurated/);
     });
 
-    test('any job failure is caught, published to the alerts topic, and fails the execution', () => {
-      const run = definition.States.RunClickstreamToCurated;
-      expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+    test.each(['RunSourceExtract', 'RunClickstreamToCurated'])('a failure of %s is caught and sent to the failure notification', (state) => {
+      expect(definition.States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+    });
+
+    test('the failure notification publishes to the alerts topic, then fails the execution', () => {
       const notify = definition.States.NotifyFailure;
       expect(notify.Type).toBe('Task');
       expect(notify.Resource).toMatch(/:states:::sns:publish$/);
@@ -82,18 +97,29 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       expect(definition.States.PipelineFailed.Type).toBe('Fail');
     });
 
-    test('an execution times out after the job timeout plus 30 minutes', () => {
-      expect(definition.TimeoutSeconds).toBe((platform.config.transform.timeoutMinutes + 30) * 60);
+    test('an execution times out after both jobs’ timeouts plus 30 minutes', () => {
+      const jobs = 2;
+      expect(definition.TimeoutSeconds).toBe((platform.config.transform.timeoutMinutes * jobs + 30) * 60);
+      expect(definition.TimeoutSeconds).toBe(envName === 'prod' ? (120 * 2 + 30) * 60 : (30 * 2 + 30) * 60);
     });
   });
 
   describe('workflow role', () => {
-    test('the role may start, watch and stop runs of exactly the clickstream job', () => {
+    test('the role may start, watch and stop runs of exactly the extract and clickstream jobs', () => {
       const statements = rolePolicyStatements(template, 'Orchestration/WorkflowRole');
       const glueStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('glue:')));
       expect(glueStatements).toHaveLength(1);
       expect(actionsOf(glueStatements[0])).toEqual(['glue:BatchStopJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:StartJobRun']);
-      expect(JSON.stringify(glueStatements[0].Resource)).toMatch(/":job\/",\{"Fn::ImportValue":"Undercurrent-\w+-Transform:ExportsOutputRefClickstreamToCurated/);
+      const jobArn = (jobName: string): unknown => ({
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':job/', ref(platform.orchestration, jobName)],
+        ],
+      });
+      expect(glueStatements[0].Resource).toEqual([
+        jobArn(platform.ingestion.extractJob.job.jobName),
+        jobArn(platform.transform.clickstreamJob.job.jobName),
+      ]);
     });
 
     test('the role may publish only to the alerts topic', () => {

@@ -1,7 +1,17 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { Platform } from '../../lib/platform';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { asList, identityStatements, importValues, JsonObject, ref, resourcesOf, stringLeaves } from './template-helpers';
+import {
+  asList,
+  identityStatements,
+  importValues,
+  JsonObject,
+  logicalId,
+  ref,
+  resourcesOf,
+  StatementJson,
+  stringLeaves,
+} from './template-helpers';
 
 /** `foundation` -> `Foundation`. */
 function stageName(key: keyof Platform): string {
@@ -10,8 +20,10 @@ function stageName(key: keyof Platform): string {
 
 /**
  * The roles that may carry inline policies or AWS-managed policies: CDK's own custom-resource
- * providers, and the RDS enhanced-monitoring role (AWS documents its managed policy). Every
- * other role is a `LeastPrivilegeRole` whose permissions are one customer-managed policy.
+ * providers, the RDS enhanced-monitoring role (AWS documents its managed policy) and, where
+ * CDC creates it, the account-wide `dms-vpc-role` (DMS requires exactly that name and
+ * AmazonDMSVPCManagementRole). Every other role is a `LeastPrivilegeRole` whose permissions
+ * are one customer-managed policy; those are listed by path in `LEAST_PRIVILEGE_ROLES`.
  */
 const ALLOWED = {
   dev: {
@@ -27,9 +39,72 @@ const ALLOWED = {
     inline: ['Foundation/CustomVpcRestrictDefaultSGCustomResourceProviderRole26592FE0'],
     awsManaged: [
       'Foundation/CustomVpcRestrictDefaultSGCustomResourceProviderRole26592FE0',
+      'Ingestion/DmsVpcRoleD1DE47F7',
       'Source/MonitoringRole90457BF9',
     ],
   },
+} as const;
+
+/** Every `LeastPrivilegeRole` of the platform, by construct path (its policy says `Permissions of <path>`). */
+const LEAST_PRIVILEGE_ROLES = {
+  dev: [
+    'Foundation/FlowLogRole',
+    'Ingestion/Alarms/EventsRole',
+    'Ingestion/DeliveryRole',
+    'Ingestion/ProducerRole',
+    'Ingestion/SourceExtract/Role',
+    'Orchestration/WorkflowRole',
+    'Source/SchemaSetup/ProviderRole',
+    'Source/SchemaSetup/Role',
+    'Transform/Alarms/EventsRole',
+    'Transform/ClickstreamToCurated/Role',
+  ],
+  prod: [
+    'Foundation/FlowLogRole',
+    'Ingestion/Alarms/EventsRole',
+    'Ingestion/CdcSecretsRole',
+    'Ingestion/CdcTargetRole',
+    'Ingestion/DeliveryRole',
+    'Ingestion/ProducerRole',
+    'Ingestion/SourceExtract/Role',
+    'Orchestration/ScheduleRole',
+    'Orchestration/WorkflowRole',
+    'Source/SchemaSetup/ProviderRole',
+    'Source/SchemaSetup/Role',
+    'Transform/Alarms/EventsRole',
+    'Transform/ClickstreamToCurated/Role',
+  ],
+} as const;
+
+/**
+ * Every standalone ingress rule of the platform: a security group admitting another (or
+ * itself), never a CIDR. `<stage>/<logical id>`.
+ */
+const SECURITY_GROUP_INGRESS = {
+  dev: [
+    'Ingestion/ExtractSecurityGroupDatabaseIngress',
+    'Ingestion/ExtractSecurityGroupfromIngestionExtractSecurityGroup8145739CALLPORTS6C30202F',
+    'Source/DatabaseSecurityGroupfromSourceRotationSecurityGroup255DF15934075179FC55',
+    'Source/DatabaseSecurityGroupfromSourceSchemaSetupSecurityGroup8B4134CC3407A9F9846A',
+  ],
+  prod: [
+    'Ingestion/CdcSecurityGroupDatabaseIngress',
+    'Ingestion/ExtractSecurityGroupDatabaseIngress',
+    'Ingestion/ExtractSecurityGroupfromIngestionExtractSecurityGroup8145739CALLPORTS6C30202F',
+    'Source/DatabaseSecurityGroupfromSourceRotationSecurityGroup255DF15934075179FC55',
+    'Source/DatabaseSecurityGroupfromSourceSchemaSetupSecurityGroup8B4134CC3407A9F9846A',
+  ],
+} as const;
+
+/** The security groups that may send to 0.0.0.0/0, and then only HTTPS (AWS APIs through NAT or endpoints). */
+const HTTPS_EGRESS_GROUPS = {
+  dev: ['Ingestion/ExtractSecurityGroupF631D597', 'Source/RotationSecurityGroup8276CF62', 'Source/SchemaSetupSecurityGroup6B99D462'],
+  prod: [
+    'Ingestion/CdcSecurityGroup22FAB14D',
+    'Ingestion/ExtractSecurityGroupF631D597',
+    'Source/RotationSecurityGroup8276CF62',
+    'Source/SchemaSetupSecurityGroup6B99D462',
+  ],
 } as const;
 
 /** Resource types that hold data or its keys, and so follow the environment's removal policy. */
@@ -76,7 +151,7 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
 
     test('the scan above sees the statements of every stack that grants permissions', () => {
       const stagesWithStatements = templates.filter(({ template }) => identityStatements(template).length > 0).map((t) => t.stage);
-      expect(stagesWithStatements).toEqual(['Foundation', 'Ingestion', 'Transform', 'Orchestration']);
+      expect(stagesWithStatements).toEqual(['Foundation', 'Source', 'Ingestion', 'Transform', 'Orchestration']);
     });
 
     test('there is no AWS::IAM::Policy resource in any stack', () => {
@@ -91,12 +166,27 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
       expect(inline).toEqual([...ALLOWED[envName].inline]);
     });
 
-    test('only CDK custom-resource provider roles and the RDS monitoring role have AWS-managed policies', () => {
+    test(`only CDK custom-resource provider roles, the RDS monitoring role${envName === 'prod' ? ' and the dms-vpc-role' : ''} have AWS-managed policies`, () => {
       const managed = all('AWS::IAM::Role')
         .filter(({ resource }) => resource.Properties?.ManagedPolicyArns !== undefined)
         .map(({ stage, id }) => `${stage}/${id}`)
         .sort();
       expect(managed).toEqual([...ALLOWED[envName].awsManaged]);
+    });
+
+    test('the least-privilege roles are exactly the listed ones, each with its one customer-managed policy', () => {
+      const described = all('AWS::IAM::ManagedPolicy')
+        .map(({ resource }) => resource.Properties?.Description as string)
+        .map((d) => d.replace(/^Permissions of /, ''))
+        .sort();
+      expect(described).toEqual([...LEAST_PRIVILEGE_ROLES[envName]]);
+    });
+
+    test('every role of the platform is either allowed above or a listed least-privilege role', () => {
+      const allowed = new Set<string>([...ALLOWED[envName].inline, ...ALLOWED[envName].awsManaged]);
+      const roles = all('AWS::IAM::Role').map(({ stage, id }) => `${stage}/${id}`);
+      const others = roles.filter((r) => !allowed.has(r));
+      expect(others).toHaveLength(LEAST_PRIVILEGE_ROLES[envName].length);
     });
 
     test('every other role has exactly one customer-managed policy attached', () => {
@@ -109,6 +199,77 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
           }
           const attached = policies.filter((p) => asList<JsonObject>(p.Properties?.Roles).some((r) => r.Ref === roleId));
           expect({ role: `${stage}/${roleId}`, policies: attached.length }).toEqual({ role: `${stage}/${roleId}`, policies: 1 });
+        }
+      }
+    });
+  });
+
+  describe('secrets', () => {
+    /** Every identity statement with a Secrets Manager action, as `<stage>/<role path>` of its holder's policy. */
+    function secretStatements(): { holder: string; statement: StatementJson }[] {
+      return templates.flatMap(({ stage, template }) => {
+        const policies = resourcesOf(template, 'AWS::IAM::ManagedPolicy');
+        return identityStatements(template)
+          .filter(({ statement }) => asList(statement.Action ?? statement.NotAction).some((a) => a.startsWith('secretsmanager:')))
+          .map(({ holder, kind, statement }) => ({
+            holder:
+              kind === 'AWS::IAM::ManagedPolicy'
+                ? (policies[holder].Properties?.Description as string).replace(/^Permissions of /, '')
+                : `${stage}/${holder} (${kind})`,
+            statement,
+          }));
+      });
+    }
+
+    test(`the only principals that may read a secret are the schema setup (admin and service users), the extract job (extract user)${envName === 'prod' ? ' and DMS (replication user)' : ''}`, () => {
+      const { source, ingestion } = platform;
+      const admin = { 'Fn::GetAtt': [logicalId(source.database), 'MasterUserSecret.SecretArn'] };
+      const read = (resource: unknown): StatementJson => ({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource });
+      const expected = [
+        { holder: 'Source/SchemaSetup/Role', statement: read([admin, ...[source.extractSecret, source.replicationSecret].flatMap((s) => (s ? [ref(source, s.secretArn)] : []))]) },
+        ...(envName === 'prod' ? [{ holder: 'Ingestion/CdcSecretsRole', statement: read(ref(ingestion, source.replicationSecret!.secretArn)) }] : []),
+        { holder: 'Ingestion/SourceExtract/Role', statement: read(ref(ingestion, source.extractSecret.secretArn)) },
+      ];
+      expect(secretStatements().sort((a, b) => a.holder.localeCompare(b.holder))).toEqual(
+        expected.sort((a, b) => a.holder.localeCompare(b.holder)),
+      );
+    });
+
+    test('no component other than the schema-setup function can read the admin secret: only its role’s policy and its custom resource name it', () => {
+      const setup = platform.source.setup;
+      const setupPolicy = Object.entries(resourcesOf(platform.template('source'), 'AWS::IAM::ManagedPolicy')).find(
+        ([, p]) => p.Properties?.Description === 'Permissions of Source/SchemaSetup/Role',
+      )![0];
+      const mentions = templates.flatMap(({ stage, json }) =>
+        stringLeaves(json)
+          .filter(({ value }) => value.includes('MasterUserSecret'))
+          .map(({ path }) => `${stage}: ${path}`),
+      );
+      // Never exported, so no other stack can even refer to it.
+      expect(mentions.sort()).toEqual(
+        [
+          `Source: Resources.${setupPolicy}.Properties.PolicyDocument.Statement[0].Resource[0].Fn::GetAtt[1]`,
+          `Source: Resources.${logicalId(setup.resource)}.Properties.SecretArn.Fn::GetAtt[1]`,
+        ].sort(),
+      );
+      // The policy holds for the setup role alone, and that role runs the setup function alone.
+      const setupRoleId = logicalId(setup.node.findChild('Role'));
+      const policy = resourcesOf(platform.template('source'), 'AWS::IAM::ManagedPolicy')[setupPolicy];
+      expect(policy.Properties?.Roles).toEqual([{ Ref: setupRoleId }]);
+      expect(policy.Properties?.Users).toBeUndefined();
+      expect(policy.Properties?.Groups).toBeUndefined();
+      const functionsWithRole = all('AWS::Lambda::Function')
+        .filter(({ resource }) => JSON.stringify(resource.Properties?.Role) === JSON.stringify({ 'Fn::GetAtt': [setupRoleId, 'Arn'] }))
+        .map(({ stage, id }) => `${stage}/${id}`);
+      expect(functionsWithRole).toEqual([`Source/${logicalId(setup.function)}`]);
+    });
+
+    test('no secret has a resource policy that allows anything (CDK only denies deleting an attached secret)', () => {
+      const policies = all('AWS::SecretsManager::ResourcePolicy');
+      expect(policies).toHaveLength(envName === 'prod' ? 2 : 1);
+      for (const { resource } of policies) {
+        for (const statement of asList<StatementJson>(resource.Properties?.ResourcePolicy.Statement)) {
+          expect(statement).toEqual(expect.objectContaining({ Effect: 'Deny', Action: 'secretsmanager:DeleteSecret' }));
         }
       }
     });
@@ -184,6 +345,33 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
       const rules = all('AWS::EC2::SecurityGroup').flatMap(({ resource }) => asList<JsonObject>(resource.Properties?.SecurityGroupIngress));
       for (const rule of rules) {
         expect(rule.CidrIp).toBe(platform.config.network.vpcCidr);
+      }
+    });
+
+    test('the standalone ingress rules are exactly the listed ones, and each admits a security group, never a CIDR', () => {
+      const rules = all('AWS::EC2::SecurityGroupIngress');
+      expect(rules.map(({ stage, id }) => `${stage}/${id}`).sort()).toEqual([...SECURITY_GROUP_INGRESS[envName]]);
+      for (const { resource } of rules) {
+        expect(resource.Properties?.SourceSecurityGroupId).toBeDefined();
+        expect(resource.Properties?.CidrIp).toBeUndefined();
+        expect(resource.Properties?.CidrIpv6).toBeUndefined();
+        expect(resource.Properties?.SourcePrefixListId).toBeUndefined();
+      }
+    });
+
+    test('only the listed groups send to 0.0.0.0/0, and only tcp 443; no rule sends to ::/0', () => {
+      const open = [
+        ...all('AWS::EC2::SecurityGroup').flatMap(({ stage, id, resource }) =>
+          asList<JsonObject>(resource.Properties?.SecurityGroupEgress).map((rule) => ({ group: `${stage}/${id}`, rule })),
+        ),
+        ...all('AWS::EC2::SecurityGroupEgress').map(({ stage, resource }) => ({
+          group: `${stage}/${resource.Properties?.GroupId?.['Fn::GetAtt']?.[0]}`,
+          rule: resource.Properties!,
+        })),
+      ].filter(({ rule }) => rule.CidrIp === '0.0.0.0/0' || rule.CidrIpv6 === '::/0');
+      expect(open.map(({ group }) => group).sort()).toEqual([...HTTPS_EGRESS_GROUPS[envName]]);
+      for (const { rule } of open) {
+        expect(rule).toEqual(expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }));
       }
     });
   });

@@ -1,8 +1,32 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { asList, JsonObject, logicalId, ref, resourcesOf } from './template-helpers';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { IConstruct } from 'constructs';
+import { COMPLIANCE_PACKS } from '../../lib/constructs/nag';
+import { migrationsFingerprint } from '../../lib/source-db/migrations';
+import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
+import { MAX_EXPECTED_CONNECTIONS, SERVICE_PASSWORD_EXCLUDED } from '../../lib/stacks/source-stack';
+import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
+import {
+  acknowledgedRules,
+  asList,
+  CfnResourceJson,
+  JsonObject,
+  logicalId,
+  parseJoinedJson,
+  ref,
+  resourcesOf,
+  rolePolicyStatements,
+} from './template-helpers';
 
 const LOG_KINDS = ['error', 'slowquery', 'audit'] as const;
+
+/** The user names of the stack's generated secrets, sorted. */
+function usernames(template: Template): string[] {
+  return Object.values(resourcesOf(template, 'AWS::SecretsManager::Secret'))
+    .map((s) => JSON.parse(s.Properties?.GenerateSecretString?.SecretStringTemplate ?? '{}').username as string)
+    .sort();
+}
 
 describe.each([
   {
@@ -12,6 +36,12 @@ describe.each([
     backupRetention: 1,
     deletionPolicy: 'Delete',
     deleteAutomatedBackups: true,
+    binlogRetentionHours: '24',
+    loadSampleData: 'true',
+    computeGroup: SUBNET_GROUPS.compute,
+    // 10% of 20 GiB.
+    freeStorageThreshold: 2_147_483_648,
+    serviceUsers: [{ id: 'ExtractUserSecret', username: 'undercurrent_extract', role: 'extract' }],
   },
   {
     envName: 'prod' as const,
@@ -20,6 +50,15 @@ describe.each([
     backupRetention: 35,
     deletionPolicy: 'Retain',
     deleteAutomatedBackups: false,
+    binlogRetentionHours: '168',
+    loadSampleData: 'false',
+    computeGroup: SUBNET_GROUPS.data,
+    // 10% of 100 GiB.
+    freeStorageThreshold: 10_737_418_240,
+    serviceUsers: [
+      { id: 'ExtractUserSecret', username: 'undercurrent_extract', role: 'extract' },
+      { id: 'ReplicationUserSecret', username: 'undercurrent_cdc', role: 'replication' },
+    ],
   },
 ])('SourceStack in $envName', (expected) => {
   const { envName } = expected;
@@ -27,6 +66,15 @@ describe.each([
   let template: Template;
   let db: JsonObject;
   let dbResource: { DeletionPolicy?: string; UpdateReplacePolicy?: string; DependsOn?: string | string[] };
+
+  /** The secret of the service user of a role, as the source stack exposes it. */
+  const serviceSecret = (role: string): secretsmanager.ISecret => {
+    const secret = { extract: platform.source.extractSecret, replication: platform.source.replicationSecret }[role];
+    if (!secret) {
+      throw new Error(`no ${role} service user secret in ${envName}`);
+    }
+    return secret;
+  };
 
   beforeAll(() => {
     platform = synthPlatform(envName);
@@ -61,8 +109,14 @@ describe.each([
     const isolated = platform.foundation.vpc.isolatedSubnets.map((s) => ref(platform.source, s.subnetId));
     expect(isolated.length).toBeGreaterThan(0);
     expect(group.Properties?.SubnetIds).toEqual(isolated);
-    // The data subnets have no route out of the VPC (the foundation tests check the routes).
-    expect(platform.foundation.vpc.publicSubnets).toHaveLength(0);
+    // Never a compute subnet behind NAT or a public egress subnet (the foundation tests check
+    // that the data subnets have no route out of the VPC).
+    const outside = [...platform.foundation.vpc.privateSubnets, ...platform.foundation.vpc.publicSubnets].map((s) =>
+      ref(platform.source, s.subnetId),
+    );
+    for (const subnet of outside) {
+      expect(group.Properties?.SubnetIds).not.toContainEqual(subnet);
+    }
   });
 
   test('the port comes from the config and is not MySQL’s default 3306', () => {
@@ -78,7 +132,14 @@ describe.each([
     expect(db.ManageMasterUserPassword).toBe(true);
     expect(db.MasterUserSecret).toEqual({ KmsKeyId: ref(platform.source, platform.foundation.keys.source.keyArn) });
     expect(db.MasterUserPassword).toBeUndefined();
-    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(platform.source.secret.secretArn).toBe(platform.source.database.secret!.secretArn);
+    expect(ref(platform.source, platform.source.secret.secretArn)).toEqual({
+      'Fn::GetAtt': [logicalId(platform.source.database), 'MasterUserSecret.SecretArn'],
+    });
+    // The admin secret is RDS's own: the stack's AWS::SecretsManager::Secret resources are the service users' only.
+    expect(Object.keys(resourcesOf(template, 'AWS::SecretsManager::Secret')).sort()).toEqual(
+      expected.serviceUsers.map(({ id }) => logicalId(platform.source.node.findChild(id))).sort(),
+    );
   });
 
   test('the parameter group requires TLS and writes a row-based binlog for CDC', () => {
@@ -163,17 +224,541 @@ describe.each([
     });
   }
 
-  test('the database security group admits no ingress at all and sends nothing out', () => {
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
-    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
-    template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
-    const sgId = logicalId(platform.source.securityGroup);
-    expect(db.VPCSecurityGroups).toEqual([{ 'Fn::GetAtt': [sgId, 'GroupId'] }]);
-    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      SecurityGroupIngress: Match.absent(),
-      SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' })],
+  describe('database security group', () => {
+    let dbSgId: string;
+    let setupSgId: string;
+    let rotationSgId: string;
+
+    beforeAll(() => {
+      dbSgId = logicalId(platform.source.securityGroup);
+      setupSgId = logicalId(platform.source.setup.node.findChild('SecurityGroup'));
+      rotationSgId = logicalId(platform.source.node.findChild('RotationSecurityGroup'));
     });
-    expect(JSON.stringify(template.toJSON())).not.toContain('0.0.0.0/0');
+
+    test('the instance uses only the database security group, which sends nothing out and has no inline ingress', () => {
+      expect(db.VPCSecurityGroups).toEqual([{ 'Fn::GetAtt': [dbSgId, 'GroupId'] }]);
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[dbSgId];
+      expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+      // CDK's placeholder for "no egress at all".
+      expect(group.Properties?.SecurityGroupEgress).toEqual([
+        expect.objectContaining({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' }),
+      ]);
+      const egressOfDb = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupEgress')).filter(
+        (r) => r.Properties?.GroupId?.['Fn::GetAtt']?.[0] === dbSgId,
+      );
+      expect(egressOfDb).toEqual([]);
+    });
+
+    test('in this stack the database admits only the schema-setup function’s and the secret rotation’s groups, on the database port', () => {
+      const port = platform.config.source.port;
+      const rules = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+      expect(rules).toHaveLength(2);
+      expect(rules).toEqual(
+        expect.arrayContaining([
+          {
+            GroupId: { 'Fn::GetAtt': [dbSgId, 'GroupId'] },
+            SourceSecurityGroupId: { 'Fn::GetAtt': [setupSgId, 'GroupId'] },
+            IpProtocol: 'tcp',
+            FromPort: port,
+            ToPort: port,
+            Description: 'Source schema setup function',
+          },
+          {
+            GroupId: { 'Fn::GetAtt': [dbSgId, 'GroupId'] },
+            SourceSecurityGroupId: { 'Fn::GetAtt': [rotationSgId, 'GroupId'] },
+            IpProtocol: 'tcp',
+            FromPort: port,
+            ToPort: port,
+            Description: 'Secret rotation of the service users',
+          },
+        ]),
+      );
+    });
+
+    test(`across the platform the database admits only the setup, rotation, extract${envName === 'prod' ? ' and CDC' : ''} groups, on the configured port, never a CIDR`, () => {
+      const port = platform.config.source.port;
+      const admitted: { stage: string; from: unknown; rule: JsonObject }[] = [];
+      for (const key of STACK_KEYS) {
+        const stack = platform[key];
+        const dbGroup = ref(stack, platform.source.securityGroup.securityGroupId);
+        for (const rule of Object.values(resourcesOf(platform.template(key), 'AWS::EC2::SecurityGroupIngress'))) {
+          if (JSON.stringify(rule.Properties?.GroupId) === JSON.stringify(dbGroup)) {
+            admitted.push({ stage: key, from: rule.Properties?.SourceSecurityGroupId, rule: rule.Properties! });
+          }
+        }
+      }
+      // How the rule of each stack names a group: GetAtt in its own stack, an import otherwise.
+      const groupOf = (stack: 'source' | 'ingestion', construct: IConstruct): unknown =>
+        ref(platform[stack], (construct as ec2.ISecurityGroup).securityGroupId);
+      const expectedSources = [
+        { stage: 'source', from: groupOf('source', platform.source.node.findChild('RotationSecurityGroup')) },
+        { stage: 'source', from: groupOf('source', platform.source.setup.node.findChild('SecurityGroup')) },
+        { stage: 'ingestion', from: groupOf('ingestion', platform.ingestion.node.findChild('ExtractSecurityGroup')) },
+        ...(envName === 'prod'
+          ? [{ stage: 'ingestion', from: groupOf('ingestion', platform.ingestion.node.findChild('CdcSecurityGroup')) }]
+          : []),
+      ];
+      expect(admitted.map(({ stage, from }) => ({ stage, from }))).toEqual(expectedSources);
+      for (const { rule } of admitted) {
+        expect(rule).toEqual(
+          expect.objectContaining({ IpProtocol: 'tcp', FromPort: port, ToPort: port, SourceSecurityGroupId: expect.anything() }),
+        );
+        expect(rule.CidrIp).toBeUndefined();
+        expect(rule.CidrIpv6).toBeUndefined();
+        expect(rule.SourcePrefixListId).toBeUndefined();
+      }
+      // And no stack adds an inline rule to it (it is a Source resource: only Source could).
+      expect(resourcesOf(template, 'AWS::EC2::SecurityGroup')[logicalId(platform.source.securityGroup)].Properties?.SecurityGroupIngress).toBeUndefined();
+    });
+
+    test('the only 0.0.0.0/0 in the stack are the setup function’s and the secret rotation’s HTTPS egress to AWS APIs', () => {
+      const leaves: string[] = [];
+      const walk = (value: unknown, path: string): void => {
+        if (value === '0.0.0.0/0') {
+          leaves.push(path);
+        } else if (value !== null && typeof value === 'object') {
+          for (const [k, v] of Object.entries(value)) {
+            walk(v, `${path}.${k}`);
+          }
+        }
+      };
+      walk(template.toJSON().Resources, 'Resources');
+      expect(leaves.sort()).toEqual(
+        [setupSgId, rotationSgId].map((id) => `Resources.${id}.Properties.SecurityGroupEgress.0.CidrIp`).sort(),
+      );
+      for (const id of [setupSgId, rotationSgId]) {
+        expect(resourcesOf(template, 'AWS::EC2::SecurityGroup')[id].Properties?.SecurityGroupEgress[0]).toEqual(
+          expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+        );
+      }
+      expect(JSON.stringify(template.toJSON())).not.toContain('::/0');
+    });
+  });
+
+  describe('alarms', () => {
+    const topic = (): unknown => ref(platform.source, platform.foundation.alertsTopic.topicArn);
+    const dimensions = (): unknown => [{ Name: 'DBInstanceIdentifier', Value: { Ref: logicalId(platform.source.database) } }];
+
+    test('the stage has exactly three alarms', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    });
+
+    test('the DatabaseCpu warning fires when average CPU is at least 80% for three 5-minute periods', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Source-Warning-DatabaseCpu`,
+        Namespace: 'AWS/RDS',
+        MetricName: 'CPUUtilization',
+        Dimensions: dimensions(),
+        Statistic: 'Average',
+        Period: 300,
+        Threshold: 80,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 3,
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      });
+    });
+
+    test(`the DatabaseFreeStorage alarm fires when free storage is at or below 10% of the allocation (${expected.freeStorageThreshold} bytes)`, () => {
+      expect(platform.config.source.allocatedStorageGiB * 1024 ** 3 * 0.1).toBe(expected.freeStorageThreshold);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Source-Critical-DatabaseFreeStorage`,
+        Namespace: 'AWS/RDS',
+        MetricName: 'FreeStorageSpace',
+        Dimensions: dimensions(),
+        Statistic: 'Minimum',
+        Period: 300,
+        Threshold: expected.freeStorageThreshold,
+        ComparisonOperator: 'LessThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      });
+    });
+
+    test('the DatabaseConnections warning fires at the expected connection ceiling for two periods', () => {
+      expect(MAX_EXPECTED_CONNECTIONS).toBe(100);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Source-Warning-DatabaseConnections`,
+        Namespace: 'AWS/RDS',
+        MetricName: 'DatabaseConnections',
+        Dimensions: dimensions(),
+        Statistic: 'Maximum',
+        Period: 300,
+        Threshold: MAX_EXPECTED_CONNECTIONS,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 2,
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      });
+    });
+
+    test('every alarm notifies the alerts topic imported from Foundation, and only it', () => {
+      expect(topic()).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^Undercurrent-\w+-Foundation:/) });
+      for (const alarm of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) {
+        expect(alarm.Properties?.AlarmActions).toEqual([topic()]);
+        expect(alarm.Properties?.OKActions).toEqual([topic()]);
+        expect(alarm.Properties?.TreatMissingData).toBe('notBreaching');
+      }
+    });
+  });
+
+  describe('schema setup', () => {
+    let setup: CfnResourceJson;
+    let fn: JsonObject;
+    let fnId: string;
+    let frameworkId: string;
+    let setupSgId: string;
+    let roleStatements: ReturnType<typeof rolePolicyStatements>;
+
+    beforeAll(() => {
+      const resources = resourcesOf(template, 'Custom::SourceDatabaseSetup');
+      expect(Object.keys(resources)).toHaveLength(1);
+      [setup] = Object.values(resources);
+      fnId = logicalId(platform.source.setup.function);
+      fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId].Properties!;
+      frameworkId = logicalId(platform.source.setup.node.findChild('Provider').node.findChild('framework-onEvent'));
+      setupSgId = logicalId(platform.source.setup.node.findChild('SecurityGroup'));
+      roleStatements = rolePolicyStatements(template, 'Source/SchemaSetup/Role');
+    });
+
+    test('the custom resource is a Custom::SourceDatabaseSetup served by the provider framework function', () => {
+      expect(setup.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': [frameworkId, 'Arn'] });
+    });
+
+    test(`it passes the host, port, database, admin secret, binlog retention ${expected.binlogRetentionHours} h, LoadSampleData "${expected.loadSampleData}", the service users and the migrations fingerprint, nothing else`, () => {
+      const dbId = logicalId(platform.source.database);
+      expect(setup.Properties).toEqual({
+        ServiceUsers: expect.anything(),
+        ServiceToken: { 'Fn::GetAtt': [frameworkId, 'Arn'] },
+        Host: { 'Fn::GetAtt': [dbId, 'Endpoint.Address'] },
+        Port: String(platform.config.source.port),
+        Database: 'classicmodels',
+        BinlogRetentionHours: expected.binlogRetentionHours,
+        LoadSampleData: expected.loadSampleData,
+        MigrationsFingerprint: migrationsFingerprint(),
+        SecretArn: { 'Fn::GetAtt': [dbId, 'MasterUserSecret.SecretArn'] },
+      });
+      expect(setup.Properties?.Port).toBe('3407');
+      expect(setup.Properties?.Database).toBe(platform.config.source.databaseName);
+      expect(setup.Properties?.BinlogRetentionHours).toBe(String(platform.config.source.binlogRetentionHours));
+      expect(setup.Properties?.LoadSampleData).toBe(String(platform.config.source.loadSampleData));
+    });
+
+    test(`ServiceUsers is a JSON string listing exactly ${expected.serviceUsers.map((u) => `the ${u.role} user`).join(' and ')}, each as {SecretArn, Role} with its own secret`, () => {
+      const { value, tokens } = parseJoinedJson(setup.Properties?.ServiceUsers);
+      expect(value).toEqual(expected.serviceUsers.map(({ role }, index) => ({ SecretArn: `<<${index}>>`, Role: role })));
+      expect(tokens).toEqual(expected.serviceUsers.map(({ role }) => ref(platform.source, serviceSecret(role).secretArn)));
+      expect(JSON.stringify(setup.Properties?.ServiceUsers)).not.toContain('MasterUserSecret');
+    });
+
+    test('the setup runs only once the database admits the setup function’s group and that group may reach the database', () => {
+      const dbSgId = logicalId(platform.source.securityGroup);
+      const ingress = Object.entries(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
+        ([, r]) => r.Properties?.GroupId?.['Fn::GetAtt']?.[0] === dbSgId && r.Properties?.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === setupSgId,
+      );
+      const egress = Object.entries(resourcesOf(template, 'AWS::EC2::SecurityGroupEgress')).filter(
+        ([, r]) => r.Properties?.GroupId?.['Fn::GetAtt']?.[0] === setupSgId && r.Properties?.DestinationSecurityGroupId?.['Fn::GetAtt']?.[0] === dbSgId,
+      );
+      expect(ingress).toHaveLength(1);
+      expect(egress).toHaveLength(1);
+      expect(asList(setup.DependsOn)).toEqual(expect.arrayContaining([ingress[0][0], egress[0][0], dbSgId, setupSgId]));
+    });
+
+    test('the migrations fingerprint is a SHA-256, so a new or changed migration triggers an update', () => {
+      expect(setup.Properties?.MigrationsFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    test('the stack has exactly two functions: the setup function and the provider framework', () => {
+      expect(Object.keys(resourcesOf(template, 'AWS::Lambda::Function')).sort()).toEqual([fnId, frameworkId].sort());
+    });
+
+    test('the setup function runs Node.js 24 on arm64 with a 10-minute timeout and reserved concurrency 1', () => {
+      expect(fn).toEqual(
+        expect.objectContaining({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          Handler: 'index.onEvent',
+          Timeout: 600,
+          ReservedConcurrentExecutions: 1,
+          Role: { 'Fn::GetAtt': [logicalId(platform.source.setup.node.findChild('Role')), 'Arn'] },
+        }),
+      );
+    });
+
+    test(`the setup function runs in the VPC's compute subnets (${expected.computeGroup} in ${envName}) with its own security group only`, () => {
+      const subnets = platform.foundation.vpc
+        .selectSubnets({ subnetGroupName: expected.computeGroup })
+        .subnets.map((s) => ref(platform.source, s.subnetId));
+      expect(subnets).toHaveLength(platform.config.network.maxAzs);
+      expect(fn.VpcConfig).toEqual({
+        SubnetIds: subnets,
+        SecurityGroupIds: [{ 'Fn::GetAtt': [setupSgId, 'GroupId'] }],
+      });
+      expect(platform.source.setup.function.isBoundToVpc).toBe(true);
+    });
+
+    test('the setup function’s security group sends only HTTPS (AWS APIs) and the database port to the database group, and admits nothing', () => {
+      const port = platform.config.source.port;
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[setupSgId];
+      expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+      expect(group.Properties?.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
+      ]);
+      const egress = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupEgress'))
+        .map((r) => r.Properties!)
+        .filter((p) => p.GroupId?.['Fn::GetAtt']?.[0] === setupSgId);
+      expect(egress).toEqual([
+        {
+          GroupId: { 'Fn::GetAtt': [setupSgId, 'GroupId'] },
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [logicalId(platform.source.securityGroup), 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+          Description: 'The source database',
+        },
+      ]);
+      const ingressToSetup = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
+        (r) => r.Properties?.GroupId?.['Fn::GetAtt']?.[0] === setupSgId,
+      );
+      expect(ingressToSetup).toEqual([]);
+    });
+
+    test('only Lambda assumes the setup role, which has no inline or AWS-managed policy', () => {
+      const role = resourcesOf(template, 'AWS::IAM::Role')[logicalId(platform.source.setup.node.findChild('Role'))];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+      expect(role.Properties?.Policies).toBeUndefined();
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    });
+
+    test(`the setup role reads only the admin secret and the ${expected.serviceUsers.map((u) => u.role).join(' and ')} user secret${expected.serviceUsers.length > 1 ? 's' : ''}, decrypts only with the source key, manages its ENIs and writes its own log group`, () => {
+      const logGroupId = logicalId(platform.source.setup.node.findChild('FunctionLogs'));
+      expect(roleStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: [
+            { 'Fn::GetAtt': [logicalId(platform.source.database), 'MasterUserSecret.SecretArn'] },
+            ...expected.serviceUsers.map(({ role }) => ref(platform.source, serviceSecret(role).secretArn)),
+          ],
+        },
+        { Effect: 'Allow', Action: 'kms:Decrypt', Resource: ref(platform.source, platform.foundation.keys.source.keyArn) },
+        {
+          Effect: 'Allow',
+          Action: [
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:CreateNetworkInterface',
+            'ec2:DeleteNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          Resource: '*',
+        },
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+      ]);
+    });
+
+    test('the "*" of the network-interface actions is acknowledged on the setup role, with a reason, and nothing else is', () => {
+      const acks = acknowledgedRules(platform.source.setup.node.findChild('Role'));
+      expect(Object.keys(acks)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+      expect(acks['AwsSolutions-IAM5[Resource::*]']).toMatch(/network-interface/);
+    });
+
+    test.each([
+      ['setup function', 'FunctionLogs', () => fnId],
+      ['provider framework', 'ProviderLogs', () => frameworkId],
+    ])('the %s logs to its own log group, encrypted with the ops key, with the configured retention', (_, groupName, functionId) => {
+      const groupId = logicalId(platform.source.setup.node.findChild(groupName));
+      const group = resourcesOf(template, 'AWS::Logs::LogGroup')[groupId];
+      expect(group.Properties).toEqual(
+        expect.objectContaining({
+          KmsKeyId: ref(platform.source, platform.foundation.keys.ops.keyArn),
+          RetentionInDays: platform.config.dataProtection.logRetentionDays,
+        }),
+      );
+      expect(group.DeletionPolicy).toBe(envName === 'prod' ? 'Retain' : 'Delete');
+      const fnResource = resourcesOf(template, 'AWS::Lambda::Function')[functionId()];
+      expect(fnResource.Properties?.LoggingConfig?.LogGroup).toEqual({ Ref: groupId });
+    });
+
+    test('the provider framework runs outside the VPC with the provider role', () => {
+      const framework = resourcesOf(template, 'AWS::Lambda::Function')[frameworkId].Properties!;
+      expect(framework.VpcConfig).toBeUndefined();
+      expect(framework.Role).toEqual({
+        'Fn::GetAtt': [logicalId(platform.source.setup.node.findChild('ProviderRole')), 'Arn'],
+      });
+      expect(framework.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+    });
+
+    test('the provider role may only invoke (and look up) the setup function and write its own log group', () => {
+      const logGroupId = logicalId(platform.source.setup.node.findChild('ProviderLogs'));
+      const fnArn = { 'Fn::GetAtt': [fnId, 'Arn'] };
+      expect(rolePolicyStatements(template, 'Source/SchemaSetup/ProviderRole')).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [fnArn, { 'Fn::Join': ['', [fnArn, ':*']] }] },
+        { Effect: 'Allow', Action: 'lambda:GetFunction', Resource: fnArn },
+      ]);
+      const role = resourcesOf(template, 'AWS::IAM::Role')[logicalId(platform.source.setup.node.findChild('ProviderRole'))];
+      expect(role.Properties?.Policies).toBeUndefined();
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    });
+
+    test('the provider framework acknowledges only the Lambda findings it cannot meet, each with a reason', () => {
+      const framework = platform.source.setup.node.findChild('Provider').node.findChild('framework-onEvent');
+      const acks = acknowledgedRules(framework);
+      const expectedIds = COMPLIANCE_PACKS.flatMap((pack) =>
+        ['LambdaInsideVPC', 'LambdaDLQ', 'LambdaConcurrency'].map((rule) => `${pack}-${rule}`),
+      );
+      expect(Object.keys(acks).sort()).toEqual(expectedIds.sort());
+    });
+  });
+
+  describe('service users', () => {
+    let rotationSgId: string;
+
+    beforeAll(() => {
+      rotationSgId = logicalId(platform.source.node.findChild('RotationSecurityGroup'));
+    });
+
+    if (envName === 'prod') {
+      test('with cdc.enabled there are two service users: undercurrent_extract for the batch extract and undercurrent_cdc for DMS', () => {
+        expect(platform.config.cdc.enabled).toBe(true);
+        expect(platform.source.replicationSecret).toBeDefined();
+        expect(usernames(template)).toEqual(['undercurrent_cdc', 'undercurrent_extract']);
+      });
+    } else {
+      test('with cdc.enabled false there is no replication user secret, only the extract user’s', () => {
+        expect(platform.config.cdc.enabled).toBe(false);
+        expect(platform.source.replicationSecret).toBeUndefined();
+        expect(platform.source.node.tryFindChild('ReplicationUserSecret')).toBeUndefined();
+        expect(usernames(template)).toEqual(['undercurrent_extract']);
+        expect(JSON.stringify(template.toJSON())).not.toContain('undercurrent_cdc');
+      });
+    }
+
+    test('each service secret has exactly one rotation schedule, and no other secret is rotated by the stack (RDS rotates the admin secret itself)', () => {
+      const schedules = Object.keys(resourcesOf(template, 'AWS::SecretsManager::RotationSchedule')).sort();
+      expect(schedules).toEqual(
+        expected.serviceUsers
+          .map(({ id }) => logicalId(platform.source.node.findChild(id).node.findChild('Attachment').node.findChild('Rotation')))
+          .sort(),
+      );
+      // Hosted rotation is expanded by the Secrets Manager transform at deploy time.
+      expect(asList(template.toJSON().Transform)).toEqual(['AWS::SecretsManager-2024-09-16']);
+    });
+
+    test('the rotation security group sends only HTTPS (AWS APIs) and the database port to the database group, and admits nothing', () => {
+      const port = platform.config.source.port;
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[rotationSgId];
+      expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+      expect(group.Properties?.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
+      ]);
+      const egress = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupEgress'))
+        .map((r) => r.Properties!)
+        .filter((p) => p.GroupId?.['Fn::GetAtt']?.[0] === rotationSgId);
+      expect(egress).toEqual([
+        {
+          GroupId: { 'Fn::GetAtt': [rotationSgId, 'GroupId'] },
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [logicalId(platform.source.securityGroup), 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+          Description: 'The source database',
+        },
+      ]);
+      const ingressToRotation = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
+        (r) => r.Properties?.GroupId?.['Fn::GetAtt']?.[0] === rotationSgId,
+      );
+      expect(ingressToRotation).toEqual([]);
+    });
+
+    describe.each(expected.serviceUsers)('the $role user ($username)', ({ id, username, role }) => {
+      let secretId: string;
+      let attachmentId: string;
+      let scheduleId: string;
+
+      beforeAll(() => {
+        const secret = platform.source.node.findChild(id);
+        const attachment = secret.node.findChild('Attachment');
+        secretId = logicalId(secret);
+        attachmentId = logicalId(attachment);
+        scheduleId = logicalId(attachment.node.findChild('Rotation'));
+      });
+
+      test('its secret is encrypted with the source key imported from Foundation', () => {
+        const secret = resourcesOf(template, 'AWS::SecretsManager::Secret')[secretId];
+        expect(secret.Properties?.KmsKeyId).toEqual(ref(platform.source, platform.foundation.keys.source.keyArn));
+        expect(secret.Properties?.KmsKeyId).toEqual({ 'Fn::ImportValue': expect.stringMatching(/-Foundation:/) });
+      });
+
+      test(`its secret generates a 30-character password for the user ${username}, without the characters that break JDBC URLs and DMS`, () => {
+        const secret = resourcesOf(template, 'AWS::SecretsManager::Secret')[secretId];
+        expect(secret.Properties?.GenerateSecretString).toEqual({
+          SecretStringTemplate: JSON.stringify({ username }),
+          GenerateStringKey: 'password',
+          PasswordLength: 30,
+          ExcludeCharacters: SERVICE_PASSWORD_EXCLUDED,
+        });
+        expect(secret.Properties?.SecretString).toBeUndefined();
+      });
+
+      test('its secret is attached to the source DB instance (so its value carries host and port), and consumers get the attached secret', () => {
+        expect(resourcesOf(template, 'AWS::SecretsManager::SecretTargetAttachment')[attachmentId].Properties).toEqual({
+          SecretId: { Ref: secretId },
+          TargetId: { Ref: logicalId(platform.source.database) },
+          TargetType: 'AWS::RDS::DBInstance',
+        });
+        // The attachment's Ref is the secret ARN: whoever uses it waits for host and port to be written.
+        expect(ref(platform.source, serviceSecret(role).secretArn)).toEqual({ Ref: attachmentId });
+      });
+
+      test(`it rotates every 30 days by a hosted MySQL single-user function in the compute subnets (${expected.computeGroup}) with the rotation security group, not immediately on update`, () => {
+        const subnets = platform.foundation.vpc
+          .selectSubnets({ subnetGroupName: expected.computeGroup })
+          .subnets.map((s) => ref(platform.source, s.subnetId));
+        expect(subnets).toHaveLength(platform.config.network.maxAzs);
+        expect(resourcesOf(template, 'AWS::SecretsManager::RotationSchedule')[scheduleId].Properties).toEqual({
+          SecretId: { Ref: attachmentId },
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+          RotateImmediatelyOnUpdate: false,
+          HostedRotationLambda: {
+            RotationType: 'MySQLSingleUser',
+            KmsKeyArn: ref(platform.source, platform.foundation.keys.source.keyArn),
+            VpcSubnetIds: { 'Fn::Join': ['', subnets.flatMap((subnet, index) => (index === 0 ? [subnet] : [',', subnet]))] },
+            VpcSecurityGroupIds: { 'Fn::GetAtt': [rotationSgId, 'GroupId'] },
+            ExcludeCharacters: SERVICE_PASSWORD_EXCLUDED,
+          },
+        });
+      });
+    });
+  });
+});
+
+describe('SourceStack in staging', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    platform = synthPlatform('staging');
+    template = platform.template('source');
+  });
+
+  test('with cdc.enabled false there is no replication user secret, only the extract user’s', () => {
+    expect(platform.config.cdc.enabled).toBe(false);
+    expect(platform.source.replicationSecret).toBeUndefined();
+    expect(platform.source.node.tryFindChild('ReplicationUserSecret')).toBeUndefined();
+    expect(usernames(template)).toEqual(['undercurrent_extract']);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+  });
+
+  test('ServiceUsers lists only the extract user', () => {
+    const [setup] = Object.values(resourcesOf(template, 'Custom::SourceDatabaseSetup'));
+    const { value, tokens } = parseJoinedJson(setup.Properties?.ServiceUsers);
+    expect(value).toEqual([{ SecretArn: '<<0>>', Role: 'extract' }]);
+    expect(tokens).toEqual([ref(platform.source, platform.source.extractSecret.secretArn)]);
   });
 });
 

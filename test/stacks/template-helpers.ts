@@ -1,4 +1,4 @@
-import { CfnElement, Stack } from 'aws-cdk-lib';
+import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 
@@ -145,16 +145,15 @@ export function importValues(value: unknown): unknown[] {
 }
 
 /**
- * The state machine definition of a template, parsed. The definition is an `Fn::Join` of JSON
- * text and tokens; each token is replaced by `<<n>>` (all inside JSON strings) and returned in
- * `tokens[n]`.
+ * A JSON-text property of a template, parsed: a literal string, or (when the JSON embeds tokens,
+ * as `Stack.toJsonString` renders it) an `Fn::Join` of JSON text and tokens. Each token is
+ * replaced by `<<n>>` (all inside JSON strings) and returned in `tokens[n]`.
  */
-export function stateMachineDefinition(resource: CfnResourceJson): { definition: JsonObject; tokens: unknown[] } {
-  const body = resource.Properties?.DefinitionString;
+export function parseJoinedJson(body: unknown): { value: JsonObject; tokens: unknown[] } {
   if (typeof body === 'string') {
-    return { definition: JSON.parse(body), tokens: [] };
+    return { value: JSON.parse(body), tokens: [] };
   }
-  const [separator, parts] = body['Fn::Join'] as [string, unknown[]];
+  const [separator, parts] = (body as JsonObject)['Fn::Join'] as [string, unknown[]];
   const tokens: unknown[] = [];
   const text = parts
     .map((part) => {
@@ -165,10 +164,33 @@ export function stateMachineDefinition(resource: CfnResourceJson): { definition:
       return `<<${tokens.length - 1}>>`;
     })
     .join(separator);
-  return { definition: JSON.parse(text), tokens };
+  return { value: JSON.parse(text), tokens };
+}
+
+/** The state machine definition of a template, parsed as {@link parseJoinedJson} does. */
+export function stateMachineDefinition(resource: CfnResourceJson): { definition: JsonObject; tokens: unknown[] } {
+  const { value, tokens } = parseJoinedJson(resource.Properties?.DefinitionString);
+  return { definition: value, tokens };
 }
 
 /** A string of a parsed definition with its `<<n>>` placeholders replaced by the tokens' JSON. */
 export function withTokens(text: string, tokens: readonly unknown[]): string {
   return text.replace(/<<(\d+)>>/g, (_, n) => JSON.stringify(tokens[Number(n)]));
+}
+
+/**
+ * The findings acknowledged on one construct itself (not its children), by rule id as the
+ * code wrote it (`AwsSolutions-IAM5[Resource::*]`, without CDK's `Annotation::` namespace),
+ * with their reasons.
+ */
+export function acknowledgedRules(construct: IConstruct): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const entry of construct.node.metadata) {
+    if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        result[id.replace(/^[A-Za-z]+::/, '')] = reason;
+      }
+    }
+  }
+  return result;
 }

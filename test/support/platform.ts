@@ -47,7 +47,9 @@ export interface SynthesizedPlatform extends Platform {
 export function synthPlatform(envName: EnvironmentName, options: SynthOptions = {}): SynthesizedPlatform {
   const config = validateConfig(patchedConfig(envName, options.patch));
   const app = new App({
-    context: { ...CDK_CONTEXT, env: envName },
+    // Lambda bundling is skipped in unit tests (its own test bundles the handler, and the
+    // entrypoint test runs the real synth); templates are otherwise identical.
+    context: { ...CDK_CONTEXT, env: envName, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: options.compliance ?? false,
   });
   const platform = buildPlatform(app, config);
