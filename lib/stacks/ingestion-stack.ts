@@ -13,6 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
 import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixReadWrite, grantPrefixWrite } from '../constructs/grants';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
@@ -262,7 +263,7 @@ export class IngestionStack extends StageStack {
   /** The Glue JDBC connection into the source VPC and the extract job that uses it. */
   private batchExtract(props: IngestionStackProps): { connection: glue.Connection; job: GlueSparkJob } {
     const { source } = props;
-    const securityGroup = this.admittedSecurityGroup('ExtractSecurityGroup', props, 'Glue extract', true);
+    const securityGroup = this.databaseClient('ExtractSecurityGroup', props, 'Glue extract', true);
     const [subnet] = props.vpc.selectSubnets(props.computeSubnets).subnets;
     const connection = new glue.Connection(this, 'SourceConnection', {
       type: glue.ConnectionType.JDBC,
@@ -332,7 +333,7 @@ export class IngestionStack extends StageStack {
     if (vpcRole) {
       subnetGroup.node.addDependency(vpcRole);
     }
-    const securityGroup = this.admittedSecurityGroup('CdcSecurityGroup', props, 'DMS replication', false);
+    const securityGroup = this.databaseClient('CdcSecurityGroup', props, 'DMS replication', false);
 
     const secretsRole = new LeastPrivilegeRole(this, 'CdcSecretsRole', {
       assumedBy: new iam.ServicePrincipal(`dms.${this.region}.amazonaws.com`),
@@ -408,35 +409,14 @@ export class IngestionStack extends StageStack {
     return replication;
   }
 
-  /**
-   * A security group for a component that reaches the source database: egress only to the
-   * database port and to HTTPS (AWS APIs through NAT or the endpoints), and an ingress rule
-   * on the database's group admitting exactly this group on the port (owned by this stack,
-   * so the source stack never depends on ingestion).
-   */
-  private admittedSecurityGroup(id: string, props: IngestionStackProps, what: string, selfReferencing: boolean): ec2.SecurityGroup {
-    const { source } = props;
-    const group = new ec2.SecurityGroup(this, id, {
+  private databaseClient(id: string, props: IngestionStackProps, what: string, selfReferencing: boolean): ec2.SecurityGroup {
+    return databaseClientSecurityGroup(this, id, {
       vpc: props.vpc,
-      description: `${what}: the source database port and HTTPS to AWS APIs only`,
-      allowAllOutbound: false,
+      databaseSecurityGroup: props.source.securityGroup,
+      port: props.source.port,
+      what,
+      selfReferencing,
     });
-    group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs and S3, through NAT or VPC endpoints');
-    group.addEgressRule(source.securityGroup, ec2.Port.tcp(source.port), 'The source database');
-    if (selfReferencing) {
-      // Glue requires its workers to reach each other inside the connection's group.
-      group.addIngressRule(group, ec2.Port.allTcp(), 'Glue workers of the same job');
-      group.addEgressRule(group, ec2.Port.allTcp(), 'Glue workers of the same job');
-    }
-    new ec2.CfnSecurityGroupIngress(this, `${id}DatabaseIngress`, {
-      groupId: source.securityGroup.securityGroupId,
-      sourceSecurityGroupId: group.securityGroupId,
-      ipProtocol: 'tcp',
-      fromPort: source.port,
-      toPort: source.port,
-      description: `${what} reaches the source database`,
-    });
-    return group;
   }
 
   /** Reading one set of source credentials: the secret value and its key, nothing else. */

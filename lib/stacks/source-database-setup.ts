@@ -10,6 +10,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { grantKeyDecrypt } from '../constructs/grants';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
@@ -62,14 +63,12 @@ export class SourceDatabaseSetup extends Construct {
 
   constructor(scope: Construct, id: string, props: SourceDatabaseSetupProps) {
     super(scope, id);
-    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    const securityGroup = databaseClientSecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'Source schema setup: the database port and HTTPS to AWS APIs only',
-      allowAllOutbound: false,
+      databaseSecurityGroup: props.databaseSecurityGroup,
+      port: props.port,
+      what: 'Source schema setup function',
     });
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager, through NAT or its endpoint');
-    securityGroup.addEgressRule(props.databaseSecurityGroup, ec2.Port.tcp(props.port), 'The source database');
-    props.databaseSecurityGroup.addIngressRule(securityGroup, ec2.Port.tcp(props.port), 'Source schema setup function');
 
     const role = new LeastPrivilegeRole(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

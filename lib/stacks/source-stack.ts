@@ -8,6 +8,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { SUBNET_GROUPS } from './foundation-stack';
@@ -158,14 +159,12 @@ export class SourceStack extends StageStack {
 
     // Service users: least-privilege database users whose secrets (with host and port, as
     // Glue and DMS need) rotate monthly; the schema setup creates them with these passwords.
-    const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+    const rotationSecurityGroup = databaseClientSecurityGroup(this, 'RotationSecurityGroup', {
       vpc: props.vpc,
-      description: 'Secret rotation of the service users: the database port and HTTPS to AWS APIs only',
-      allowAllOutbound: false,
+      databaseSecurityGroup: this.securityGroup,
+      port: source.port,
+      what: 'Secret rotation of the service users',
     });
-    rotationSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager, through NAT or its endpoint');
-    rotationSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(source.port), 'The source database');
-    this.securityGroup.addIngressRule(rotationSecurityGroup, ec2.Port.tcp(source.port), 'Secret rotation of the service users');
     const rotations: secretsmanager.RotationSchedule[] = [];
     const serviceUser = (id: string, username: string): secretsmanager.ISecret => {
       const databaseSecret = new rds.DatabaseSecret(this, id, {

@@ -449,7 +449,7 @@ describe.each([
           IpProtocol: 'tcp',
           FromPort: 0,
           ToPort: 65535,
-          Description: 'Glue workers of the same job',
+          Description: 'Workers of the same job',
         },
       ]);
     });
@@ -470,7 +470,7 @@ describe.each([
             IpProtocol: 'tcp',
             FromPort: port,
             ToPort: port,
-            Description: 'The source database',
+            Description: 'The database',
           },
           {
             GroupId: { 'Fn::GetAtt': [extractSgId, 'GroupId'] },
@@ -478,7 +478,7 @@ describe.each([
             IpProtocol: 'tcp',
             FromPort: 0,
             ToPort: 65535,
-            Description: 'Glue workers of the same job',
+            Description: 'Workers of the same job',
           },
         ]),
       );
@@ -492,7 +492,7 @@ describe.each([
         IpProtocol: 'tcp',
         FromPort: port,
         ToPort: port,
-        Description: 'Glue extract reaches the source database',
+        Description: 'Glue extract reaches the database',
       });
     });
   });
@@ -897,7 +897,7 @@ describe.each([
             IpProtocol: 'tcp',
             FromPort: port,
             ToPort: port,
-            Description: 'The source database',
+            Description: 'The database',
           },
         ]);
       });
@@ -910,7 +910,7 @@ describe.each([
           IpProtocol: 'tcp',
           FromPort: port,
           ToPort: port,
-          Description: 'DMS replication reaches the source database',
+          Description: 'DMS replication reaches the database',
         });
       });
     });

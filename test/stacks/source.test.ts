@@ -261,7 +261,7 @@ describe.each([
             IpProtocol: 'tcp',
             FromPort: port,
             ToPort: port,
-            Description: 'Source schema setup function',
+            Description: 'Source schema setup function reaches the database',
           },
           {
             GroupId: { 'Fn::GetAtt': [dbSgId, 'GroupId'] },
@@ -269,7 +269,7 @@ describe.each([
             IpProtocol: 'tcp',
             FromPort: port,
             ToPort: port,
-            Description: 'Secret rotation of the service users',
+            Description: 'Secret rotation of the service users reaches the database',
           },
         ]),
       );
@@ -515,7 +515,7 @@ describe.each([
           IpProtocol: 'tcp',
           FromPort: port,
           ToPort: port,
-          Description: 'The source database',
+          Description: 'The database',
         },
       ]);
       const ingressToSetup = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
@@ -666,7 +666,7 @@ describe.each([
           IpProtocol: 'tcp',
           FromPort: port,
           ToPort: port,
-          Description: 'The source database',
+          Description: 'The database',
         },
       ]);
       const ingressToRotation = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
