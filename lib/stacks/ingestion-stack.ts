@@ -32,12 +32,13 @@ export const SOURCE_RAW_PREFIX = 'source/';
 export const CDC_RAW_PREFIX = 'cdc/';
 /**
  * Firehose's partition key: the calendar date written in `event_time` (producers send UTC,
- * `...Z`), or `unknown` when event_time is missing or does not start with a date, so that a
- * bad value can never make a path the transform does not read (it quarantines such events).
- * Records that are not JSON at all go to the error prefix. Nothing is dropped.
+ * `...Z`), or `unknown` when event_time is missing, not a string or not shaped like a date,
+ * so that a bad value can never make a path the transform does not read (it quarantines such
+ * events). Only basic jq 1.6 built-ins (no regex). Records that are not JSON at all go to
+ * the error prefix. Nothing is dropped.
  */
 export const EVENT_DATE_QUERY =
-  '{event_date: (if (.event_time | type) == "string" and (.event_time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}")) then .event_time[0:10] else "unknown" end)}';
+  '{event_date: (.event_time | if type == "string" and length >= 10 and .[4:5] == "-" and .[7:8] == "-" and (.[0:10] | contains("/") | not) then .[0:10] else "unknown" end)}';
 
 /** The source database as the ingestion stage sees it. */
 export interface SourceDatabase {
