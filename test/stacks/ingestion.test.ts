@@ -185,8 +185,11 @@ describe.each([
     });
 
     test('the EVENT_DATE_QUERY names the event_date key the prefix uses, taken from event_time', () => {
-      expect(EVENT_DATE_QUERY).toMatch(/^\{event_date: /);
-      expect(EVENT_DATE_QUERY).toContain('.event_time[0:10]');
+      expect(EVENT_DATE_QUERY).toMatch(/^\{event_date: \(\.event_time \| /);
+      // The date part when it is shaped like a date, else a fixed key: never a path of its own.
+      expect(EVENT_DATE_QUERY).toContain('then .[0:10] else "unknown" end');
+      expect(EVENT_DATE_QUERY).toContain('contains("/") | not');
+      expect(EVENT_DATE_QUERY).not.toMatch(/\btest\(|\bmatch\(|\bcapture\(/);
       expect(destination.Prefix).toContain('!{partitionKeyFromQuery:event_date}');
     });
 
