@@ -27,6 +27,14 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       natGateways: 1,
       interfaceEndpoints: [],
     },
+    storage: {
+      // Cheap: raw is kept three months, quarantine two weeks, old versions a week.
+      rawTransitionDays: 30,
+      rawExpirationDays: 90,
+      quarantineExpirationDays: 14,
+      noncurrentVersionExpirationDays: 7,
+      queryResultsExpirationDays: 3,
+    },
     source: {
       instanceClass: 't4g.micro',
       allocatedStorageGiB: 20,
@@ -76,6 +84,13 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       natGateways: 0,
       interfaceEndpoints: WORKLOAD_ENDPOINTS,
     },
+    storage: {
+      rawTransitionDays: 30,
+      rawExpirationDays: 365,
+      quarantineExpirationDays: 30,
+      noncurrentVersionExpirationDays: 30,
+      queryResultsExpirationDays: 7,
+    },
     source: {
       instanceClass: 't4g.medium',
       allocatedStorageGiB: 50,
@@ -124,6 +139,14 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       egress: 'endpoints',
       natGateways: 0,
       interfaceEndpoints: WORKLOAD_ENDPOINTS,
+    },
+    storage: {
+      // Raw is the replay source of everything downstream: kept forever, in Standard-IA after 30 days.
+      rawTransitionDays: 30,
+      rawExpirationDays: 0,
+      quarantineExpirationDays: 365,
+      noncurrentVersionExpirationDays: 90,
+      queryResultsExpirationDays: 7,
     },
     source: {
       instanceClass: 'r6g.large',

@@ -66,6 +66,32 @@ export interface DataProtectionConfig {
   readonly logRetentionDays: number;
 }
 
+/**
+ * Lifecycle of the lake zones (stage 3): how long data stays, and where.
+ *
+ * Curated and gold objects never expire (they are the product); raw objects move to
+ * STANDARD_IA and may expire; quarantined lines and Athena query results expire; old
+ * (noncurrent) versions of every zone expire. The access-log bucket follows
+ * `dataProtection.logRetentionDays` instead.
+ */
+export interface StorageConfig {
+  /** Days after which raw-zone objects move to S3 Standard-IA (at least 30: S3's minimum for that class). */
+  readonly rawTransitionDays: number;
+  /**
+   * Days after which raw-zone objects expire; 0 keeps them forever. Otherwise greater
+   * than `rawTransitionDays` (S3 requires expiration after transition), at most 3650.
+   * Raw is the replay source of curated and gold: expire it only where rebuilding from
+   * older raw data is not needed.
+   */
+  readonly rawExpirationDays: number;
+  /** Days after which quarantined lines expire (1 to 3650). */
+  readonly quarantineExpirationDays: number;
+  /** Days after which noncurrent (overwritten or deleted) object versions expire, in every lake bucket (1 to 3650). */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Days after which Athena query results expire (1 to 365): they are reproducible by re-running the query. */
+  readonly queryResultsExpirationDays: number;
+}
+
 /** The VPC that data services live in. */
 export interface NetworkConfig {
   /** IPv4 CIDR of the VPC, a /16 to /24 block. */
@@ -197,6 +223,7 @@ export interface EnvironmentConfig {
   readonly region?: string;
   readonly dataProtection: DataProtectionConfig;
   readonly network: NetworkConfig;
+  readonly storage: StorageConfig;
   readonly source: SourceConfig;
   readonly streaming: StreamingConfig;
   readonly cdc: CdcConfig;

@@ -183,6 +183,20 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     );
   }
 
+  r.object('storage');
+  const rawTransition = r.int('storage.rawTransitionDays', 30, 3650);
+  const rawExpiration = r.int('storage.rawExpirationDays', 0, 3650);
+  if (rawExpiration !== 0 && rawExpiration <= rawTransition) {
+    r.fail(
+      'storage.rawExpirationDays',
+      rawExpiration,
+      `0 (never) or an integer greater than storage.rawTransitionDays (${rawTransition}) and at most 3650`,
+    );
+  }
+  r.int('storage.quarantineExpirationDays', 1, 3650);
+  r.int('storage.noncurrentVersionExpirationDays', 1, 3650);
+  r.int('storage.queryResultsExpirationDays', 1, 365);
+
   r.object('source');
   r.matches('source.instanceClass', INSTANCE_CLASS, 'an RDS instance class without "db.", such as "t4g.micro"');
   const allocated = r.int('source.allocatedStorageGiB', 20, 65536);

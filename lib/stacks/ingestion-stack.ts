@@ -19,17 +19,10 @@ import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixReadWrite, grantPre
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { acknowledge } from '../constructs/nag';
 import { sourceTableDeclarations } from '../datasets';
+import { CDC_RAW_PREFIX, CLICKSTREAM_ERROR_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../lake-layout';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { StageStack, StageStackProps } from './stage-stack';
 
-/** Raw-zone prefix of the click events Firehose delivers. */
-export const CLICKSTREAM_RAW_PREFIX = 'clickstream/';
-/** Raw-zone prefix of the records Firehose could not deliver or process. */
-export const CLICKSTREAM_ERROR_PREFIX = 'clickstream-errors/';
-/** Raw-zone prefix of the batch extract: `source/<table>/ingest_date=YYYY-MM-DD/...`. */
-export const SOURCE_RAW_PREFIX = 'source/';
-/** Raw-zone prefix of change data capture: `cdc/<database>/<table>/YYYY/MM/DD/`. */
-export const CDC_RAW_PREFIX = 'cdc/';
 /**
  * Firehose's partition key: the calendar date written in `event_time` (producers send UTC,
  * `...Z`), or `unknown` when event_time is missing, not a string or not shaped like a date,

@@ -74,7 +74,7 @@ export class SourceStack extends StageStack {
 
     this.securityGroup = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
       vpc: props.vpc,
-      description: 'Source MySQL: admits only the ingestion components given access, on the database port',
+      description: 'Source MySQL: admits only the schema setup, the secret rotation and the ingestion components, on its port',
       allowAllOutbound: false,
     });
 

@@ -3,7 +3,18 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { StorageConfig } from '../config';
+import {
+  CLICKSTREAM_QUARANTINE_COLUMNS,
+  CLICKSTREAM_QUARANTINE_PARTITION_KEYS,
+  dailyDateProjection,
+  declarationColumns,
+  declarationPartitionKeys,
+  glueColumns,
+} from '../catalog';
 import { SecureBucket } from '../constructs/secure-bucket';
+import { datasetDeclaration, DatasetDeclaration } from '../datasets';
+import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../lake-layout';
 import { StageStack, StageStackProps } from './stage-stack';
 
 /** The lake zones that hold data, each with a catalog database. */
@@ -21,36 +32,65 @@ export interface StorageStackProps extends StageStackProps {
   readonly accessLogsBucket: s3.IBucket;
 }
 
-/** Days after which Athena query results expire: they are reproducible by re-running the query. */
-export const QUERY_RESULTS_EXPIRATION_DAYS = 7;
+/** The zones that hold a catalog table of the click events. */
+export type ClickstreamTables = Record<'raw' | 'curated' | 'quarantine', glue.S3Table>;
 
 /**
- * Stage 3, storage: the lake zone buckets and a Glue Data Catalog database per data zone.
+ * The zone-specific lifecycle rules, from `config.storage` (every bucket also expires
+ * noncurrent versions after `noncurrentVersionExpirationDays`, through `SecureBucket`).
+ * Curated and gold have none: their current objects never expire.
+ */
+export function zoneLifecycleRules(storage: StorageConfig): Record<keyof LakeBuckets, s3.LifecycleRule[]> {
+  return {
+    raw: [
+      {
+        id: 'RawToInfrequentAccess',
+        transitions: [
+          { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(storage.rawTransitionDays) },
+        ],
+      },
+      ...(storage.rawExpirationDays > 0
+        ? [{ id: 'ExpireRaw', expiration: Duration.days(storage.rawExpirationDays) }]
+        : []),
+    ],
+    curated: [],
+    gold: [],
+    quarantine: [{ id: 'ExpireQuarantine', expiration: Duration.days(storage.quarantineExpirationDays) }],
+    queryResults: [{ id: 'ExpireQueryResults', expiration: Duration.days(storage.queryResultsExpirationDays) }],
+  };
+}
+
+/**
+ * Stage 3, storage: the lake zone buckets with their lifecycle, a Glue Data Catalog database
+ * per data zone, and the catalog tables of the click events (raw, curated, quarantine), derived
+ * from the dataset declaration and queryable by Athena without a crawler (partition projection).
  */
 export class StorageStack extends StageStack {
   public readonly buckets: LakeBuckets;
   public readonly databases: Record<DataZone, glue.Database>;
+  /** The `clickstream_events` table of each zone the click events pass through. */
+  public readonly clickstreamTables: ClickstreamTables;
 
   constructor(scope: Construct, props: StorageStackProps) {
     super(scope, 'Storage', props);
     const { config } = this;
-    const zoneBucket = (id: string, lifecycleRules?: s3.LifecycleRule[]): s3.IBucket =>
+    const rules = zoneLifecycleRules(config.storage);
+    const zoneBucket = (id: string, zone: keyof LakeBuckets): s3.IBucket =>
       new SecureBucket(this, id, {
         encryptionKey: props.lakeKey,
         serverAccessLogsBucket: props.accessLogsBucket,
         removalPolicy: this.dataRemovalPolicy,
         autoDeleteObjects: config.dataProtection.autoDeleteObjects,
-        lifecycleRules,
+        noncurrentVersionExpiration: Duration.days(config.storage.noncurrentVersionExpirationDays),
+        lifecycleRules: rules[zone],
       }).bucket;
 
     this.buckets = {
-      raw: zoneBucket('RawZone'),
-      curated: zoneBucket('CuratedZone'),
-      gold: zoneBucket('GoldZone'),
-      quarantine: zoneBucket('QuarantineZone'),
-      queryResults: zoneBucket('QueryResults', [
-        { id: 'ExpireQueryResults', expiration: Duration.days(QUERY_RESULTS_EXPIRATION_DAYS) },
-      ]),
+      raw: zoneBucket('RawZone', 'raw'),
+      curated: zoneBucket('CuratedZone', 'curated'),
+      gold: zoneBucket('GoldZone', 'gold'),
+      quarantine: zoneBucket('QuarantineZone', 'quarantine'),
+      queryResults: zoneBucket('QueryResults', 'queryResults'),
     };
 
     const prefix = `${config.appName}_${config.envName}`.toLowerCase();
@@ -67,5 +107,91 @@ export class StorageStack extends StageStack {
       gold: database('gold'),
       quarantine: database('quarantine'),
     };
+
+    this.clickstreamTables = this.clickstreamCatalog(datasetDeclaration('clickstream_event'));
+  }
+
+  /**
+   * The click events in the catalog, one `clickstream_events` table per zone, each with
+   * Athena partition projection over its date partitions (no crawler, no `MSCK REPAIR`).
+   * The data is SSE-KMS encrypted by its bucket, which S3 decrypts for readers allowed to use
+   * the lake key: not client-side encrypted, so `has_encrypted_data` is false.
+   */
+  private clickstreamCatalog(declaration: DatasetDeclaration): ClickstreamTables {
+    const projection = (keys: readonly glue.Column[]): glue.PartitionProjection =>
+      Object.fromEntries(
+        keys.map((key) => {
+          if (key.type.inputString !== glue.Schema.DATE.inputString && key.type.inputString !== 'string') {
+            throw new Error(`Partition key "${key.name}" of ${declaration.name} is ${key.type.inputString}; only dates are projected.`);
+          }
+          return [key.name, dailyDateProjection()];
+        }),
+      );
+    const gzipJson = {
+      dataFormat: glue.DataFormat.JSON,
+      compressed: true,
+      storageParameters: [glue.StorageParameter.compressionType(glue.CompressionType.GZIP)],
+    };
+
+    // Raw: the lines as Firehose delivered them, so every column is a string (a value that
+    // does not fit its declared type, e.g. an event_time without offset, must stay readable;
+    // the curated table has the types). Malformed lines read as all-null rows instead of
+    // failing the query. event_date is the producer's event_time prefix, or "unknown":
+    // partitions whose value is not a yyyy-MM-dd date are invisible to projection.
+    const rawPartitionKeys: glue.Column[] = [
+      {
+        name: 'event_date',
+        type: glue.Schema.STRING,
+        comment:
+          'First 10 characters of event_time as the producer sent it, "unknown" when not a date; only yyyy-MM-dd values are visible through partition projection.',
+      },
+      { name: 'ingest_date', type: glue.Schema.STRING, comment: 'UTC date Firehose delivered the event (yyyy-MM-dd).' },
+    ];
+    const raw = new glue.S3Table(this, 'RawClickstreamEvents', {
+      database: this.databases.raw,
+      tableName: declaration.name,
+      description: `Raw click events as delivered by Firehose (GZIP JSON lines, unparsed: every column a string). ${declaration.description ?? ''}`.trim(),
+      storage: glue.S3TableStorage.fromBucket(this.buckets.raw),
+      s3Prefix: CLICKSTREAM_RAW_PREFIX,
+      columns: glueColumns(declaration.columns, { allStrings: true }),
+      partitionKeys: rawPartitionKeys,
+      partitionProjection: projection(rawPartitionKeys),
+      hasEncryptedData: false,
+      ...gzipJson,
+    });
+    (raw.node.defaultChild as glue.CfnTable).addPropertyOverride('TableInput.StorageDescriptor.SerdeInfo.Parameters', {
+      'ignore.malformed.json': 'true',
+    });
+
+    // Curated: exactly the declaration (columns, types, partition keys), Parquet.
+    const curatedPartitionKeys = declarationPartitionKeys(declaration);
+    const curated = new glue.S3Table(this, 'CuratedClickstreamEvents', {
+      database: this.databases.curated,
+      tableName: declaration.name,
+      description: declaration.description,
+      storage: glue.S3TableStorage.fromBucket(this.buckets.curated),
+      s3Prefix: CLICKSTREAM_DATASET_PREFIX,
+      columns: declarationColumns(declaration),
+      partitionKeys: curatedPartitionKeys,
+      partitionProjection: projection(curatedPartitionKeys),
+      dataFormat: glue.DataFormat.PARQUET,
+      hasEncryptedData: false,
+    });
+
+    // Quarantine: the rejected lines as the clickstream job writes them (GZIP JSON by ingest_date).
+    const quarantinePartitionKeys = glueColumns(CLICKSTREAM_QUARANTINE_PARTITION_KEYS);
+    const quarantine = new glue.S3Table(this, 'QuarantineClickstreamEvents', {
+      database: this.databases.quarantine,
+      tableName: declaration.name,
+      description: `Click-event lines the clickstream job rejected: the raw line, the first rule it failed, the run and when.`,
+      storage: glue.S3TableStorage.fromBucket(this.buckets.quarantine),
+      s3Prefix: CLICKSTREAM_DATASET_PREFIX,
+      columns: glueColumns(CLICKSTREAM_QUARANTINE_COLUMNS),
+      partitionKeys: quarantinePartitionKeys,
+      partitionProjection: projection(quarantinePartitionKeys),
+      hasEncryptedData: false,
+      ...gzipJson,
+    });
+    return { raw, curated, quarantine };
   }
 }

@@ -4,12 +4,9 @@ import { Construct } from 'constructs';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
 import { grantPrefixRead, grantPrefixReadWrite } from '../constructs/grants';
 import { StageAlarms } from '../constructs/stage-alarms';
-import { CLICKSTREAM_RAW_PREFIX } from './ingestion-stack';
+import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../lake-layout';
 import { StageStack, StageStackProps } from './stage-stack';
 import { LakeBuckets } from './storage-stack';
-
-/** Curated and quarantine prefix of the click events dataset. */
-export const CLICKSTREAM_DATASET_PREFIX = 'clickstream_events/';
 
 /** Properties of the {@link TransformStack}. */
 export interface TransformStackProps extends StageStackProps {

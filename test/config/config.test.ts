@@ -24,6 +24,15 @@ describe('the shipped environments', () => {
     expect(prod.source.multiAz).toBe(true);
   });
 
+  test('prod keeps raw data forever and staging and dev let it expire after moving it to Standard-IA', () => {
+    expect(ENVIRONMENTS.prod.storage).toMatchObject({ rawTransitionDays: 30, rawExpirationDays: 0 });
+    for (const name of ['dev', 'staging'] as const) {
+      const { rawTransitionDays, rawExpirationDays } = ENVIRONMENTS[name].storage;
+      expect(rawExpirationDays).toBeGreaterThan(rawTransitionDays);
+    }
+    expect(ENVIRONMENTS.dev.storage.rawExpirationDays).toBeLessThan(ENVIRONMENTS.staging.storage.rawExpirationDays);
+  });
+
   test('dev is cheap and can be destroyed', () => {
     const dev = ENVIRONMENTS.dev;
     expect(dev.dataProtection.removalPolicy).toBe('destroy');
@@ -185,6 +194,56 @@ describe('each kind of bad value gives an error naming field, value and what is 
       'warehouse.nodeType is "m5.large"; allowed: a Redshift node type such as "ra3.large".',
     ],
     [
+      'a raw transition to Standard-IA before the 30 days S3 requires',
+      { storage: { rawTransitionDays: 29 } },
+      'storage.rawTransitionDays is 29; allowed: an integer from 30 to 3650.',
+    ],
+    [
+      'a raw expiration before the raw transition',
+      { storage: { rawTransitionDays: 30, rawExpirationDays: 10 } },
+      'storage.rawExpirationDays is 10; allowed: 0 (never) or an integer greater than storage.rawTransitionDays (30) and at most 3650.',
+    ],
+    [
+      'a raw expiration on the day of the raw transition',
+      { storage: { rawTransitionDays: 60, rawExpirationDays: 60 } },
+      'storage.rawExpirationDays is 60; allowed: 0 (never) or an integer greater than storage.rawTransitionDays (60) and at most 3650.',
+    ],
+    [
+      'a negative raw expiration',
+      { storage: { rawExpirationDays: -1 } },
+      'storage.rawExpirationDays is -1; allowed: an integer from 0 to 3650.',
+    ],
+    [
+      'a quarantine that expires at once',
+      { storage: { quarantineExpirationDays: 0 } },
+      'storage.quarantineExpirationDays is 0; allowed: an integer from 1 to 3650.',
+    ],
+    [
+      'a quarantine kept beyond ten years',
+      { storage: { quarantineExpirationDays: 3651 } },
+      'storage.quarantineExpirationDays is 3651; allowed: an integer from 1 to 3650.',
+    ],
+    [
+      'noncurrent versions that expire at once',
+      { storage: { noncurrentVersionExpirationDays: 0 } },
+      'storage.noncurrentVersionExpirationDays is 0; allowed: an integer from 1 to 3650.',
+    ],
+    [
+      'noncurrent version days that are not a number',
+      { storage: { noncurrentVersionExpirationDays: '30' as never } },
+      'storage.noncurrentVersionExpirationDays is "30"; allowed: an integer from 1 to 3650.',
+    ],
+    [
+      'query results kept beyond a year',
+      { storage: { queryResultsExpirationDays: 366 } },
+      'storage.queryResultsExpirationDays is 366; allowed: an integer from 1 to 365.',
+    ],
+    [
+      'query results that expire at once',
+      { storage: { queryResultsExpirationDays: 0 } },
+      'storage.queryResultsExpirationDays is 0; allowed: an integer from 1 to 365.',
+    ],
+    [
       'an Athena scan cap below 10 MB',
       { serving: { athenaBytesScannedCutoffPerQuery: 1000 } },
       'serving.athenaBytesScannedCutoffPerQuery is 1000; allowed: an integer from 10000000 to',
@@ -195,6 +254,19 @@ describe('each kind of bad value gives an error naming field, value and what is 
     const message = errorOf(patch);
     expect(message.startsWith('Invalid config for environment "dev": ')).toBe(true);
     expect(message).toContain(expected);
+  });
+
+  test('raw data may be kept forever (0) or expire after its transition', () => {
+    expect(() => validateConfig(patchedConfig('dev', { storage: { rawExpirationDays: 0 } }))).not.toThrow();
+    expect(() =>
+      validateConfig(patchedConfig('dev', { storage: { rawTransitionDays: 30, rawExpirationDays: 31 } })),
+    ).not.toThrow();
+  });
+
+  test('a missing storage section names the section', () => {
+    expect(() => validateConfig({ ...ENVIRONMENTS.dev, storage: undefined })).toThrow(
+      'Invalid config for environment "dev": storage is missing; allowed: an object.',
+    );
   });
 
   test('a whole section missing names the section', () => {

@@ -5,13 +5,8 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { GLUE_SCRIPTS_DIR, sourceTableDeclarations } from '../../lib/datasets';
 import { GLUE_VPC_ACTIONS } from '../../lib/constructs/glue-spark-job';
 import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
-import {
-  CDC_RAW_PREFIX,
-  CLICKSTREAM_ERROR_PREFIX,
-  CLICKSTREAM_RAW_PREFIX,
-  EVENT_DATE_QUERY,
-  SOURCE_RAW_PREFIX,
-} from '../../lib/stacks/ingestion-stack';
+import { CDC_RAW_PREFIX, CLICKSTREAM_ERROR_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../../lib/lake-layout';
+import { EVENT_DATE_QUERY } from '../../lib/stacks/ingestion-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   acknowledgedRules,

@@ -14,10 +14,44 @@ const BUCKETS: readonly { key: keyof LakeBuckets; logPrefix: string }[] = [
 
 const ZONES = ['raw', 'curated', 'gold', 'quarantine'] as const;
 
+const NONCURRENT = (days: number) => ({
+  Id: 'NoncurrentVersionsAndStaleUploads',
+  Status: 'Enabled',
+  NoncurrentVersionExpiration: { NoncurrentDays: days },
+  AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+});
+const TO_STANDARD_IA = (days: number) => ({
+  Id: 'RawToInfrequentAccess',
+  Status: 'Enabled',
+  Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: days }],
+});
+const EXPIRE = (id: string, days: number) => ({ Id: id, Status: 'Enabled', ExpirationInDays: days });
+
+/**
+ * The lifecycle rules of each zone bucket, written out for the shipped `storage` config of
+ * dev (cheap: raw expires after 90 days) and prod (raw kept forever, in Standard-IA after 30).
+ */
+const LIFECYCLE: Record<'dev' | 'prod', Record<keyof LakeBuckets, unknown[]>> = {
+  dev: {
+    raw: [NONCURRENT(7), TO_STANDARD_IA(30), EXPIRE('ExpireRaw', 90)],
+    curated: [NONCURRENT(7)],
+    gold: [NONCURRENT(7)],
+    quarantine: [NONCURRENT(7), EXPIRE('ExpireQuarantine', 14)],
+    queryResults: [NONCURRENT(7), EXPIRE('ExpireQueryResults', 3)],
+  },
+  prod: {
+    raw: [NONCURRENT(90), TO_STANDARD_IA(30)],
+    curated: [NONCURRENT(90)],
+    gold: [NONCURRENT(90)],
+    quarantine: [NONCURRENT(90), EXPIRE('ExpireQuarantine', 365)],
+    queryResults: [NONCURRENT(90), EXPIRE('ExpireQueryResults', 7)],
+  },
+};
+
 describe.each([
-  { envName: 'dev' as const, deletionPolicy: 'Delete' },
-  { envName: 'prod' as const, deletionPolicy: 'Retain' },
-])('StorageStack in $envName', ({ envName, deletionPolicy }) => {
+  { envName: 'dev' as const, deletionPolicy: 'Delete', noncurrentDays: 7 },
+  { envName: 'prod' as const, deletionPolicy: 'Retain', noncurrentDays: 90 },
+])('StorageStack in $envName', ({ envName, deletionPolicy, noncurrentDays }) => {
   let platform: SynthesizedPlatform;
   let template: Template;
   let bucketIds: Record<keyof LakeBuckets, string>;
@@ -73,16 +107,11 @@ describe.each([
   });
 
   test.each(BUCKETS.map((b) => b.key))(
-    'the %s bucket is versioned and expires noncurrent versions and stale multipart uploads',
+    `the %s bucket is versioned and expires noncurrent versions after ${noncurrentDays} days and stale multipart uploads`,
     (key) => {
       const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
       expect(bucket.Properties?.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-      expect(bucket.Properties?.LifecycleConfiguration.Rules).toContainEqual({
-        Id: 'NoncurrentVersionsAndStaleUploads',
-        Status: 'Enabled',
-        NoncurrentVersionExpiration: { NoncurrentDays: 90 },
-        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
-      });
+      expect(bucket.Properties?.LifecycleConfiguration.Rules).toContainEqual(NONCURRENT(noncurrentDays));
     },
   );
 
@@ -126,22 +155,19 @@ describe.each([
     });
   });
 
-  test('query results expire after 7 days', () => {
-    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds.queryResults];
-    expect(bucket.Properties?.LifecycleConfiguration.Rules).toContainEqual({
-      Id: 'ExpireQueryResults',
-      Status: 'Enabled',
-      ExpirationInDays: 7,
-    });
+  test.each(BUCKETS.map((b) => b.key))(`the %s bucket has exactly the lifecycle rules of ${envName}'s storage config`, (key) => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+    expect(bucket.Properties?.LifecycleConfiguration.Rules).toEqual(LIFECYCLE[envName][key]);
   });
 
-  test.each(ZONES)('current objects of the %s zone never expire', (zone) => {
+  test.each(['curated', 'gold'] as const)('current objects of the %s zone never expire and stay in S3 Standard', (zone) => {
     const rules = asList<Record<string, unknown>>(
       resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[zone]].Properties?.LifecycleConfiguration.Rules,
     );
     for (const rule of rules) {
       expect(rule.ExpirationInDays).toBeUndefined();
       expect(rule.ExpirationDate).toBeUndefined();
+      expect(rule.Transitions).toBeUndefined();
     }
   });
 
@@ -182,6 +208,37 @@ describe.each([
         }),
       },
     });
+  });
+});
+
+describe('StorageStack lifecycle follows the storage config', () => {
+  let template: Template;
+  let platform: SynthesizedPlatform;
+
+  beforeAll(() => {
+    platform = synthPlatform('staging', {
+      patch: {
+        storage: {
+          rawTransitionDays: 45,
+          rawExpirationDays: 400,
+          quarantineExpirationDays: 60,
+          noncurrentVersionExpirationDays: 21,
+          queryResultsExpirationDays: 2,
+        },
+      },
+    });
+    template = platform.template('storage');
+  });
+
+  test('every rule takes its days from config', () => {
+    const rules = (key: keyof LakeBuckets) =>
+      resourcesOf(template, 'AWS::S3::Bucket')[logicalId(platform.storage.buckets[key])].Properties?.LifecycleConfiguration
+        .Rules;
+    expect(rules('raw')).toEqual([NONCURRENT(21), TO_STANDARD_IA(45), EXPIRE('ExpireRaw', 400)]);
+    expect(rules('curated')).toEqual([NONCURRENT(21)]);
+    expect(rules('gold')).toEqual([NONCURRENT(21)]);
+    expect(rules('quarantine')).toEqual([NONCURRENT(21), EXPIRE('ExpireQuarantine', 60)]);
+    expect(rules('queryResults')).toEqual([NONCURRENT(21), EXPIRE('ExpireQueryResults', 2)]);
   });
 });
 

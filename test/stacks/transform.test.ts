@@ -1,6 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CLICKSTREAM_RAW_PREFIX } from '../../lib/stacks/ingestion-stack';
-import { CLICKSTREAM_DATASET_PREFIX } from '../../lib/stacks/transform-stack';
+import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../../lib/lake-layout';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, statementsWithAction } from './template-helpers';
 
