@@ -1,5 +1,9 @@
+import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
 import { ColumnDeclaration, DatasetDeclaration } from './datasets';
+import { SOURCE_RAW_PREFIX } from './lake-layout';
 
 /**
  * The catalog side of the dataset declarations: Glue columns and partition projection
@@ -112,3 +116,112 @@ export const CLICKSTREAM_QUARANTINE_COLUMNS: readonly ColumnDeclaration[] = [
 export const CLICKSTREAM_QUARANTINE_PARTITION_KEYS: readonly ColumnDeclaration[] = [
   { name: 'ingest_date', type: 'date', nullable: false, comment: 'The raw ingest_date partition the line was read from.' },
 ];
+
+/**
+ * The metadata columns the batch extract adds after the declared columns of every raw source
+ * row (`undercurrent_glue.extract.METADATA_COLUMNS`, in that order).
+ */
+export const SOURCE_METADATA_COLUMNS: readonly ColumnDeclaration[] = [
+  { name: '_run_id', type: 'string', nullable: false, comment: 'The Glue job run (JOB_RUN_ID) that extracted the row.' },
+  { name: '_extracted_at', type: 'timestamp', nullable: false, comment: 'UTC instant the table was extracted.' },
+];
+/** The partition key of every raw source table: the UTC date of the extract. */
+export const SOURCE_PARTITION_KEYS: readonly ColumnDeclaration[] = [
+  { name: 'ingest_date', type: 'date', nullable: false, comment: 'UTC date of the extract run (yyyy-MM-dd).' },
+];
+
+/** The catalog name of the raw table of a source table: `source_<table>`. */
+export function sourceTableName(table: string): string {
+  return `source_${table}`;
+}
+
+/** `CustomerNumber` from `customer_number`, for construct ids. */
+function pascal(name: string): string {
+  return name
+    .split('_')
+    .filter((part) => part)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/** Where the catalog tables of one zone live. */
+export interface ZoneCatalog {
+  readonly database: glue.IDatabase;
+  readonly bucket: s3.IBucket;
+}
+
+/**
+ * The raw tables of the batch extract, `source_<table>` in the raw database, one per source
+ * declaration: Parquet at `source/<table>/`, the declared columns with their declared types
+ * (the extract conforms every row to them), then {@link SOURCE_METADATA_COLUMNS}, partitioned
+ * by `ingest_date` with a daily date projection.
+ *
+ * Incremental tables have one more directory level, `ingest_date=D/run_id=R/`; it needs no
+ * partition key: Athena reads every object under a partition's location, sub-prefixes
+ * included, so a day's partition holds all runs of that day (`_run_id` tells them apart).
+ * `storage.location.template` pins each day's location to `source/<table>/ingest_date=D/`.
+ */
+export function sourceRawTables(
+  scope: Construct,
+  zone: ZoneCatalog,
+  declarations: readonly DatasetDeclaration[],
+): Record<string, glue.S3Table> {
+  const partitionKeys = glueColumns(SOURCE_PARTITION_KEYS);
+  return Object.fromEntries(
+    declarations.map((declaration) => {
+      const prefix = `${SOURCE_RAW_PREFIX}${declaration.name}/`;
+      const mode = declaration.extract?.mode ?? 'snapshot';
+      const table = new glue.S3Table(scope, `RawSource${pascal(declaration.name)}`, {
+        database: zone.database,
+        tableName: sourceTableName(declaration.name),
+        description: `Raw ${mode} extract of the source table ${declaration.name} (Parquet). ${declaration.description ?? ''}`.trim(),
+        storage: glue.S3TableStorage.fromBucket(zone.bucket),
+        s3Prefix: prefix,
+        columns: glueColumns([...declaration.columns, ...SOURCE_METADATA_COLUMNS]),
+        partitionKeys,
+        partitionProjection: { ingest_date: dailyDateProjection() },
+        parameters: {
+          'storage.location.template': `${zone.bucket.s3UrlForObject(prefix)}ingest_date=\${ingest_date}/`,
+        },
+        dataFormat: glue.DataFormat.PARQUET,
+        hasEncryptedData: false,
+      });
+      return [declaration.name, table];
+    }),
+  );
+}
+
+/**
+ * The gold tables, one Apache Iceberg table per gold declaration in the gold database at
+ * `s3://<gold>/<table>/`. CloudFormation creates the table and its first Iceberg metadata
+ * (`OpenTableFormatInput`, format version 2) from the storage descriptor's columns; the
+ * transform stage writes them with Spark. Iceberg partitioning is part of the table's
+ * metadata, not Hive partition keys, so the declared partition keys are the last columns
+ * here; the writer sets the partition spec (`ALTER TABLE ... ADD PARTITION FIELD`).
+ */
+export function goldIcebergTables(
+  scope: Construct,
+  zone: ZoneCatalog,
+  declarations: readonly DatasetDeclaration[],
+): Record<string, glue.CfnTable> {
+  return Object.fromEntries(
+    declarations.map((declaration) => {
+      const columns = glueColumns([...declaration.columns, ...(declaration.partition_keys ?? [])]);
+      const table = new glue.CfnTable(scope, `Gold${pascal(declaration.name)}`, {
+        catalogId: Stack.of(scope).account,
+        databaseName: zone.database.databaseName,
+        openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
+        tableInput: {
+          name: declaration.name,
+          description: declaration.description,
+          tableType: 'EXTERNAL_TABLE',
+          storageDescriptor: {
+            location: zone.bucket.s3UrlForObject(`${declaration.name}/`),
+            columns: columns.map((c) => ({ name: c.name, type: c.type.inputString, comment: c.comment })),
+          },
+        },
+      });
+      return [declaration.name, table];
+    }),
+  );
+}

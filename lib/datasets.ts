@@ -127,3 +127,12 @@ export function sourceTableDeclarations(): DatasetDeclaration[] {
     .sort()
     .map((f) => loadDeclaration(path.join(dir, f)));
 }
+
+/** The declarations of the gold tables (star schema and clickstream aggregates), sorted by table name. */
+export function goldTableDeclarations(): DatasetDeclaration[] {
+  const dir = path.join(SCHEMAS_DIR, 'gold');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => loadDeclaration(path.join(dir, f)));
+}

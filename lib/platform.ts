@@ -45,6 +45,10 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
     config,
     lakeKey: keys.lake,
     accessLogsBucket: foundation.accessLogsBucket,
+    vpc: foundation.vpc,
+    computeSubnets: foundation.computeSubnets,
+    alertsTopic: foundation.alertsTopic,
+    logKey: keys.ops,
   });
   const source = new SourceStack(scope, {
     config,
@@ -57,6 +61,8 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
   const ingestion = new IngestionStack(scope, {
     config,
     rawBucket: storage.buckets.raw,
+    rawDatabase: storage.databases.raw,
+    lakeFormation: storage.lakeFormation,
     vpc: foundation.vpc,
     computeSubnets: foundation.computeSubnets,
     source: {
@@ -75,6 +81,8 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
   const transform = new TransformStack(scope, {
     config,
     buckets: storage.buckets,
+    databases: storage.databases,
+    lakeFormation: storage.lakeFormation,
     lakeKey: keys.lake,
     logKey: keys.ops,
     alertsTopic: foundation.alertsTopic,

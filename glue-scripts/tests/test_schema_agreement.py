@@ -14,7 +14,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from undercurrent_glue import clickstream, schema
+import pytest
+
+from undercurrent_glue import clickstream, extract, schema
 
 DECLARATION_FILE = (
     Path(__file__).resolve().parents[1] / "lib" / "undercurrent_glue" / "schemas" / "clickstream_event.json"
@@ -75,3 +77,57 @@ def test_the_curated_dataframe_the_job_writes_has_the_declared_schema(spark):
 def test_the_quarantine_columns_are_those_of_the_quarantine_catalog_table():
     # lib/catalog.ts CLICKSTREAM_QUARANTINE_COLUMNS, then the partition key ingest_date.
     assert clickstream.QUARANTINE_COLUMNS == ("raw_line", "rule", "run_id", "quarantined_at", "ingest_date")
+
+
+# --------------------------------------------------------------------------------------
+# Source and gold declarations. The jest side (test/stacks/catalog.test.ts) asserts that the
+# catalog table of each declaration has exactly these columns: raw.source_<table> = declared
+# columns + _run_id + _extracted_at, partitioned by ingest_date; gold.<table> = declared
+# columns + partition keys (Iceberg).
+# --------------------------------------------------------------------------------------
+
+SCHEMAS_DIR = DECLARATION_FILE.parent
+#: The columns the catalog adds after the declared ones of every raw source table (lib/catalog.ts
+#: SOURCE_METADATA_COLUMNS), and its one partition key (SOURCE_PARTITION_KEYS).
+CATALOG_SOURCE_METADATA = [("_run_id", "string"), ("_extracted_at", "timestamp")]
+CATALOG_SOURCE_PARTITION_KEYS = [("ingest_date", "date")]
+
+
+def declaration_json(directory, table):
+    return json.loads((SCHEMAS_DIR / directory / f"{table}.json").read_text(encoding="utf-8"))
+
+
+def test_the_gold_tables_are_exactly_the_gold_declaration_files():
+    files = sorted(p.stem for p in (SCHEMAS_DIR / "gold").glob("*.json"))
+
+    assert list(schema.GOLD_TABLES) == files
+
+
+@pytest.mark.parametrize("table", schema.GOLD_TABLES)
+def test_the_spark_schema_of_each_gold_declaration_builds_with_the_declared_columns(table):
+    declared_json = declaration_json("gold", table)
+    struct = schema.to_struct_type(schema.load_gold_declaration(table), include_partition_keys=True)
+
+    assert names_and_types(struct) == [
+        (c["name"], c["type"]) for c in declared_json["columns"] + declared_json.get("partition_keys", [])
+    ]
+
+
+@pytest.mark.parametrize("table", schema.SOURCE_TABLES)
+def test_the_spark_schema_of_each_source_declaration_builds_with_the_declared_columns(table):
+    struct = schema.to_struct_type(schema.load_source_declaration(table))
+
+    assert names_and_types(struct) == [(c["name"], c["type"]) for c in declaration_json("source", table)["columns"]]
+
+
+@pytest.mark.parametrize("table", schema.SOURCE_TABLES)
+def test_the_raw_columns_the_extract_writes_are_the_glue_source_table_columns_then_its_partition_directories(table):
+    declared_json = declaration_json("source", table)
+    glue_columns = [c["name"] for c in declared_json["columns"]] + [n for n, _ in CATALOG_SOURCE_METADATA]
+    glue_partition_keys = [n for n, _ in CATALOG_SOURCE_PARTITION_KEYS]
+    # Incremental tables also write a run_id= directory below ingest_date; the catalog has no
+    # key for it (Athena reads every object under the ingest_date partition's prefix).
+    directories = ["run_id"] if declared_json["extract"]["mode"] == "incremental" else []
+
+    assert extract.raw_columns(schema.load_source_declaration(table)) == glue_columns + glue_partition_keys + directories
+    assert list(extract.METADATA_COLUMNS) == [n for n, _ in CATALOG_SOURCE_METADATA]

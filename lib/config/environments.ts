@@ -61,13 +61,23 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       timeoutMinutes: 30,
       maxRetries: 0,
     },
-    warehouse: { enabled: false, nodeType: 'ra3.large', numberOfNodes: 1 },
+    warehouse: {
+      enabled: false,
+      nodeType: 'ra3.large',
+      numberOfNodes: 1,
+      port: 5450,
+      adminUsername: 'warehouse_admin',
+      snapshotRetentionDays: 1,
+      maintenanceWindow: 'sun:03:00-sun:03:30',
+    },
     serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: false,
       schedule: 'cron(0 3 * * ? *)',
     },
+    // Only the deployment role administers Lake Formation; add people's roles here.
+    governance: { lakeAdminArns: [] },
   },
   staging: {
     envName: 'staging',
@@ -117,13 +127,23 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       timeoutMinutes: 60,
       maxRetries: 1,
     },
-    warehouse: { enabled: false, nodeType: 'ra3.large', numberOfNodes: 1 },
+    warehouse: {
+      enabled: false,
+      nodeType: 'ra3.large',
+      numberOfNodes: 1,
+      port: 5450,
+      adminUsername: 'warehouse_admin',
+      snapshotRetentionDays: 7,
+      maintenanceWindow: 'sun:03:00-sun:03:30',
+    },
     serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
       schedule: 'cron(0 3 * * ? *)',
     },
+    // Only the deployment role administers Lake Formation; add people's roles here.
+    governance: { lakeAdminArns: [] },
   },
   prod: {
     envName: 'prod',
@@ -174,12 +194,23 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       timeoutMinutes: 120,
       maxRetries: 2,
     },
-    warehouse: { enabled: false, nodeType: 'ra3.xlplus', numberOfNodes: 2 },
+    // The gold star schema for BI, two ra3.xlplus nodes; snapshots kept the maximum 35 days.
+    warehouse: {
+      enabled: true,
+      nodeType: 'ra3.xlplus',
+      numberOfNodes: 2,
+      port: 5450,
+      adminUsername: 'warehouse_admin',
+      snapshotRetentionDays: 35,
+      maintenanceWindow: 'sun:03:00-sun:03:30',
+    },
     serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
       schedule: 'cron(0 2 * * ? *)',
     },
+    // Only the deployment role administers Lake Formation; add people's roles here.
+    governance: { lakeAdminArns: [] },
   },
 };

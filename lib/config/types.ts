@@ -185,6 +185,27 @@ export interface WarehouseConfig {
   readonly nodeType: string;
   /** Number of nodes (1 means single-node). */
   readonly numberOfNodes: number;
+  /**
+   * TCP port of the cluster: 1150 to 65535, not Redshift's default 5439.
+   * @default 5450 in every shipped environment
+   */
+  readonly port: number;
+  /**
+   * Name of the admin (master) user: a lower-case identifier, not `admin` or `awsuser`
+   * (the names scanners try first). Its password is generated into Secrets Manager and rotates.
+   * @default 'warehouse_admin' in every shipped environment
+   */
+  readonly adminUsername: string;
+  /**
+   * Days Redshift keeps automated snapshots (1 to 35).
+   * @default 1 in dev, 7 in staging, 35 in prod
+   */
+  readonly snapshotRetentionDays: number;
+  /**
+   * Weekly maintenance window, `ddd:hh24:mi-ddd:hh24:mi` in UTC, e.g. `sun:03:00-sun:03:30`.
+   * @default 'sun:03:00-sun:03:30' in every shipped environment (outside the pipeline schedule)
+   */
+  readonly maintenanceWindow: string;
 }
 
 /** Serving (stage 5). */
@@ -203,6 +224,17 @@ export interface OperationsConfig {
   readonly scheduleEnabled: boolean;
   /** EventBridge schedule expression, `cron(...)` or `rate(...)`, in UTC. */
   readonly schedule: string;
+}
+
+/** Data governance: who administers Lake Formation. */
+export interface GovernanceConfig {
+  /**
+   * IAM role or user ARNs (`arn:aws:iam::<account>:role/<name>` or `:user/<name>`) made Lake
+   * Formation data lake administrators, besides the CDK deployment role, which is always an
+   * administrator so that the stacks can create grants. May be empty.
+   * @default [] in every shipped environment - only the deployment role administers
+   */
+  readonly lakeAdminArns: readonly string[];
 }
 
 /** One environment. */
@@ -231,4 +263,5 @@ export interface EnvironmentConfig {
   readonly warehouse: WarehouseConfig;
   readonly serving: ServingConfig;
   readonly operations: OperationsConfig;
+  readonly governance: GovernanceConfig;
 }

@@ -24,6 +24,9 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 
 const MYSQL_DEFAULT_PORT = 3306;
+const REDSHIFT_DEFAULT_PORT = 5439;
+/** Admin names every scanner tries first: Redshift's console default and the generic one. */
+const DEFAULT_REDSHIFT_USERNAMES: readonly string[] = ['admin', 'awsuser'];
 
 /** Reads typed fields out of an untyped object, throwing a `ConfigError` that names the field. */
 class Reader {
@@ -116,6 +119,10 @@ const INSTANCE_CLASS = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const NODE_TYPE = /^(ra3|dc2)\.[a-z0-9]+$/;
 const SCHEDULE = /^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/;
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+const REDSHIFT_USERNAME = /^[a-z][a-z0-9_]{0,63}$/;
+const WEEKDAY_TIME = '(mon|tue|wed|thu|fri|sat|sun):([01]\\d|2[0-3]):[0-5]\\d';
+const MAINTENANCE_WINDOW = new RegExp(`^${WEEKDAY_TIME}-${WEEKDAY_TIME}$`);
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /**
@@ -240,6 +247,28 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   r.bool('warehouse.enabled');
   r.matches('warehouse.nodeType', NODE_TYPE, 'a Redshift node type such as "ra3.large"');
   r.int('warehouse.numberOfNodes', 1, 128);
+  const warehousePort = r.int('warehouse.port', 1150, 65535);
+  if (warehousePort === REDSHIFT_DEFAULT_PORT) {
+    r.fail('warehouse.port', warehousePort, `an integer from 1150 to 65535 other than Redshift's default ${REDSHIFT_DEFAULT_PORT}`);
+  }
+  const adminUsername = r.matches(
+    'warehouse.adminUsername',
+    REDSHIFT_USERNAME,
+    'a lower-case identifier (letter first, then letters, digits or "_", at most 64 characters) such as "warehouse_admin"',
+  );
+  if (DEFAULT_REDSHIFT_USERNAMES.includes(adminUsername)) {
+    r.fail(
+      'warehouse.adminUsername',
+      adminUsername,
+      `a lower-case identifier other than ${DEFAULT_REDSHIFT_USERNAMES.map((n) => `"${n}"`).join(' or ')}, such as "warehouse_admin"`,
+    );
+  }
+  r.int('warehouse.snapshotRetentionDays', 1, 35);
+  r.matches(
+    'warehouse.maintenanceWindow',
+    MAINTENANCE_WINDOW,
+    'a weekly window "ddd:hh24:mi-ddd:hh24:mi" in UTC such as "sun:03:00-sun:03:30"',
+  );
 
   r.object('serving');
   r.bool('serving.quickSightEnabled');
@@ -254,6 +283,15 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     'operations.schedule',
     SCHEDULE,
     'an EventBridge expression "cron(m h dom mon dow y)" or "rate(N minutes|hours|days)"',
+  );
+
+  r.object('governance');
+  r.list('governance.lakeAdminArns').forEach((_, i) =>
+    r.matches(
+      `governance.lakeAdminArns.${i}`,
+      IAM_PRINCIPAL_ARN,
+      'an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin"',
+    ),
   );
 
   if (envName === 'prod') {

@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
 import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixReadWrite, grantPrefixWrite } from '../constructs/grants';
+import { LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { acknowledge } from '../constructs/nag';
 import { sourceTableDeclarations } from '../datasets';
@@ -55,6 +56,10 @@ export interface SourceDatabase {
 export interface IngestionStackProps extends StageStackProps {
   /** The raw zone. */
   readonly rawBucket: s3.IBucket;
+  /** The raw zone's catalog database. */
+  readonly rawDatabase: glue.IDatabase;
+  /** The Lake Formation settings the stage's grants depend on. */
+  readonly lakeFormation: LakeFormationSettings;
   /** The VPC of the source database. */
   readonly vpc: ec2.IVpc;
   /** Where the extract job and the replication run (see FoundationStack.computeSubnets). */
@@ -92,6 +97,8 @@ export class IngestionStack extends StageStack {
   /** The DMS replication, when cdc.enabled. */
   public readonly replication?: dms.CfnReplicationConfig;
   public readonly alarms: StageAlarms;
+  /** The stage's Lake Formation grants. */
+  public readonly lakeGrants: LakeFormationGrants;
 
   constructor(scope: Construct, props: IngestionStackProps) {
     super(scope, 'Ingestion', props);
@@ -249,6 +256,10 @@ export class IngestionStack extends StageStack {
     const extract = this.batchExtract(props);
     this.sourceConnection = extract.connection;
     this.extractJob = extract.job;
+    // The extract job lands source tables in raw and may catalog them there.
+    this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: props.lakeFormation });
+    this.lakeGrants.grant({ principal: this.extractJob.role, location: props.rawBucket, permissions: ['DATA_LOCATION_ACCESS'] });
+    this.lakeGrants.grant({ principal: this.extractJob.role, database: props.rawDatabase, permissions: ['CREATE_TABLE', 'DESCRIBE'] });
     if (this.config.cdc.enabled) {
       this.replication = this.changeDataCapture(props);
     }

@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { StorageConfig } from '../config';
 import {
@@ -11,11 +13,16 @@ import {
   declarationColumns,
   declarationPartitionKeys,
   glueColumns,
+  goldIcebergTables,
+  sourceRawTables,
 } from '../catalog';
+import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
+import { RawDriftCrawler } from '../constructs/raw-drift-crawler';
 import { SecureBucket } from '../constructs/secure-bucket';
-import { datasetDeclaration, DatasetDeclaration } from '../datasets';
-import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../lake-layout';
+import { datasetDeclaration, DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../datasets';
+import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../lake-layout';
 import { StageStack, StageStackProps } from './stage-stack';
+import { Warehouse } from './warehouse';
 
 /** The lake zones that hold data, each with a catalog database. */
 export const DATA_ZONES = ['raw', 'curated', 'gold', 'quarantine'] as const;
@@ -30,6 +37,14 @@ export interface StorageStackProps extends StageStackProps {
   readonly lakeKey: kms.IKey;
   /** Destination of the buckets' server access logs. */
   readonly accessLogsBucket: s3.IBucket;
+  /** The VPC whose isolated data subnets hold the warehouse (used only when `warehouse.enabled`). */
+  readonly vpc: ec2.IVpc;
+  /** Where the warehouse's secret rotation runs (used only when `warehouse.enabled`). */
+  readonly computeSubnets: ec2.SubnetSelection;
+  /** Topic of the warehouse alarms (used only when `warehouse.enabled`). */
+  readonly alertsTopic: sns.ITopic;
+  /** Key of the raw drift crawler's CloudWatch logs. */
+  readonly logKey: kms.IKey;
 }
 
 /** The zones that hold a catalog table of the click events. */
@@ -70,6 +85,18 @@ export class StorageStack extends StageStack {
   public readonly databases: Record<DataZone, glue.Database>;
   /** The `clickstream_events` table of each zone the click events pass through. */
   public readonly clickstreamTables: ClickstreamTables;
+  /** The Redshift warehouse over gold, when `warehouse.enabled` (lib/stacks/warehouse.ts). */
+  public readonly warehouse?: Warehouse;
+  /** Lake Formation grants of the principals this stack owns (the drift crawler, Redshift Spectrum). */
+  public readonly lakeGrants: LakeFormationGrants;
+  /** The raw `source_<table>` table of each source table, by source table name (lib/catalog.ts). */
+  public readonly sourceTables: Record<string, glue.S3Table>;
+  /** The gold Iceberg tables (star schema and clickstream aggregates), by table name (lib/catalog.ts). */
+  public readonly goldTables: Record<string, glue.CfnTable>;
+  /** Log-only crawler over raw source/ that reports schema drift into its own database. */
+  public readonly rawDriftCrawler: RawDriftCrawler;
+  /** Lake Formation administrators, defaults and the registered data zones; grants depend on it. */
+  public readonly lakeFormation: LakeFormationSettings;
 
   constructor(scope: Construct, props: StorageStackProps) {
     super(scope, 'Storage', props);
@@ -108,7 +135,63 @@ export class StorageStack extends StageStack {
       quarantine: database('quarantine'),
     };
 
+    if (config.warehouse.enabled) {
+      this.warehouse = new Warehouse(this, 'Warehouse', {
+        config: config.warehouse,
+        clusterName: `${config.appName}-${config.envName}-warehouse`.toLowerCase(),
+        encryptionKey: props.lakeKey,
+        vpc: props.vpc,
+        computeSubnets: props.computeSubnets,
+        goldBucket: this.buckets.gold,
+        goldDatabase: this.databases.gold,
+        logKey: props.logKey,
+        alertsTopic: props.alertsTopic,
+        removalPolicy: this.dataRemovalPolicy,
+        logRetention: this.logRetention,
+      });
+    }
+
     this.clickstreamTables = this.clickstreamCatalog(datasetDeclaration('clickstream_event'));
+    this.sourceTables = sourceRawTables(this, { database: this.databases.raw, bucket: this.buckets.raw }, sourceTableDeclarations());
+    this.goldTables = goldIcebergTables(this, { database: this.databases.gold, bucket: this.buckets.gold }, goldTableDeclarations());
+    this.rawDriftCrawler = new RawDriftCrawler(this, 'RawDriftCrawler', {
+      rawBucket: this.buckets.raw,
+      prefix: SOURCE_RAW_PREFIX,
+      driftDatabaseName: `${prefix}_raw_drift`,
+      dataKey: props.lakeKey,
+      logKey: props.logKey,
+      logRetention: this.logRetention,
+      removalPolicy: this.dataRemovalPolicy,
+    });
+
+    // Lake Formation governs the data zones (not the query results, which are Athena's own output).
+    this.lakeFormation = new LakeFormationSettings(this, 'LakeFormation', {
+      admins: config.governance.lakeAdminArns,
+      locations: DATA_ZONES.map((zone) => this.buckets[zone]),
+    });
+    // Databases are created after the IAM-only defaults are off, so none gets IAM_ALLOWED_PRINCIPALS.
+    for (const database of [...DATA_ZONES.map((zone) => this.databases[zone]), this.rawDriftCrawler.database]) {
+      database.node.addDependency(this.lakeFormation.resource);
+    }
+
+    this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: this.lakeFormation });
+    // The drift crawler reads raw and keeps its findings in its own database.
+    const crawlerRole = this.rawDriftCrawler.role;
+    this.lakeGrants.grant({ principal: crawlerRole, location: this.buckets.raw, permissions: ['DATA_LOCATION_ACCESS'] });
+    this.lakeGrants.grant({
+      principal: crawlerRole,
+      database: this.rawDriftCrawler.database,
+      permissions: ['CREATE_TABLE', 'ALTER', 'DESCRIBE'],
+    });
+    if (this.warehouse) {
+      // Redshift Spectrum reads gold, nothing else.
+      this.lakeGrants.grant({
+        principal: this.warehouse.copyRole,
+        database: this.databases.gold,
+        table: ALL_TABLES,
+        permissions: ['DESCRIBE', 'SELECT'],
+      });
+    }
   }
 
   /**

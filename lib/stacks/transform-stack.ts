@@ -1,17 +1,23 @@
+import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
 import { grantPrefixRead, grantPrefixReadWrite } from '../constructs/grants';
+import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
 import { StageAlarms } from '../constructs/stage-alarms';
 import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../lake-layout';
 import { StageStack, StageStackProps } from './stage-stack';
-import { LakeBuckets } from './storage-stack';
+import { DataZone, LakeBuckets } from './storage-stack';
 
 /** Properties of the {@link TransformStack}. */
 export interface TransformStackProps extends StageStackProps {
   /** The lake zones. */
   readonly buckets: LakeBuckets;
+  /** The catalog database of each data zone. */
+  readonly databases: Record<DataZone, glue.IDatabase>;
+  /** The Lake Formation settings the stage's grants depend on. */
+  readonly lakeFormation: LakeFormationSettings;
   /** Key of the lake (job output and bookmarks). */
   readonly lakeKey: kms.IKey;
   /** Key of the job log groups. */
@@ -28,6 +34,8 @@ export interface TransformStackProps extends StageStackProps {
 export class TransformStack extends StageStack {
   public readonly clickstreamJob: GlueSparkJob;
   public readonly alarms: StageAlarms;
+  /** The stage's Lake Formation grants. */
+  public readonly lakeGrants: LakeFormationGrants;
 
   constructor(scope: Construct, props: TransformStackProps) {
     super(scope, 'Transform', props);
@@ -55,5 +63,20 @@ export class TransformStack extends StageStack {
     // Dynamic partition overwrite stages, lists, copies and deletes within its outputs.
     grantPrefixReadWrite(this.clickstreamJob, { bucket: curated, prefix: CLICKSTREAM_DATASET_PREFIX });
     grantPrefixReadWrite(this.clickstreamJob, { bucket: quarantine, prefix: CLICKSTREAM_DATASET_PREFIX });
+
+    // Lake Formation: read every raw table; create and write tables over curated and quarantine.
+    const role = this.clickstreamJob.role;
+    this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: props.lakeFormation });
+    this.lakeGrants.grant({ principal: role, database: props.databases.raw, table: ALL_TABLES, permissions: ['DESCRIBE', 'SELECT'] });
+    for (const zone of ['curated', 'quarantine'] as const) {
+      this.lakeGrants.grant({ principal: role, location: props.buckets[zone], permissions: ['DATA_LOCATION_ACCESS'] });
+      this.lakeGrants.grant({ principal: role, database: props.databases[zone], permissions: ['CREATE_TABLE', 'ALTER', 'DESCRIBE'] });
+      this.lakeGrants.grant({
+        principal: role,
+        database: props.databases[zone],
+        table: ALL_TABLES,
+        permissions: ['ALTER', 'DESCRIBE', 'INSERT'],
+      });
+    }
   }
 }

@@ -33,6 +33,12 @@ describe('the shipped environments', () => {
     expect(ENVIRONMENTS.dev.storage.rawExpirationDays).toBeLessThan(ENVIRONMENTS.staging.storage.rawExpirationDays);
   });
 
+  test('no environment names extra lake administrators: the deployment role alone administers Lake Formation', () => {
+    for (const name of ENVIRONMENT_NAMES) {
+      expect(ENVIRONMENTS[name].governance.lakeAdminArns).toEqual([]);
+    }
+  });
+
   test('dev is cheap and can be destroyed', () => {
     const dev = ENVIRONMENTS.dev;
     expect(dev.dataProtection.removalPolicy).toBe('destroy');
@@ -248,12 +254,47 @@ describe('each kind of bad value gives an error naming field, value and what is 
       { serving: { athenaBytesScannedCutoffPerQuery: 1000 } },
       'serving.athenaBytesScannedCutoffPerQuery is 1000; allowed: an integer from 10000000 to',
     ],
+    [
+      'a lake administrator that is not an ARN',
+      { governance: { lakeAdminArns: ['DataLakeAdmin'] } },
+      'governance.lakeAdminArns.0 is "DataLakeAdmin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+    ],
+    [
+      'a lake administrator ARN of a group (only roles and users can administer)',
+      { governance: { lakeAdminArns: ['arn:aws:iam::123456789012:role/Admin', 'arn:aws:iam::123456789012:group/Admins'] } },
+      'governance.lakeAdminArns.1 is "arn:aws:iam::123456789012:group/Admins"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+    ],
+    [
+      'a lake administrator ARN with a malformed account',
+      { governance: { lakeAdminArns: ['arn:aws:iam::1234:role/Admin'] } },
+      'governance.lakeAdminArns.0 is "arn:aws:iam::1234:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+    ],
+    [
+      'a lake administrator ARN of another service',
+      { governance: { lakeAdminArns: ['arn:aws:s3:::123456789012:role/Admin'] } },
+      'governance.lakeAdminArns.0 is "arn:aws:s3:::123456789012:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+    ],
+    [
+      'lake administrators that are not a list',
+      { governance: { lakeAdminArns: 'arn:aws:iam::123456789012:role/Admin' as never } },
+      'governance.lakeAdminArns is "arn:aws:iam::123456789012:role/Admin"; allowed: a list.',
+    ],
   ];
 
   test.each(cases)('%s', (_name, patch, expected) => {
     const message = errorOf(patch);
     expect(message.startsWith('Invalid config for environment "dev": ')).toBe(true);
     expect(message).toContain(expected);
+  });
+
+  test('lake administrators may be empty, roles with paths, users, or in another partition', () => {
+    for (const lakeAdminArns of [
+      [],
+      ['arn:aws:iam::123456789012:role/service-role/Data.Lake_Admin@team'],
+      ['arn:aws:iam::123456789012:user/alice', 'arn:aws-us-gov:iam::123456789012:role/Admin'],
+    ]) {
+      expect(() => validateConfig(patchedConfig('dev', { governance: { lakeAdminArns } }))).not.toThrow();
+    }
   });
 
   test('raw data may be kept forever (0) or expire after its transition', () => {
@@ -304,5 +345,105 @@ describe('prod guard rails', () => {
     expect(() =>
       validateConfig(patchedConfig('staging', { source: { multiAz: false, deletionProtection: false, backupRetentionDays: 3 } })),
     ).not.toThrow();
+  });
+});
+
+describe('the warehouse settings', () => {
+  test('prod runs the warehouse on two ra3.xlplus nodes; dev and staging leave it off', () => {
+    expect(ENVIRONMENTS.prod.warehouse).toMatchObject({ enabled: true, nodeType: 'ra3.xlplus', numberOfNodes: 2 });
+    expect(ENVIRONMENTS.dev.warehouse.enabled).toBe(false);
+    expect(ENVIRONMENTS.staging.warehouse.enabled).toBe(false);
+  });
+
+  test.each(ENVIRONMENT_NAMES)('%s uses a non-default port and admin name, and a snapshot retention and maintenance window', (name) => {
+    expect(ENVIRONMENTS[name].warehouse).toMatchObject({
+      port: 5450,
+      adminUsername: 'warehouse_admin',
+      maintenanceWindow: 'sun:03:00-sun:03:30',
+      snapshotRetentionDays: { dev: 1, staging: 7, prod: 35 }[name],
+    });
+  });
+
+  const cases: [string, ConfigPatch, string][] = [
+    [
+      "Redshift's default port",
+      { warehouse: { port: 5439 } },
+      `Invalid config for environment "dev": warehouse.port is 5439; allowed: an integer from 1150 to 65535 other than Redshift's default 5439.`,
+    ],
+    [
+      'a port below 1150',
+      { warehouse: { port: 1149 } },
+      'Invalid config for environment "dev": warehouse.port is 1149; allowed: an integer from 1150 to 65535.',
+    ],
+    [
+      'a port above 65535',
+      { warehouse: { port: 65536 } },
+      'Invalid config for environment "dev": warehouse.port is 65536; allowed: an integer from 1150 to 65535.',
+    ],
+    [
+      'a missing port',
+      { warehouse: { port: undefined } },
+      'Invalid config for environment "dev": warehouse.port is missing; allowed: an integer from 1150 to 65535.',
+    ],
+    [
+      'the admin name "admin"',
+      { warehouse: { adminUsername: 'admin' } },
+      'Invalid config for environment "dev": warehouse.adminUsername is "admin"; allowed: a lower-case identifier other than "admin" or "awsuser", such as "warehouse_admin".',
+    ],
+    [
+      "Redshift's default admin name",
+      { warehouse: { adminUsername: 'awsuser' } },
+      'Invalid config for environment "dev": warehouse.adminUsername is "awsuser"; allowed: a lower-case identifier other than "admin" or "awsuser", such as "warehouse_admin".',
+    ],
+    [
+      'an admin name with upper case',
+      { warehouse: { adminUsername: 'WarehouseAdmin' } },
+      'Invalid config for environment "dev": warehouse.adminUsername is "WarehouseAdmin"; allowed: a lower-case identifier (letter first, then letters, digits or "_", at most 64 characters) such as "warehouse_admin".',
+    ],
+    [
+      'an admin name starting with a digit',
+      { warehouse: { adminUsername: '1admin' } },
+      'Invalid config for environment "dev": warehouse.adminUsername is "1admin"; allowed: a lower-case identifier (letter first, then letters, digits or "_", at most 64 characters) such as "warehouse_admin".',
+    ],
+    [
+      'no automated snapshots',
+      { warehouse: { snapshotRetentionDays: 0 } },
+      'Invalid config for environment "dev": warehouse.snapshotRetentionDays is 0; allowed: an integer from 1 to 35.',
+    ],
+    [
+      'more snapshot days than Redshift keeps',
+      { warehouse: { snapshotRetentionDays: 36 } },
+      'Invalid config for environment "dev": warehouse.snapshotRetentionDays is 36; allowed: an integer from 1 to 35.',
+    ],
+    [
+      'a maintenance window without days',
+      { warehouse: { maintenanceWindow: '03:00-03:30' } },
+      'Invalid config for environment "dev": warehouse.maintenanceWindow is "03:00-03:30"; allowed: a weekly window "ddd:hh24:mi-ddd:hh24:mi" in UTC such as "sun:03:00-sun:03:30".',
+    ],
+    [
+      'a maintenance window with an impossible hour',
+      { warehouse: { maintenanceWindow: 'sun:24:00-mon:00:30' } },
+      'Invalid config for environment "dev": warehouse.maintenanceWindow is "sun:24:00-mon:00:30"; allowed: a weekly window "ddd:hh24:mi-ddd:hh24:mi" in UTC such as "sun:03:00-sun:03:30".',
+    ],
+    [
+      'a maintenance window with a full day name',
+      { warehouse: { maintenanceWindow: 'sunday:03:00-sunday:03:30' } },
+      'Invalid config for environment "dev": warehouse.maintenanceWindow is "sunday:03:00-sunday:03:30"; allowed: a weekly window "ddd:hh24:mi-ddd:hh24:mi" in UTC such as "sun:03:00-sun:03:30".',
+    ],
+  ];
+
+  test.each(cases)('%s is rejected with the field, the value and what is allowed', (_name, patch, expected) => {
+    expect(() => validateConfig(patchedConfig('dev', patch))).toThrow(expected);
+  });
+
+  test('a window across midnight, other ports and identifiers are allowed', () => {
+    expect(() =>
+      validateConfig(
+        patchedConfig('dev', {
+          warehouse: { port: 1150, adminUsername: 'dw_admin_2', snapshotRetentionDays: 35, maintenanceWindow: 'sat:23:45-sun:00:15' },
+        }),
+      ),
+    ).not.toThrow();
+    expect(() => validateConfig(patchedConfig('dev', { warehouse: { port: 65535 } }))).not.toThrow();
   });
 });

@@ -1,9 +1,12 @@
+import { CfnResource } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'fs';
+import * as path from 'path';
 import { glueColumns, glueType } from '../../lib/catalog';
-import { datasetDeclaration } from '../../lib/datasets';
+import { datasetDeclaration, SCHEMAS_DIR } from '../../lib/datasets';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { CfnResourceJson, logicalId, resourcesOf } from './template-helpers';
+import { actionsOf, CfnResourceJson, logicalId, resourcesOf, rolePolicyStatements } from './template-helpers';
 
 /** The declaration both the catalog and the Spark job are built from, read as plain JSON. */
 const DECLARATION = datasetDeclaration('clickstream_event');
@@ -36,9 +39,11 @@ describe.each(['dev', 'prod'] as const)('the clickstream catalog tables in %s', 
     };
   });
 
-  test('there are three tables, one per zone the click events pass through, none needing a crawler', () => {
-    template.resourceCountIs('AWS::Glue::Table', 3);
-    template.resourceCountIs('AWS::Glue::Crawler', 0);
+  test('there are three click-event tables, one per zone the click events pass through, none needing a crawler', () => {
+    const clickstream = Object.values(resourcesOf(template, 'AWS::Glue::Table')).filter(
+      (t) => t.Properties?.TableInput.Name === 'clickstream_events',
+    );
+    expect(clickstream).toHaveLength(3);
     for (const table of Object.values(tables)) {
       expect(table.Properties?.TableInput).toMatchObject({
         Name: 'clickstream_events',
@@ -167,5 +172,222 @@ describe('Glue columns from a declaration', () => {
       ['a', 'decimal(10,2)', undefined],
     ]);
     expect(glueColumns(columns, { allStrings: true }).map((c) => c.type.inputString)).toEqual(['string', 'string']);
+  });
+});
+
+/** A declaration file read as plain JSON, independently of the loader the CDK app uses. */
+interface DeclarationJson {
+  name: string;
+  columns: { name: string; type: string; comment?: string }[];
+  partition_keys?: { name: string; type: string }[];
+  extract?: { mode: string };
+}
+function declarationsIn(dir: string): DeclarationJson[] {
+  const full = path.join(SCHEMAS_DIR, dir);
+  return fs
+    .readdirSync(full)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(full, f), 'utf8')) as DeclarationJson);
+}
+const SOURCE_DECLARATIONS = declarationsIn('source');
+const GOLD_DECLARATIONS = declarationsIn('gold');
+
+describe.each(['dev', 'prod'] as const)('the source and gold catalog tables and the raw drift crawler in %s', (envName) => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  let tablesByName: (database: 'raw' | 'gold') => Record<string, CfnResourceJson>;
+
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+    template = platform.template('storage');
+    const all = Object.values(resourcesOf(template, 'AWS::Glue::Table'));
+    tablesByName = (zone) => {
+      const databaseId = logicalId(platform.storage.databases[zone].node.defaultChild as glue.CfnDatabase);
+      return Object.fromEntries(
+        all
+          .filter((t) => JSON.stringify(t.Properties?.DatabaseName) === JSON.stringify({ Ref: databaseId }))
+          .map((t) => [t.Properties?.TableInput.Name as string, t]),
+      );
+    };
+  });
+
+  test('the raw database has one source_<table> table per source declaration, besides the click events', () => {
+    expect(Object.keys(tablesByName('raw')).sort()).toEqual(
+      ['clickstream_events', ...SOURCE_DECLARATIONS.map((d) => `source_${d.name}`)].sort(),
+    );
+    expect(SOURCE_DECLARATIONS).toHaveLength(8);
+  });
+
+  test.each(SOURCE_DECLARATIONS.map((d) => [d.name, d] as const))(
+    'schema agreement: source_%s has the declared columns and types, then _run_id and _extracted_at',
+    (_name, declaration) => {
+      const input = tablesByName('raw')[`source_${declaration.name}`].Properties?.TableInput;
+      expect(nameAndType(input.StorageDescriptor.Columns)).toEqual([
+        ...declaration.columns.map(({ name, type }) => ({ name, type })),
+        { name: '_run_id', type: 'string' },
+        { name: '_extracted_at', type: 'timestamp' },
+      ]);
+      expect(input.StorageDescriptor.Columns.slice(0, declaration.columns.length).map((c: { Comment: string }) => c.Comment)).toEqual(
+        declaration.columns.map((c) => c.comment),
+      );
+    },
+  );
+
+  test.each(SOURCE_DECLARATIONS.map((d) => [d.name, d] as const))(
+    'source_%s is Parquet under source/<table>/, partitioned by ingest_date with a daily projection and a location template',
+    (_name, declaration) => {
+      const table = tablesByName('raw')[`source_${declaration.name}`];
+      const input = table.Properties?.TableInput;
+      const bucketRef = { Ref: logicalId(platform.storage.buckets.raw) };
+      expect(input.TableType).toBe('EXTERNAL_TABLE');
+      expect(nameAndType(input.PartitionKeys)).toEqual([{ name: 'ingest_date', type: 'date' }]);
+      expect(input.StorageDescriptor.Location).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef, `/source/${declaration.name}/`]] });
+      expect(input.StorageDescriptor).toMatchObject({
+        InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+        SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+      });
+      // Incremental runs write ingest_date=D/run_id=R/: Athena reads the sub-prefixes of a partition, so no run_id key.
+      expect(input.Parameters).toMatchObject({
+        classification: 'parquet',
+        'projection.enabled': 'true',
+        has_encrypted_data: false,
+        ...DAILY_PROJECTION('ingest_date'),
+        'storage.location.template': {
+          'Fn::Join': ['', ['s3://', bucketRef, `/source/${declaration.name}/ingest_date=\${ingest_date}/`]],
+        },
+      });
+    },
+  );
+
+  test('the gold database has one table per gold declaration: the star schema and the clickstream aggregates', () => {
+    expect(Object.keys(tablesByName('gold')).sort()).toEqual(GOLD_DECLARATIONS.map((d) => d.name).sort());
+    expect(GOLD_DECLARATIONS.map((d) => d.name)).toEqual([
+      'clickstream_sessions',
+      'daily_product_views',
+      'dim_customer',
+      'dim_date',
+      'dim_employee',
+      'dim_product',
+      'fact_order_line',
+    ]);
+  });
+
+  test.each(GOLD_DECLARATIONS.map((d) => [d.name, d] as const))(
+    'schema agreement: gold %s is an Iceberg v2 table at s3://<gold>/<table>/ with the declared columns, then the partition columns',
+    (_name, declaration) => {
+      const table = tablesByName('gold')[declaration.name];
+      expect(table.Properties?.OpenTableFormatInput).toEqual({ IcebergInput: { MetadataOperation: 'CREATE', Version: '2' } });
+      const input = table.Properties?.TableInput;
+      expect(input.TableType).toBe('EXTERNAL_TABLE');
+      expect(input.StorageDescriptor.Location).toEqual({
+        'Fn::Join': ['', ['s3://', { Ref: logicalId(platform.storage.buckets.gold) }, `/${declaration.name}/`]],
+      });
+      expect(nameAndType(input.StorageDescriptor.Columns)).toEqual(
+        [...declaration.columns, ...(declaration.partition_keys ?? [])].map(({ name, type }) => ({ name, type })),
+      );
+      expect(input.PartitionKeys).toBeUndefined();
+    },
+  );
+
+  test("the gold customer dimension marks the contact's name, phone and address as personal data", () => {
+    const columns: { Name: string; Comment: string }[] = tablesByName('gold').dim_customer.Properties?.TableInput.StorageDescriptor.Columns;
+    expect(columns.filter((c) => c.Comment === 'Personal data.').map((c) => c.Name)).toEqual([
+      'contact_last_name',
+      'contact_first_name',
+      'phone',
+      'address_line1',
+      'address_line2',
+      'postal_code',
+    ]);
+  });
+
+  test('one crawler watches raw source/ daily, only logging schema changes and deletions, into its own drift database', () => {
+    template.resourceCountIs('AWS::Glue::Crawler', 1);
+    const crawler = platform.storage.rawDriftCrawler;
+    const [props] = Object.values(resourcesOf(template, 'AWS::Glue::Crawler')).map((c) => c.Properties);
+    expect(props).toMatchObject({
+      SchemaChangePolicy: { UpdateBehavior: 'LOG', DeleteBehavior: 'LOG' },
+      RecrawlPolicy: { RecrawlBehavior: 'CRAWL_NEW_FOLDERS_ONLY' },
+      Schedule: { ScheduleExpression: 'cron(0 6 * * ? *)' },
+      DatabaseName: { Ref: logicalId(crawler.database.node.defaultChild as glue.CfnDatabase) },
+      CrawlerSecurityConfiguration: { Ref: logicalId(crawler.securityConfiguration.node.defaultChild as glue.CfnSecurityConfiguration) },
+      Role: { 'Fn::GetAtt': [logicalId(crawler.role), 'Arn'] },
+      Targets: {
+        S3Targets: [{ Path: { 'Fn::Join': ['', ['s3://', { Ref: logicalId(platform.storage.buckets.raw) }, '/source/']] } }],
+      },
+    });
+    expect(props?.TablePrefix).toBeUndefined();
+    template.hasResourceProperties('AWS::Glue::Database', {
+      DatabaseInput: { Name: `undercurrent_${envName}_raw_drift` },
+    });
+  });
+
+  test('the crawler security configuration encrypts its CloudWatch logs and S3 data with KMS keys, and its log group is encrypted', () => {
+    const crawler = platform.storage.rawDriftCrawler;
+    const config = resourcesOf(template, 'AWS::Glue::SecurityConfiguration')[
+      logicalId(crawler.securityConfiguration.node.defaultChild as glue.CfnSecurityConfiguration)
+    ];
+    expect(config.Properties?.EncryptionConfiguration).toMatchObject({
+      CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: expect.anything() },
+      S3Encryptions: [{ S3EncryptionMode: 'SSE-KMS', KmsKeyArn: expect.anything() }],
+    });
+    const logGroup = resourcesOf(template, 'AWS::Logs::LogGroup')[logicalId(crawler.logGroup.node.defaultChild as CfnResource)];
+    expect(logGroup.Properties?.KmsKeyId).toBeDefined();
+    expect(JSON.stringify(logGroup.Properties?.LogGroupName)).toContain('/aws-glue/crawlers-role/');
+  });
+
+  test('the crawler role reads only raw source/, and creates or updates tables only in the drift database, deleting nothing', () => {
+    const crawler = platform.storage.rawDriftCrawler;
+    const statements = rolePolicyStatements(template, 'Storage/RawDriftCrawler/Role');
+    const raw = logicalId(platform.storage.buckets.raw);
+    const stack = platform.storage;
+    const glueArn = (resource: string) => {
+      const [type, ...name] = resource.split('/');
+      return stack.resolve(stack.formatArn({ service: 'glue', resource: type, resourceName: name.length ? name.join('/') : undefined }));
+    };
+    const drift = `undercurrent_${envName}_raw_drift`;
+    expect(statements.map((s) => ({ actions: actionsOf(s).sort(), resource: s.Resource, condition: s.Condition }))).toEqual([
+      { actions: ['s3:GetObject'], resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [raw, 'Arn'] }, '/source/*']] }, condition: undefined },
+      {
+        actions: ['s3:ListBucket'],
+        resource: { 'Fn::GetAtt': [raw, 'Arn'] },
+        condition: { StringLike: { 's3:prefix': ['source/*'] } },
+      },
+      { actions: ['kms:Decrypt'], resource: expect.objectContaining({ 'Fn::ImportValue': expect.stringContaining('LakeKey') }), condition: undefined },
+      {
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resource: expect.objectContaining({ 'Fn::ImportValue': expect.stringContaining('OpsKey') }),
+        condition: undefined,
+      },
+      {
+        actions: [
+          'glue:BatchCreatePartition',
+          'glue:BatchGetPartition',
+          'glue:BatchUpdatePartition',
+          'glue:CreateTable',
+          'glue:GetDatabase',
+          'glue:GetPartition',
+          'glue:GetPartitions',
+          'glue:GetTable',
+          'glue:GetTables',
+          'glue:UpdatePartition',
+          'glue:UpdateTable',
+        ],
+        resource: [glueArn('catalog'), glueArn(`database/${drift}`), glueArn(`table/${drift}/*`)],
+        condition: undefined,
+      },
+      {
+        actions: ['logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        resource: { 'Fn::GetAtt': [logicalId(crawler.logGroup.node.defaultChild as CfnResource), 'Arn'] },
+        condition: undefined,
+      },
+    ]);
+    const role = resourcesOf(template, 'AWS::IAM::Role')[logicalId(crawler.role)].Properties;
+    expect(role?.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' } },
+    ]);
+    expect(role?.ManagedPolicyArns).toBeUndefined();
+    expect(role?.Policies).toBeUndefined();
   });
 });

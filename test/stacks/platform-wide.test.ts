@@ -56,6 +56,8 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/WorkflowRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
+    'Storage/LakeFormation/LocationRole',
+    'Storage/RawDriftCrawler/Role',
     'Transform/Alarms/EventsRole',
     'Transform/ClickstreamToCurated/Role',
   ],
@@ -71,6 +73,10 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/WorkflowRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
+    'Storage/LakeFormation/LocationRole',
+    'Storage/RawDriftCrawler/Role',
+    // prod only: the warehouse (warehouse.enabled).
+    'Storage/Warehouse/CopyRole',
     'Transform/Alarms/EventsRole',
     'Transform/ClickstreamToCurated/Role',
   ],
@@ -93,6 +99,8 @@ const SECURITY_GROUP_INGRESS = {
     'Ingestion/ExtractSecurityGroupfromIngestionExtractSecurityGroup8145739CALLPORTS6C30202F',
     'Source/DatabaseSecurityGroupfromSourceRotationSecurityGroup255DF15934075179FC55',
     'Source/DatabaseSecurityGroupfromSourceSchemaSetupSecurityGroup8B4134CC3407A9F9846A',
+    // prod only: the warehouse admits its secret rotation on the cluster port.
+    'Storage/WarehouseSecurityGroupfromStorageWarehouseRotationSecurityGroup9B96A1FA54501119B73D',
   ],
 } as const;
 
@@ -104,6 +112,9 @@ const HTTPS_EGRESS_GROUPS = {
     'Ingestion/ExtractSecurityGroupF631D597',
     'Source/RotationSecurityGroup8276CF62',
     'Source/SchemaSetupSecurityGroup6B99D462',
+    // prod only: the warehouse rotation (Secrets Manager) and the cluster (S3 and APIs through endpoints, enhanced VPC routing).
+    'Storage/WarehouseRotationSecurityGroupB83D3966',
+    'Storage/WarehouseSecurityGroup3F27703C',
   ],
 } as const;
 
@@ -151,7 +162,7 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
 
     test('the scan above sees the statements of every stack that grants permissions', () => {
       const stagesWithStatements = templates.filter(({ template }) => identityStatements(template).length > 0).map((t) => t.stage);
-      expect(stagesWithStatements).toEqual(['Foundation', 'Source', 'Ingestion', 'Transform', 'Orchestration']);
+      expect(stagesWithStatements).toEqual(['Foundation', 'Storage', 'Source', 'Ingestion', 'Transform', 'Orchestration']);
     });
 
     test('there is no AWS::IAM::Policy resource in any stack', () => {
@@ -266,7 +277,8 @@ describe.each(['dev', 'prod'] as const)('the whole %s platform', (envName) => {
 
     test('no secret has a resource policy that allows anything (CDK only denies deleting an attached secret)', () => {
       const policies = all('AWS::SecretsManager::ResourcePolicy');
-      expect(policies).toHaveLength(envName === 'prod' ? 2 : 1);
+      // prod: the extract and replication users' secrets and the warehouse admin's.
+      expect(policies).toHaveLength(envName === 'prod' ? 3 : 1);
       for (const { resource } of policies) {
         for (const statement of asList<StatementJson>(resource.Properties?.ResourcePolicy.Statement)) {
           expect(statement).toEqual(expect.objectContaining({ Effect: 'Deny', Action: 'secretsmanager:DeleteSecret' }));

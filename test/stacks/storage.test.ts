@@ -193,8 +193,8 @@ describe.each([
     });
   }
 
-  test('there are four Glue databases, one per data zone', () => {
-    template.resourceCountIs('AWS::Glue::Database', 4);
+  test("there are four Glue databases, one per data zone, plus the raw drift crawler's own database", () => {
+    template.resourceCountIs('AWS::Glue::Database', 5);
   });
 
   test.each(ZONES)(`the %s database is named undercurrent_<env>_<zone> and located at its zone bucket`, (zone) => {

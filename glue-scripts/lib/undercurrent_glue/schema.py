@@ -354,3 +354,41 @@ def load_source_declaration(table: str) -> Dict[str, Any]:
         ) from None
     validate_source_declaration(declaration, table)
     return declaration
+
+
+# --------------------------------------------------------------------------------------
+# Gold declarations: schemas/gold/<table>.json (the star schema and clickstream aggregates)
+# --------------------------------------------------------------------------------------
+
+#: Package directory of the gold-table declarations, one ``<table>.json`` per table. The CDK
+#: app creates the gold Iceberg tables from the same files (``lib/catalog.ts``).
+GOLD_SCHEMA_DIRECTORY = "schemas/gold"
+#: The gold tables, sorted; one file each in :data:`GOLD_SCHEMA_DIRECTORY`.
+GOLD_TABLES: Tuple[str, ...] = (
+    "clickstream_sessions",
+    "daily_product_views",
+    "dim_customer",
+    "dim_date",
+    "dim_employee",
+    "dim_product",
+    "fact_order_line",
+)
+
+
+def load_gold_declaration(table: str) -> Dict[str, Any]:
+    """Load and validate ``schemas/gold/<table>.json``, the declaration of one gold table.
+
+    Raises:
+        ValueError: the name is not a lower-case identifier, the declaration is invalid, or
+            its ``name`` is not ``table``.
+        FileNotFoundError: no declaration for that table.
+    """
+    if not isinstance(table, str) or not _NAME.match(table):
+        raise ValueError(f"Gold table name {table!r} must be a lower-case identifier (a-z, 0-9, _).")
+    declaration = _read_json(f"{GOLD_SCHEMA_DIRECTORY}/{table}.json")
+    validate_declaration(declaration)
+    if declaration["name"] != table:
+        raise ValueError(
+            f"Gold declaration '{table}': 'name' is '{declaration['name']}'; it must be the file stem."
+        )
+    return declaration

@@ -1,0 +1,291 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { GLUE_CATALOG_READ_ACTIONS, WAREHOUSE_LOG_EXPORTS } from '../../lib/stacks/warehouse';
+import { SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { actionsOf, asList, logicalId, ref, resourcesOf, rolePolicyStatements, statementsWithAction } from './template-helpers';
+
+const CLUSTER_NAME = 'undercurrent-prod-warehouse';
+
+/** A resolved reference as plain JSON (as the template holds it). */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+describe('the warehouse in prod', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  let clusterId: string;
+
+  beforeAll(() => {
+    platform = synthPlatform('prod');
+    template = platform.template('storage');
+    clusterId = logicalId(platform.storage.warehouse!.cluster);
+  });
+
+  test('prod turns the warehouse on: two ra3.xlplus nodes, one cluster', () => {
+    expect(platform.config.warehouse).toMatchObject({ enabled: true, nodeType: 'ra3.xlplus', numberOfNodes: 2 });
+    template.resourceCountIs('AWS::Redshift::Cluster', 1);
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      ClusterIdentifier: CLUSTER_NAME,
+      ClusterType: 'multi-node',
+      NodeType: 'ra3.xlplus',
+      NumberOfNodes: 2,
+    });
+  });
+
+  test('the cluster is private, in the isolated data subnets, with enhanced VPC routing', () => {
+    const { vpc } = platform.foundation;
+    const dataSubnets = vpc.isolatedSubnets.map((s) => ref(platform.storage, s.subnetId));
+    expect(dataSubnets).toHaveLength(3);
+    template.hasResourceProperties('AWS::Redshift::ClusterSubnetGroup', { SubnetIds: dataSubnets });
+    const subnetGroupId = Object.keys(resourcesOf(template, 'AWS::Redshift::ClusterSubnetGroup'))[0];
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      PubliclyAccessible: false,
+      EnhancedVpcRouting: true,
+      ClusterSubnetGroupName: { Ref: subnetGroupId },
+      VpcSecurityGroupIds: [{ 'Fn::GetAtt': [logicalId(platform.storage.warehouse!.securityGroup), 'GroupId'] }],
+    });
+  });
+
+  test('the cluster is encrypted with the lake key, which protects the gold data it copies', () => {
+    const lakeKey = plain(ref(platform.storage, platform.foundation.keys.lake.keyId));
+    expect(platform.storage.warehouse!.key).toBe(platform.foundation.keys.lake);
+    template.hasResourceProperties('AWS::Redshift::Cluster', { Encrypted: true, KmsKeyId: lakeKey });
+    template.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  test('it listens on the configured non-default port with the configured admin name', () => {
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      Port: 5450,
+      MasterUsername: 'warehouse_admin',
+      DBName: 'analytics',
+    });
+  });
+
+  test('the admin password is generated into Secrets Manager, encrypted with the lake key, and rotates monthly from the compute subnets', () => {
+    const warehouse = platform.storage.warehouse!;
+    const keyArn = plain(ref(platform.storage, warehouse.key.keyArn));
+    const secrets = resourcesOf(template, 'AWS::SecretsManager::Secret');
+    const [secretId] = Object.entries(secrets).find(([, s]) =>
+      JSON.stringify(s.Properties?.GenerateSecretString).includes('warehouse_admin'),
+    )!;
+    expect(secrets[secretId].Properties).toMatchObject({
+      KmsKeyId: keyArn,
+      GenerateSecretString: { SecretStringTemplate: '{"username":"warehouse_admin"}', GenerateStringKey: 'password' },
+    });
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      MasterUserPassword: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:password::}}']] },
+    });
+    const computeSubnets = platform.foundation.vpc
+      .selectSubnets(platform.foundation.computeSubnets)
+      .subnetIds.flatMap((id, i) => (i === 0 ? [plain(ref(platform.storage, id))] : [',', plain(ref(platform.storage, id))]));
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      HostedRotationLambda: Match.objectLike({
+        RotationType: 'RedshiftSingleUser',
+        KmsKeyArn: keyArn,
+        VpcSubnetIds: { 'Fn::Join': ['', computeSubnets] },
+      }),
+    });
+  });
+
+  test('the rotation function reaches only HTTPS and the cluster port', () => {
+    const rotationGroups = Object.entries(resourcesOf(template, 'AWS::EC2::SecurityGroup')).filter(([, g]) =>
+      String(g.Properties?.GroupDescription).startsWith('Secret rotation of the warehouse admin'),
+    );
+    expect(rotationGroups).toHaveLength(1);
+    const [rotationId, rotationGroup] = rotationGroups[0];
+    expect(rotationGroup.Properties?.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+    ]);
+    expect(rotationGroup.Properties?.SecurityGroupIngress).toBeUndefined();
+    const clusterGroup = { 'Fn::GetAtt': [logicalId(platform.storage.warehouse!.securityGroup), 'GroupId'] };
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [rotationId, 'GroupId'] },
+      DestinationSecurityGroupId: clusterGroup,
+      FromPort: 5450,
+      ToPort: 5450,
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: clusterGroup,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [rotationId, 'GroupId'] },
+      FromPort: 5450,
+      ToPort: 5450,
+    });
+  });
+
+  test('the cluster security group admits nothing from any CIDR', () => {
+    const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[logicalId(platform.storage.warehouse!.securityGroup)];
+    expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+    const ingress = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')).filter(
+      (rule) => JSON.stringify(rule.Properties?.GroupId).includes(logicalId(platform.storage.warehouse!.securityGroup)),
+    );
+    for (const rule of ingress) {
+      expect(rule.Properties).not.toHaveProperty('CidrIp');
+      expect(rule.Properties).not.toHaveProperty('CidrIpv6');
+      expect(rule.Properties).toHaveProperty('SourceSecurityGroupId');
+    }
+  });
+
+  test('the parameter group requires TLS and logs user activity', () => {
+    const [groupId] = Object.keys(resourcesOf(template, 'AWS::Redshift::ClusterParameterGroup'));
+    template.hasResourceProperties('AWS::Redshift::ClusterParameterGroup', {
+      Parameters: Match.arrayEquals([
+        { ParameterName: 'require_ssl', ParameterValue: 'true' },
+        { ParameterName: 'enable_user_activity_logging', ParameterValue: 'true' },
+      ]),
+    });
+    template.hasResourceProperties('AWS::Redshift::Cluster', { ClusterParameterGroupName: { Ref: groupId } });
+  });
+
+  test('audit logs go to KMS-encrypted CloudWatch log groups with retention, created before the cluster', () => {
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      LoggingProperties: { LogDestinationType: 'cloudwatch', LogExports: [...WAREHOUSE_LOG_EXPORTS] },
+    });
+    const opsKey = plain(ref(platform.storage, platform.foundation.keys.ops.keyArn));
+    const dependsOn = asList(template.toJSON().Resources[clusterId].DependsOn);
+    for (const logType of WAREHOUSE_LOG_EXPORTS) {
+      const groups = Object.entries(resourcesOf(template, 'AWS::Logs::LogGroup')).filter(
+        ([, g]) => g.Properties?.LogGroupName === `/aws/redshift/cluster/${CLUSTER_NAME}/${logType}`,
+      );
+      expect(groups).toHaveLength(1);
+      expect(groups[0][1].Properties).toMatchObject({ KmsKeyId: opsKey, RetentionInDays: 365 });
+      expect(dependsOn).toContain(groups[0][0]);
+    }
+  });
+
+  test('automated snapshots are kept 35 days, maintenance is on the configured window, and the cluster is retained', () => {
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      AutomatedSnapshotRetentionPeriod: 35,
+      PreferredMaintenanceWindow: 'sun:03:00-sun:03:30',
+      AllowVersionUpgrade: true,
+    });
+    template.hasResource('AWS::Redshift::Cluster', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('the COPY role is assumed by Redshift, attached to the cluster, and reads only the gold zone, its key and the gold catalog', () => {
+    const role = platform.storage.warehouse!.copyRole;
+    const roleId = logicalId(role);
+    template.hasResourceProperties('AWS::Redshift::Cluster', { IamRoles: [{ 'Fn::GetAtt': [roleId, 'Arn'] }] });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'redshift.amazonaws.com' } }],
+      },
+    });
+    const statements = rolePolicyStatements(template, 'Storage/Warehouse/CopyRole');
+    const gold = logicalId(platform.storage.buckets.gold);
+    expect(statements).toHaveLength(4);
+    expect(statementsWithAction(statements, 's3:GetObject')).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [gold, 'Arn'] }, '/*']] } },
+    ]);
+    expect(statementsWithAction(statements, 's3:ListBucket')).toEqual([
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [gold, 'Arn'] } },
+    ]);
+    expect(statementsWithAction(statements, 'kms:Decrypt')).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: plain(ref(platform.storage, platform.foundation.keys.lake.keyArn)) },
+    ]);
+    const [glueStatement] = statementsWithAction(statements, 'glue:GetTable');
+    expect(actionsOf(glueStatement)).toEqual([...GLUE_CATALOG_READ_ACTIONS].sort());
+    const database = platform.storage.databases.gold;
+    const goldTables = platform.storage.formatArn({ service: 'glue', resource: 'table', resourceName: `${database.databaseName}/*` });
+    expect(asList(glueStatement.Resource)).toEqual(
+      [database.catalog.catalogArn, database.databaseArn, goldTables].map((arn) => plain(ref(platform.storage, arn))),
+    );
+    expect(JSON.stringify(glueStatement.Resource)).toContain(`"${logicalId(database)}"},"/*"`);
+    // Nothing of the other zones.
+    const text = JSON.stringify(statements);
+    for (const zone of ['raw', 'curated', 'quarantine', 'queryResults'] as const) {
+      expect(text).not.toContain(logicalId(platform.storage.buckets[zone]));
+    }
+  });
+
+  test('alarms on health, disk space and CPU notify the alerts topic on alarm and recovery', () => {
+    const topic = ref(platform.storage, platform.foundation.alertsTopic.topicArn);
+    for (const [name, metric, statistic, comparison, threshold] of [
+      ['Critical-WarehouseUnhealthy', 'HealthStatus', 'Minimum', 'LessThanThreshold', 1],
+      ['Warning-WarehouseDiskSpace', 'PercentageDiskSpaceUsed', 'Maximum', 'GreaterThanOrEqualToThreshold', 80],
+      ['Warning-WarehouseCpu', 'CPUUtilization', 'Average', 'GreaterThanOrEqualToThreshold', 90],
+    ] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-prod-Storage-${name}`,
+        Namespace: 'AWS/Redshift',
+        MetricName: metric,
+        Statistic: statistic,
+        ComparisonOperator: comparison,
+        Threshold: threshold,
+        Dimensions: [{ Name: 'ClusterIdentifier', Value: CLUSTER_NAME }],
+        AlarmActions: [topic],
+        OKActions: [topic],
+      });
+    }
+  });
+});
+
+describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
+  test('is off: no Redshift resource, no warehouse key, rotation or alarm', () => {
+    const platform = synthPlatform(envName);
+    expect(platform.config.warehouse.enabled).toBe(false);
+    expect(platform.storage.warehouse).toBeUndefined();
+    const types = new Set(Object.values(platform.template('storage').toJSON().Resources).map((r) => (r as { Type: string }).Type));
+    expect([...types].filter((t) => t.startsWith('AWS::Redshift::'))).toEqual([]);
+    const text = JSON.stringify(platform.template('storage').toJSON());
+    expect(text).not.toContain('warehouse');
+    expect(text).not.toContain('Warehouse');
+  });
+});
+
+describe('the warehouse turned on in dev (single node, NAT egress)', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    // With the compliance checks: synthesis throws on any unacknowledged finding.
+    platform = synthPlatform('dev', {
+      patch: { warehouse: { enabled: true, nodeType: 'ra3.large', numberOfNodes: 1, snapshotRetentionDays: 1 } },
+      compliance: true,
+    });
+    template = platform.template('storage');
+  });
+
+  test('is a single-node cluster that dev may destroy, with one day of snapshots', () => {
+    template.hasResourceProperties('AWS::Redshift::Cluster', {
+      ClusterIdentifier: 'undercurrent-dev-warehouse',
+      ClusterType: 'single-node',
+      NodeType: 'ra3.large',
+      NumberOfNodes: Match.absent(),
+      AutomatedSnapshotRetentionPeriod: 1,
+    });
+    template.hasResource('AWS::Redshift::Cluster', { DeletionPolicy: 'Delete' });
+  });
+
+  test('runs the rotation in the compute subnets (behind NAT) while the cluster stays in the isolated data subnets', () => {
+    const { vpc, computeSubnets } = platform.foundation;
+    const subnetIds = (ids: string[]) => ids.map((id) => plain(ref(platform.storage, id)));
+    const compute = subnetIds(vpc.selectSubnets(computeSubnets).subnetIds);
+    const data = subnetIds(vpc.isolatedSubnets.map((s) => s.subnetId));
+    expect(compute).not.toEqual(data);
+    template.hasResourceProperties('AWS::Redshift::ClusterSubnetGroup', { SubnetIds: data });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      HostedRotationLambda: Match.objectLike({ VpcSubnetIds: { 'Fn::Join': ['', [compute[0], ',', compute[1]]] } }),
+    });
+  });
+
+  test('passes the four nag packs and the CloudFormation validator, acknowledging only the object and table wildcards of the COPY role', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(platform.app.outdir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
+    const acks: string[] = [];
+    for (const construct of platform.storage.warehouse!.node.findAll()) {
+      for (const entry of construct.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          acks.push(...Object.keys(entry.data as Record<string, string>).map((id) => id.replace(/^[A-Za-z]+::/, '')));
+        }
+      }
+    }
+    expect(acks.sort()).toEqual([
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<GoldZone[0-9A-F]+\.Arn>\/\*\]$/),
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\/<GoldDatabase[0-9A-F]+>\/\*\]$/),
+    ]);
+  });
+});

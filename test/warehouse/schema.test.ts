@@ -1,0 +1,99 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseTables, WarehouseTable, warehouseMigrations } from '../../lib/warehouse/schema';
+
+describe('the versioned warehouse DDL', () => {
+  let tables: Record<string, WarehouseTable>;
+  beforeAll(() => {
+    const migrations = warehouseMigrations();
+    tables = Object.fromEntries(migrations.flatMap((m) => parseTables(m.sql)).map((t) => [t.name, t]));
+  });
+
+  test('V001 is the gold star schema', () => {
+    expect(warehouseMigrations()[0]).toMatchObject({ version: 1, description: 'gold_star_schema' });
+    expect(warehouseMigrations()[0].sql).toMatch(/CREATE SCHEMA IF NOT EXISTS gold;/);
+  });
+
+  test('it creates the fact and the four dimensions of the star schema in schema gold', () => {
+    expect(Object.keys(tables).sort()).toEqual([
+      'gold.dim_customer',
+      'gold.dim_date',
+      'gold.dim_employee',
+      'gold.dim_product',
+      'gold.fact_order_line',
+    ]);
+  });
+
+  test('every table has a distribution and a sort key', () => {
+    for (const table of Object.values(tables)) {
+      expect({ table: table.name, distribution: table.distribution }).toEqual({
+        table: table.name,
+        distribution: expect.stringMatching(/^(ALL|KEY\(\w+\))$/),
+      });
+      expect(table.sortKey.length).toBeGreaterThan(0);
+      for (const column of table.sortKey) {
+        expect(table.columns).toContain(column);
+      }
+    }
+  });
+
+  test('the fact is distributed with the customer dimension and sorted by order date; small dimensions are copied to every node', () => {
+    expect(tables['gold.fact_order_line']).toMatchObject({ distribution: 'KEY(customer_key)', sortKey: ['order_date_key'] });
+    expect(tables['gold.dim_customer']).toMatchObject({
+      distribution: 'KEY(customer_key)',
+      sortKey: ['customer_number', 'valid_from'],
+    });
+    for (const [name, key] of [
+      ['gold.dim_product', 'product_key'],
+      ['gold.dim_employee', 'employee_key'],
+      ['gold.dim_date', 'date_key'],
+    ]) {
+      expect(tables[name]).toMatchObject({ distribution: 'ALL', sortKey: [key] });
+    }
+  });
+
+  test('the fact is at order-line grain with its dimension keys and measures', () => {
+    expect(tables['gold.fact_order_line'].columns).toEqual(
+      expect.arrayContaining([
+        'order_number',
+        'order_line_number',
+        'product_key',
+        'customer_key',
+        'employee_key',
+        'order_date_key',
+        'shipped_date_key',
+        'quantity',
+        'price_each',
+        'amount',
+      ]),
+    );
+  });
+
+  test('the customer dimension is type 2 and the employee dimension carries its office', () => {
+    expect(tables['gold.dim_customer'].columns).toEqual(
+      expect.arrayContaining(['customer_key', 'customer_number', 'valid_from', 'valid_to', 'is_current']),
+    );
+    expect(tables['gold.dim_employee'].columns).toEqual(
+      expect.arrayContaining(['employee_key', 'employee_number', 'office_code', 'office_city', 'office_country']),
+    );
+  });
+
+  test('a migration named outside the convention is refused', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warehouse-ddl-'));
+    fs.writeFileSync(path.join(dir, 'V001__ok.sql'), '');
+    fs.writeFileSync(path.join(dir, 'V3__bad.sql'), '');
+    expect(() => warehouseMigrations(dir)).toThrow(
+      'Warehouse migration "V3__bad.sql" must be named V<nnn>__<lower_snake_description>.sql.',
+    );
+  });
+
+  test('a gap in the versions is refused', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warehouse-ddl-'));
+    fs.writeFileSync(path.join(dir, 'V001__one.sql'), '');
+    fs.writeFileSync(path.join(dir, 'V003__three.sql'), '');
+    expect(() => warehouseMigrations(dir)).toThrow(
+      'Warehouse migrations must be numbered V001, V002, ... without gaps: found V003__three.sql at position 2.',
+    );
+  });
+});
