@@ -87,7 +87,12 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
     logKey: keys.ops,
     alertsTopic: foundation.alertsTopic,
   });
-  const serving = new ServingStack(scope, { config, queryResultsBucket: storage.buckets.queryResults });
+  const serving = new ServingStack(scope, {
+    config,
+    queryResultsBucket: storage.buckets.queryResults,
+    analystRole: storage.analystRole,
+    goldDatabase: storage.databases.gold,
+  });
   const orchestration = new OrchestrationStack(scope, {
     config,
     jobs: [ingestion.extractJob.job, transform.clickstreamJob.job],

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -17,12 +18,16 @@ import {
   sourceRawTables,
 } from '../catalog';
 import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
+import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { RawDriftCrawler } from '../constructs/raw-drift-crawler';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { datasetDeclaration, DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../datasets';
 import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../lake-layout';
 import { StageStack, StageStackProps } from './stage-stack';
 import { Warehouse } from './warehouse';
+
+/** How a declaration marks a column as personal data (kept from analysts). */
+export const PERSONAL_DATA = 'Personal data.';
 
 /** The lake zones that hold data, each with a catalog database. */
 export const DATA_ZONES = ['raw', 'curated', 'gold', 'quarantine'] as const;
@@ -87,7 +92,9 @@ export class StorageStack extends StageStack {
   public readonly clickstreamTables: ClickstreamTables;
   /** The Redshift warehouse over gold, when `warehouse.enabled` (lib/stacks/warehouse.ts). */
   public readonly warehouse?: Warehouse;
-  /** Lake Formation grants of the principals this stack owns (the drift crawler, Redshift Spectrum). */
+  /** Role of the analysts: SELECT on gold without the personal columns (Lake Formation). */
+  public readonly analystRole: LeastPrivilegeRole;
+  /** Lake Formation grants of the principals this stack owns (crawler, analysts, Redshift Spectrum). */
   public readonly lakeGrants: LakeFormationGrants;
   /** The raw `source_<table>` table of each source table, by source table name (lib/catalog.ts). */
   public readonly sourceTables: Record<string, glue.S3Table>;
@@ -183,6 +190,23 @@ export class StorageStack extends StageStack {
       database: this.rawDriftCrawler.database,
       permissions: ['CREATE_TABLE', 'ALTER', 'DESCRIBE'],
     });
+    // Analysts read gold, except the columns its declarations mark as personal data.
+    this.analystRole = new LeastPrivilegeRole(this, 'AnalystRole', {
+      assumedBy: new iam.AccountPrincipal(this.account),
+      description: "Analysts: query gold through Athena, without customers' personal columns",
+    });
+    this.lakeGrants.grant({ principal: this.analystRole, database: this.databases.gold, permissions: ['DESCRIBE'] });
+    for (const declaration of goldTableDeclarations()) {
+      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
+      const grant = this.lakeGrants.grant({
+        principal: this.analystRole,
+        database: this.databases.gold,
+        table: declaration.name,
+        permissions: ['SELECT'],
+        excludedColumns: personal.length > 0 ? personal : undefined,
+      });
+      grant.node.addDependency(this.goldTables[declaration.name]);
+    }
     if (this.warehouse) {
       // Redshift Spectrum reads gold, nothing else.
       this.lakeGrants.grant({

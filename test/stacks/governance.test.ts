@@ -1,3 +1,4 @@
+import { goldTableDeclarations } from '../../lib/datasets';
 import { Stack } from 'aws-cdk-lib';
 import { ALL_TABLES } from '../../lib/constructs/lake-formation';
 import { DATA_ZONES } from '../../lib/stacks/storage-stack';
@@ -58,6 +59,7 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     Table: { CatalogId: CATALOG, DatabaseName: ref(s, storage.databases[zone].databaseName), TableWildcard: {} },
   });
   const crawler = storage.rawDriftCrawler.role.roleArn;
+  const analyst = storage.analystRole.roleArn;
   const spectrum = storage.warehouse
     ? [grant('storage', storage.warehouse.copyRole.roleArn, ['DESCRIBE', 'SELECT'], allTables('gold'))]
     : [];
@@ -67,6 +69,26 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     grant('storage', crawler, ['CREATE_TABLE', 'ALTER', 'DESCRIBE'], (s) => ({
       Database: { CatalogId: CATALOG, Name: ref(s, storage.rawDriftCrawler.database.databaseName) },
     })),
+    // Analysts: describe gold, select every gold table, without dim_customer's personal columns.
+    grant('storage', analyst, ['DESCRIBE'], (s) => ({
+      Database: { CatalogId: CATALOG, Name: ref(s, storage.databases.gold.databaseName) },
+    })),
+    ...goldTableDeclarations().map((declaration) => {
+      const personal = declaration.columns.filter((c) => c.comment?.includes('Personal data.')).map((c) => c.name);
+      const database = ref(platform.storage, storage.databases.gold.databaseName);
+      return grant('storage', analyst, ['SELECT'], () =>
+        personal.length > 0
+          ? {
+              TableWithColumns: {
+                CatalogId: CATALOG,
+                ColumnWildcard: { ExcludedColumnNames: personal },
+                DatabaseName: database,
+                Name: declaration.name,
+              },
+            }
+          : { Table: { CatalogId: CATALOG, DatabaseName: database, Name: declaration.name } },
+      );
+    }),
     // Redshift Spectrum (prod, warehouse on) reads gold.
     ...spectrum,
     // The extract job lands source tables in raw and may catalog them there.
@@ -174,6 +196,11 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
       ...platform.transform.lakeGrants.grants,
     ];
     expect(made).toHaveLength(expectedGrants(platform).length);
+    // dim_customer's contact names, phone and address are never granted to analysts.
+    const customer = made.find((g) => g.request.principal === platform.storage.analystRole && g.request.table === 'dim_customer');
+    expect(customer?.request.excludedColumns).toEqual(
+      expect.arrayContaining(['contact_last_name', 'contact_first_name', 'phone', 'address_line1', 'address_line2', 'postal_code']),
+    );
     // raw (read), curated and quarantine (write), and gold for Spectrum where the warehouse is on.
     expect(made.filter((g) => g.request.table === ALL_TABLES)).toHaveLength(platform.storage.warehouse ? 4 : 3);
   });

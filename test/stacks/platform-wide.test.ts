@@ -56,6 +56,7 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/WorkflowRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
+    'Storage/AnalystRole',
     'Storage/LakeFormation/LocationRole',
     'Storage/RawDriftCrawler/Role',
     'Transform/Alarms/EventsRole',
@@ -73,6 +74,7 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/WorkflowRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
+    'Storage/AnalystRole',
     'Storage/LakeFormation/LocationRole',
     'Storage/RawDriftCrawler/Role',
     // prod only: the warehouse (warehouse.enabled).

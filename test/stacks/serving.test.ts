@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ATHENA_RESULTS_PREFIX } from '../../lib/stacks/serving-stack';
+import { ATHENA_QUERY_ACTIONS, ATHENA_RESULTS_PREFIX, GLUE_READ_ACTIONS } from '../../lib/stacks/serving-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { ref } from './template-helpers';
+import { actionsOf, ref, rolePolicyStatements } from './template-helpers';
 
 describe.each([
   { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: true },
@@ -71,5 +71,36 @@ describe.each([
 
   test(`deleting the stack ${expected.recursiveDelete ? 'may' : 'may not'} delete the workgroup’s saved queries`, () => {
     template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: expected.recursiveDelete });
+  });
+
+  describe('the analyst role', () => {
+    test('may run queries in this workgroup only', () => {
+      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const athena = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('athena:')));
+      expect(athena).toHaveLength(1);
+      expect(actionsOf(athena[0]).sort()).toEqual([...ATHENA_QUERY_ACTIONS].sort());
+      expect(JSON.stringify(athena[0].Resource)).toContain(`:workgroup/undercurrent-${envName}-analysts`);
+    });
+
+    test('reads the catalog of the gold database only, and may ask Lake Formation for data access', () => {
+      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const glue = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('glue:')));
+      expect(glue).toHaveLength(1);
+      expect(actionsOf(glue[0]).sort()).toEqual([...GLUE_READ_ACTIONS].sort());
+      const resources = JSON.stringify(glue[0].Resource);
+      expect(resources).toContain(':catalog');
+      expect(resources).toContain('GoldDatabase');
+      expect(resources).not.toMatch(/RawDatabase|CuratedDatabase|QuarantineDatabase/);
+      const lf = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('lakeformation:')));
+      expect(lf).toEqual([{ Effect: 'Allow', Action: 'lakeformation:GetDataAccess', Resource: '*' }]);
+    });
+
+    test('writes query results only under athena/ of the results bucket, and reads no data bucket directly', () => {
+      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const s3 = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('s3:')));
+      const objects = JSON.stringify(s3.map((st) => st.Resource));
+      expect(objects).toContain(`/${ATHENA_RESULTS_PREFIX}*`);
+      expect(objects).not.toMatch(/RawZone|CuratedZone|GoldZone|QuarantineZone/);
+    });
   });
 });
