@@ -86,6 +86,11 @@ export interface StorageConfig {
   readonly rawExpirationDays: number;
   /** Days after which quarantined lines expire (1 to 3650). */
   readonly quarantineExpirationDays: number;
+  /**
+   * Days after which quarantined lines move to Standard-IA; 0 never moves them. Otherwise at
+   * least 30 (S3's minimum) and less than `quarantineExpirationDays`.
+   */
+  readonly quarantineTransitionDays: number;
   /** Days after which noncurrent (overwritten or deleted) object versions expire, in every lake bucket (1 to 3650). */
   readonly noncurrentVersionExpirationDays: number;
   /** Days after which Athena query results expire (1 to 365): they are reproducible by re-running the query. */

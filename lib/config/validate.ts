@@ -200,7 +200,15 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
       `0 (never) or an integer greater than storage.rawTransitionDays (${rawTransition}) and at most 3650`,
     );
   }
-  r.int('storage.quarantineExpirationDays', 1, 3650);
+  const quarantineExpiration = r.int('storage.quarantineExpirationDays', 1, 3650);
+  const quarantineTransition = r.int('storage.quarantineTransitionDays', 0, 3650);
+  if (quarantineTransition !== 0 && (quarantineTransition < 30 || quarantineTransition >= quarantineExpiration)) {
+    r.fail(
+      'storage.quarantineTransitionDays',
+      quarantineTransition,
+      `0 (never) or an integer from 30 to less than storage.quarantineExpirationDays (${quarantineExpiration})`,
+    );
+  }
   r.int('storage.noncurrentVersionExpirationDays', 1, 3650);
   r.int('storage.queryResultsExpirationDays', 1, 365);
 

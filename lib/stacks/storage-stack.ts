@@ -75,7 +75,22 @@ export function zoneLifecycleRules(storage: StorageConfig): Record<keyof LakeBuc
     ],
     curated: [],
     gold: [],
-    quarantine: [{ id: 'ExpireQuarantine', expiration: Duration.days(storage.quarantineExpirationDays) }],
+    quarantine: [
+      ...(storage.quarantineTransitionDays > 0
+        ? [
+            {
+              id: 'QuarantineToInfrequentAccess',
+              transitions: [
+                {
+                  storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+                  transitionAfter: Duration.days(storage.quarantineTransitionDays),
+                },
+              ],
+            },
+          ]
+        : []),
+      { id: 'ExpireQuarantine', expiration: Duration.days(storage.quarantineExpirationDays) },
+    ],
     queryResults: [{ id: 'ExpireQueryResults', expiration: Duration.days(storage.queryResultsExpirationDays) }],
   };
 }

@@ -220,6 +220,16 @@ describe('each kind of bad value gives an error naming field, value and what is 
       'storage.rawExpirationDays is -1; allowed: an integer from 0 to 3650.',
     ],
     [
+      'quarantine moving to Standard-IA after it expired',
+      { storage: { quarantineTransitionDays: 30, quarantineExpirationDays: 14 } },
+      'storage.quarantineTransitionDays is 30; allowed: 0 (never) or an integer from 30 to less than storage.quarantineExpirationDays (14).',
+    ],
+    [
+      'quarantine moving to Standard-IA before S3 allows it',
+      { storage: { quarantineTransitionDays: 10, quarantineExpirationDays: 365 } },
+      'storage.quarantineTransitionDays is 10; allowed: 0 (never) or an integer from 30 to less than storage.quarantineExpirationDays (365).',
+    ],
+    [
       'a quarantine that expires at once',
       { storage: { quarantineExpirationDays: 0 } },
       'storage.quarantineExpirationDays is 0; allowed: an integer from 1 to 3650.',

@@ -20,8 +20,8 @@ const NONCURRENT = (days: number) => ({
   NoncurrentVersionExpiration: { NoncurrentDays: days },
   AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
 });
-const TO_STANDARD_IA = (days: number) => ({
-  Id: 'RawToInfrequentAccess',
+const TO_STANDARD_IA = (days: number, id = 'RawToInfrequentAccess') => ({
+  Id: id,
   Status: 'Enabled',
   Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: days }],
 });
@@ -29,7 +29,8 @@ const EXPIRE = (id: string, days: number) => ({ Id: id, Status: 'Enabled', Expir
 
 /**
  * The lifecycle rules of each zone bucket, written out for the shipped `storage` config of
- * dev (cheap: raw expires after 90 days) and prod (raw kept forever, in Standard-IA after 30).
+ * dev (cheap: raw expires after 90 days) and prod (raw kept forever, raw and quarantine in
+ * Standard-IA after 30 days).
  */
 const LIFECYCLE: Record<'dev' | 'prod', Record<keyof LakeBuckets, unknown[]>> = {
   dev: {
@@ -43,7 +44,7 @@ const LIFECYCLE: Record<'dev' | 'prod', Record<keyof LakeBuckets, unknown[]>> = 
     raw: [NONCURRENT(90), TO_STANDARD_IA(30)],
     curated: [NONCURRENT(90)],
     gold: [NONCURRENT(90)],
-    quarantine: [NONCURRENT(90), EXPIRE('ExpireQuarantine', 365)],
+    quarantine: [NONCURRENT(90), TO_STANDARD_IA(30, 'QuarantineToInfrequentAccess'), EXPIRE('ExpireQuarantine', 365)],
     queryResults: [NONCURRENT(90), EXPIRE('ExpireQueryResults', 7)],
   },
 };
