@@ -1,3 +1,4 @@
+import { goldTableDeclarations } from '../../lib/datasets';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -63,7 +64,7 @@ describe('the versioned warehouse DDL', () => {
         'employee_key',
         'order_date_key',
         'shipped_date_key',
-        'quantity',
+        'quantity_ordered',
         'price_each',
         'amount',
       ]),
@@ -95,5 +96,18 @@ describe('the versioned warehouse DDL', () => {
     expect(() => warehouseMigrations(dir)).toThrow(
       'Warehouse migrations must be numbered V001, V002, ... without gaps: found V003__three.sql at position 2.',
     );
+  });
+
+  test('each warehouse table has exactly the columns, in order, of its gold dataset declaration', () => {
+    const declarations = Object.fromEntries(goldTableDeclarations().map((d) => [d.name, d]));
+    for (const table of Object.values(tables)) {
+      const name = table.name.replace(/^gold\./, '');
+      const declaration = declarations[name];
+      expect([name, declaration !== undefined]).toEqual([name, true]);
+      expect([name, table.columns]).toEqual([
+        name,
+        [...declaration.columns, ...(declaration.partition_keys ?? [])].map((c) => c.name),
+      ]);
+    }
   });
 });
