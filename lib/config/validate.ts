@@ -298,7 +298,7 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     r.matches(
       `governance.lakeAdminArns.${i}`,
       IAM_PRINCIPAL_ARN,
-      'an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin"',
+      'an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin"',
     ),
   );
 

@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { ConfigError, ENVIRONMENTS, ENVIRONMENT_NAMES, loadConfig, validateConfig } from '../../lib/config';
 import { ConfigPatch, patchedConfig } from '../support/platform';
 
@@ -62,8 +63,8 @@ describe('choosing an environment', () => {
   });
 
   test('account and region come from the CLI when the config leaves them out', () => {
-    const config = loadConfig('staging', { account: '123456789012', region: 'eu-west-1' });
-    expect(config.account).toBe('123456789012');
+    const config = loadConfig('staging', { account: EXAMPLE_ACCOUNT, region: 'eu-west-1' });
+    expect(config.account).toBe(EXAMPLE_ACCOUNT);
     expect(config.region).toBe('eu-west-1');
   });
 
@@ -267,27 +268,27 @@ describe('each kind of bad value gives an error naming field, value and what is 
     [
       'a lake administrator that is not an ARN',
       { governance: { lakeAdminArns: ['DataLakeAdmin'] } },
-      'governance.lakeAdminArns.0 is "DataLakeAdmin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+      `governance.lakeAdminArns.0 is "DataLakeAdmin"; allowed: an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin".`,
     ],
     [
       'a lake administrator ARN of a group (only roles and users can administer)',
-      { governance: { lakeAdminArns: ['arn:aws:iam::123456789012:role/Admin', 'arn:aws:iam::123456789012:group/Admins'] } },
-      'governance.lakeAdminArns.1 is "arn:aws:iam::123456789012:group/Admins"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+      { governance: { lakeAdminArns: [`arn:aws:iam::${EXAMPLE_ACCOUNT}:role/Admin`, `arn:aws:iam::${EXAMPLE_ACCOUNT}:group/Admins`] } },
+      `governance.lakeAdminArns.1 is "arn:aws:iam::${EXAMPLE_ACCOUNT}:group/Admins"; allowed: an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin".`,
     ],
     [
       'a lake administrator ARN with a malformed account',
       { governance: { lakeAdminArns: ['arn:aws:iam::1234:role/Admin'] } },
-      'governance.lakeAdminArns.0 is "arn:aws:iam::1234:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+      `governance.lakeAdminArns.0 is "arn:aws:iam::1234:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin".`,
     ],
     [
       'a lake administrator ARN of another service',
-      { governance: { lakeAdminArns: ['arn:aws:s3:::123456789012:role/Admin'] } },
-      'governance.lakeAdminArns.0 is "arn:aws:s3:::123456789012:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::123456789012:role/DataLakeAdmin".',
+      { governance: { lakeAdminArns: [`arn:aws:s3:::${EXAMPLE_ACCOUNT}:role/Admin`] } },
+      `governance.lakeAdminArns.0 is "arn:aws:s3:::${EXAMPLE_ACCOUNT}:role/Admin"; allowed: an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin".`,
     ],
     [
       'lake administrators that are not a list',
-      { governance: { lakeAdminArns: 'arn:aws:iam::123456789012:role/Admin' as never } },
-      'governance.lakeAdminArns is "arn:aws:iam::123456789012:role/Admin"; allowed: a list.',
+      { governance: { lakeAdminArns: `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/Admin` as never } },
+      `governance.lakeAdminArns is "arn:aws:iam::${EXAMPLE_ACCOUNT}:role/Admin"; allowed: a list.`,
     ],
   ];
 
@@ -300,8 +301,8 @@ describe('each kind of bad value gives an error naming field, value and what is 
   test('lake administrators may be empty, roles with paths, users, or in another partition', () => {
     for (const lakeAdminArns of [
       [],
-      ['arn:aws:iam::123456789012:role/service-role/Data.Lake_Admin@team'],
-      ['arn:aws:iam::123456789012:user/alice', 'arn:aws-us-gov:iam::123456789012:role/Admin'],
+      [`arn:aws:iam::${EXAMPLE_ACCOUNT}:role/service-role/Data.Lake_Admin@team`],
+      [`arn:aws:iam::${EXAMPLE_ACCOUNT}:user/alice`, `arn:aws-us-gov:iam::${EXAMPLE_ACCOUNT}:role/Admin`],
     ]) {
       expect(() => validateConfig(patchedConfig('dev', { governance: { lakeAdminArns } }))).not.toThrow();
     }

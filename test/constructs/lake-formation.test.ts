@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { App, CliCredentialsStackSynthesizer, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -17,7 +18,7 @@ import { CDK_CONTEXT } from '../support/platform';
 const DEPLOYMENT_ROLE = {
   'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}',
 };
-const ANALYST = 'arn:aws:iam::123456789012:role/Analyst';
+const ANALYST = `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/Analyst`;
 
 function newApp(): App {
   return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });

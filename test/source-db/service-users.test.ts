@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import {
   checkServiceUsername,
   parseServiceUsers,
@@ -5,7 +6,7 @@ import {
   serviceUserStatements,
 } from '../../lib/source-db/service-users';
 
-const ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:source-extract-GhIjKl';
+const ARN = `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:source-extract-GhIjKl`;
 
 describe('parsing the ServiceUsers property', () => {
   test('an absent property and an empty array both mean no service users', () => {

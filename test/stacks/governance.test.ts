@@ -1,3 +1,4 @@
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { goldTableDeclarations } from '../../lib/datasets';
 import { Stack } from 'aws-cdk-lib';
 import { ALL_TABLES } from '../../lib/constructs/lake-formation';
@@ -207,7 +208,7 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
 });
 
 test('configured lake administrators follow the deployment role in the settings', () => {
-  const lakeAdminArns = ['arn:aws:iam::123456789012:role/DataLakeAdmin', 'arn:aws:iam::123456789012:user/alice'];
+  const lakeAdminArns = [`arn:aws:iam::${EXAMPLE_ACCOUNT}:role/DataLakeAdmin`, `arn:aws:iam::${EXAMPLE_ACCOUNT}:user/alice`];
   const platform = synthPlatform('dev', { patch: { governance: { lakeAdminArns } } });
   const [settings] = Object.values(resourcesOf(platform.template('storage'), 'AWS::LakeFormation::DataLakeSettings'));
   expect(settings.Properties?.Admins).toEqual([
