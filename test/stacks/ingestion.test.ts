@@ -19,6 +19,7 @@ import {
   rolePolicyStatements,
   StatementJson,
   statementsWithAction,
+  expectGlueOnlyRole,
 } from './template-helpers';
 
 /** The source tables, in the order the job receives them. */
@@ -599,12 +600,7 @@ describe.each([
     test('only Glue can assume the job role, which has no inline or AWS-managed policy', () => {
       const roleId = logicalId(platform.ingestion.extractJob.role);
       expect(job.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
-      const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
-      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'glue.amazonaws.com' } },
-      ]);
-      expect(role.Properties?.Policies).toBeUndefined();
-      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+      expectGlueOnlyRole(template, roleId);
     });
 
     test('the role reads lake data only under source/ of the raw bucket (plus its own script and package)', () => {

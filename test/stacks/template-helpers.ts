@@ -194,3 +194,13 @@ export function acknowledgedRules(construct: IConstruct): Record<string, string>
   }
   return result;
 }
+
+/** Asserts a Glue job role: only Glue assumes it, and it has no inline or AWS-managed policy. */
+export function expectGlueOnlyRole(template: Template, roleId: string): void {
+  const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
+  expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+    { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'glue.amazonaws.com' } },
+  ]);
+  expect(role.Properties?.Policies).toBeUndefined();
+  expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+}

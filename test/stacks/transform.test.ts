@@ -1,7 +1,18 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../../lib/lake-layout';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, statementsWithAction } from './template-helpers';
+import {
+  actionsOf,
+  asList,
+  expectGlueOnlyRole,
+  JsonObject,
+  logicalId,
+  ref,
+  resourcesOf,
+  rolePolicyStatements,
+  StatementJson,
+  statementsWithAction,
+} from './template-helpers';
 
 const ROLE_PATH = 'Transform/ClickstreamToCurated/Role';
 
@@ -124,12 +135,7 @@ describe.each([
     test('only Glue can assume the role, and it has no inline or AWS-managed policy', () => {
       const roleId = logicalId(platform.transform.clickstreamJob.role);
       expect(job.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
-      const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
-      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'glue.amazonaws.com' } },
-      ]);
-      expect(role.Properties?.Policies).toBeUndefined();
-      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+      expectGlueOnlyRole(template, roleId);
     });
 
     test('the role reads lake data only under clickstream/ of raw and its own outputs (plus its own script and package)', () => {
