@@ -43,4 +43,23 @@ if [ "$want" != "$have" ]; then
   echo "$want" > "$STAMP"
 fi
 
+# The Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5), from
+# Maven Central, checked against its pinned SHA-256. The tests and the local pipeline put it
+# on the local Spark's class path (glue-scripts/lib/undercurrent_glue/local_spark.py).
+ICEBERG_JAR="$VENV/jars/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
+ICEBERG_SHA256="cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c"
+ICEBERG_URL="https://repo1.maven.org/maven2/org/apache/iceberg/iceberg-spark-runtime-3.5_2.12/1.7.1/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
+if [ ! -f "$ICEBERG_JAR" ] || [ "$(sha256sum "$ICEBERG_JAR" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
+  echo "scripts/pytest.sh: downloading $ICEBERG_URL" >&2
+  mkdir -p "$(dirname "$ICEBERG_JAR")"
+  curl -fsSL --retry 3 -o "$ICEBERG_JAR.part" "$ICEBERG_URL"
+  if [ "$(sha256sum "$ICEBERG_JAR.part" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
+    echo "scripts/pytest.sh: $ICEBERG_URL does not have the pinned SHA-256 $ICEBERG_SHA256; refusing it." >&2
+    rm -f "$ICEBERG_JAR.part"
+    exit 1
+  fi
+  mv "$ICEBERG_JAR.part" "$ICEBERG_JAR"
+fi
+export UNDERCURRENT_ICEBERG_JAR="$ROOT/$ICEBERG_JAR"
+
 PYTHONDONTWRITEBYTECODE=1 exec "$VENV/bin/python" -m pytest glue-scripts/tests -q -p no:cacheprovider "$@"

@@ -1,0 +1,1 @@
+"""Local-only helpers (tests, the local pipeline, the benchmark); never shipped to Glue."""
