@@ -1,20 +1,23 @@
 import * as redshift from '@aws-cdk/aws-redshift-alpha';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { CfnCluster } from 'aws-cdk-lib/aws-redshift';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct } from 'constructs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct, IDependable } from 'constructs';
 import { WarehouseConfig } from '../config';
 import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { acknowledgeWildcardResource, grantPrefixRead } from '../constructs/grants';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
+import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { SUBNET_GROUPS } from './foundation-stack';
 
@@ -27,8 +30,34 @@ export const GLUE_CATALOG_READ_ACTIONS = [
   'glue:GetPartitions',
 ] as const;
 
-/** The audit logs Redshift exports to CloudWatch Logs. */
+/** The audit logs Redshift writes to the log bucket. */
 export const WAREHOUSE_LOG_EXPORTS = ['connectionlog', 'userlog', 'useractivitylog'] as const;
+
+/** The key prefix of a cluster's audit logs in the log bucket (Redshift appends `AWSLogs/<account>/redshift/<region>/...`). */
+export function warehouseAuditLogPrefix(clusterName: string): string {
+  return `redshift/${clusterName}/`;
+}
+
+/**
+ * What the Redshift service needs on the audit-log bucket: reading the bucket ACL (it checks
+ * the bucket owner) and putting the log objects (Redshift management guide, "Bucket
+ * permissions for Amazon Redshift audit logging").
+ */
+export const AUDIT_LOG_BUCKET_ACTIONS = ['s3:GetBucketAcl'] as const;
+export const AUDIT_LOG_OBJECT_ACTIONS = ['s3:PutObject'] as const;
+
+/** What the function that sets the default IAM role may call, on this cluster only. */
+export const DEFAULT_ROLE_ACTIONS = ['redshift:ModifyClusterIamRoles'] as const;
+
+/** The ARN of a provisioned cluster, in the partition, region and account of a stack. */
+function clusterArn(stack: Stack, clusterName: string): string {
+  return stack.formatArn({
+    service: 'redshift',
+    resource: 'cluster',
+    resourceName: clusterName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
 
 /** The parameters of the cluster parameter group. */
 export const WAREHOUSE_PARAMETERS: Readonly<Record<string, string>> = {
@@ -42,7 +71,7 @@ export const WAREHOUSE_PARAMETERS: Readonly<Record<string, string>> = {
 export interface WarehouseProps {
   /** The warehouse section of the environment's config (node type and count, port, admin, snapshots, window). */
   readonly config: WarehouseConfig;
-  /** Cluster identifier, lower case; also names the audit log groups. */
+  /** Cluster identifier, lower case, a literal (not a token); also names the audit-log prefix. */
   readonly clusterName: string;
   /**
    * Customer key of the cluster storage and the admin secret: the lake key, which already
@@ -57,13 +86,20 @@ export interface WarehouseProps {
   readonly goldBucket: s3.IBucket;
   /** The gold catalog database: the only catalog entries Spectrum may read. */
   readonly goldDatabase: glue.Database;
-  /** Key of the audit log groups. */
+  /**
+   * Where the audit logs go: the platform's log bucket (`FoundationStack.accessLogsBucket`), a
+   * bucket of this app in the cluster's region whose default encryption is SSE-S3, the only
+   * encryption Redshift audit logging to S3 supports. The warehouse adds to its policy the
+   * statements that let this cluster, and nothing else, write under `redshift/<clusterName>/`.
+   */
+  readonly auditLogBucket: s3.IBucket;
+  /** Key of the log group of the function that sets the default IAM role. */
   readonly logKey: kms.IKey;
   /** Topic the warehouse alarms notify. */
   readonly alertsTopic: sns.ITopic;
-  /** Removal policy of the cluster, its secret and its log groups (never SNAPSHOT: redshift-alpha rejects it). */
+  /** Removal policy of the cluster, its secret and its log group (never SNAPSHOT: redshift-alpha rejects it). */
   readonly removalPolicy: RemovalPolicy;
-  /** Retention of the audit log groups. */
+  /** Retention of the log group of the function that sets the default IAM role. */
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -72,10 +108,11 @@ export interface WarehouseProps {
  * publicly accessible, with enhanced VPC routing (COPY and Spectrum traffic stays in the VPC),
  * encrypted with the lake's customer key, on a non-default port with a non-default admin whose
  * password lives in Secrets Manager (same key) and rotates monthly; TLS required and every
- * query logged (parameter group); connection, user and user-activity audit logs exported to
- * KMS-encrypted CloudWatch log groups with retention; automated snapshots and maintenance
- * window from config. Its attached COPY/Spectrum role reads only the gold zone and the gold catalog.
- * Its security group admits nothing: clients are added by security group, on the port.
+ * query logged (parameter group); connection, user and user-activity audit logs written to
+ * the platform's log bucket under `redshift/<clusterName>/` (whose lifecycle expires them);
+ * automated snapshots and maintenance window from config. Its COPY/Spectrum role, attached and
+ * made the cluster's default IAM role (`IAM_ROLE default`), reads only the gold zone and the
+ * gold catalog. Its security group admits nothing: clients are added by security group, on the port.
  */
 export class Warehouse extends Construct {
   public readonly cluster: redshift.Cluster;
@@ -88,6 +125,8 @@ export class Warehouse extends Construct {
   /** The admin credentials (username, password, host, port), rotated monthly. */
   public readonly secret: secretsmanager.ISecret;
   public readonly alarms: StageAlarms;
+  /** The custom resource that makes {@link copyRole} the cluster's default IAM role. */
+  public readonly defaultRole: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -95,6 +134,11 @@ export class Warehouse extends Construct {
     const stack = Stack.of(this);
     if (config.port === 5439) {
       throw new Error(`Warehouse ${this.node.path}: port 5439 is Redshift's default; specify another port in warehouse.port.`);
+    }
+    if (Token.isUnresolved(props.clusterName) || !/^[a-z][a-z0-9-]{0,62}$/.test(props.clusterName)) {
+      throw new Error(
+        `Warehouse ${this.node.path}: clusterName must be a literal of lower-case letters, digits and hyphens starting with a letter (max 63), got "${props.clusterName}"; it names the cluster, its ARN in the log bucket policy and its audit-log prefix.`,
+      );
     }
 
     this.key = props.encryptionKey;
@@ -135,17 +179,10 @@ export class Warehouse extends Construct {
       parameters: { ...WAREHOUSE_PARAMETERS },
     });
 
-    // Audit logs go to CloudWatch Logs, whose groups are created here first (the names Redshift
-    // writes to), so that they are encrypted with the log key and expire.
-    const logGroups = WAREHOUSE_LOG_EXPORTS.map(
-      (logType) =>
-        new logs.LogGroup(this, `${logType.charAt(0).toUpperCase()}${logType.slice(1)}Group`, {
-          logGroupName: `/aws/redshift/cluster/${props.clusterName}/${logType}`,
-          encryptionKey: props.logKey,
-          retention: props.logRetention,
-          removalPolicy: props.removalPolicy,
-        }),
-    );
+    // Audit logs go to the log bucket. Redshift checks its permissions when logging is
+    // enabled (at cluster creation), so the cluster depends on the bucket policy.
+    const auditLogPrefix = warehouseAuditLogPrefix(props.clusterName);
+    const auditLogPolicy = this.allowAuditLogging(props.auditLogBucket, props.clusterName, auditLogPrefix);
 
     const singleNode = config.numberOfNodes === 1;
     this.cluster = new redshift.Cluster(this, 'Resource', {
@@ -164,6 +201,8 @@ export class Warehouse extends Construct {
       masterUser: { masterUsername: config.adminUsername, encryptionKey: this.key },
       defaultDatabaseName: 'analytics',
       parameterGroup,
+      // Attached here; made the default role below (the alpha's `defaultRole` would do it with a
+      // function whose policy allows redshift:ModifyClusterIamRoles and iam:PassRole on "*").
       roles: [this.copyRole],
       preferredMaintenanceWindow: config.maintenanceWindow,
       removalPolicy: props.removalPolicy,
@@ -171,18 +210,17 @@ export class Warehouse extends Construct {
     const cfnCluster = this.cluster.node.defaultChild as CfnCluster;
     cfnCluster.automatedSnapshotRetentionPeriod = config.snapshotRetentionDays;
     cfnCluster.allowVersionUpgrade = true;
-    // The COPY role is attached (IamRoles) but not made the cluster's default role: CloudFormation
-    // has no property for it, and the alpha's `defaultRole` adds a custom resource (a Lambda
-    // function outside the VPC, with an inline policy on "*" and an unencrypted log group) only
-    // to call ModifyClusterIamRoles. COPY and CREATE EXTERNAL SCHEMA name the role's ARN instead
-    // (the stack output `WarehouseCopyRoleArn`).
     // The same name the generated secret holds, as a literal: the template (and its reviewers
     // and scanners) see the admin name instead of a dynamic reference.
     cfnCluster.masterUsername = config.adminUsername;
-    cfnCluster.loggingProperties = { logDestinationType: 'cloudwatch', logExports: [...WAREHOUSE_LOG_EXPORTS] };
-    for (const group of logGroups) {
-      this.cluster.node.addDependency(group);
-    }
+    cfnCluster.loggingProperties = {
+      logDestinationType: 's3',
+      bucketName: props.auditLogBucket.bucketName,
+      s3KeyPrefix: auditLogPrefix,
+      logExports: [...WAREHOUSE_LOG_EXPORTS],
+    };
+    this.cluster.node.addDependency(auditLogPolicy);
+    this.defaultRole = this.setDefaultRole(props);
     this.secret = this.cluster.secret!;
     new CfnOutput(this, 'CopyRoleArn', {
       description: 'IAM_ROLE of COPY and CREATE EXTERNAL SCHEMA over the gold zone',
@@ -236,5 +274,112 @@ export class Warehouse extends Construct {
       severity: 'Warning',
       description: `Redshift cluster ${props.clusterName} CPU at 90% or more for 15 minutes: check the running queries (STV_RECENTS) and WLM, or resize.`,
     });
+  }
+
+  /**
+   * Lets this cluster, and only it, write its audit logs under its prefix of the log bucket.
+   * The statements are built from literals and the bucket stack's own pseudo parameters, so the
+   * bucket policy (in the bucket's stack) references nothing of this stack.
+   */
+  private allowAuditLogging(bucket: s3.IBucket, clusterName: string, prefix: string): IDependable {
+    const bucketStack = Stack.of(bucket);
+    const conditions = {
+      StringEquals: {
+        'aws:SourceAccount': bucketStack.account,
+        'aws:SourceArn': clusterArn(bucketStack, clusterName),
+      },
+    };
+    const principals = [new iam.ServicePrincipal('redshift.amazonaws.com')];
+    const results = [
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({ principals, actions: [...AUDIT_LOG_BUCKET_ACTIONS], resources: [bucket.bucketArn], conditions }),
+      ),
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals,
+          actions: [...AUDIT_LOG_OBJECT_ACTIONS],
+          resources: [bucket.arnForObjects(`${prefix}*`)],
+          conditions,
+        }),
+      ),
+    ];
+    const dependable = results[0].policyDependable;
+    if (!results.every((r) => r.statementAdded) || !dependable) {
+      throw new Error(
+        `Warehouse ${this.node.path}: the audit-log bucket ${bucket.node.path} takes no policy statement (an imported bucket); pass a bucket created in this app.`,
+      );
+    }
+    return dependable;
+  }
+
+  /**
+   * Makes the COPY role the cluster's default IAM role (`COPY ... IAM_ROLE default`,
+   * `CREATE EXTERNAL SCHEMA ... IAM_ROLE default`). CloudFormation has no property for it, so a
+   * custom resource calls ModifyClusterIamRoles on every create and update. Its function may
+   * call that on this cluster only and pass this role only, to Redshift only; it runs outside
+   * the VPC because it calls the Redshift control-plane API and reaches no data store. On
+   * delete it does nothing: the role is deleted with the stack (and the dev cluster with it).
+   */
+  private setDefaultRole(props: WarehouseProps): cr.AwsCustomResource {
+    const role = new LeastPrivilegeRole(this, 'DefaultRoleFunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Makes the COPY role the default IAM role of the warehouse cluster; nothing else',
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...DEFAULT_ROLE_ACTIONS],
+        resources: [clusterArn(Stack.of(this), props.clusterName)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.copyRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'redshift.amazonaws.com' } },
+      }),
+    );
+    const logGroup = new logs.LogGroup(this, 'DefaultRoleLogs', {
+      encryptionKey: props.logKey,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    logGroup.grantWrite(role);
+    const resource = new cr.AwsCustomResource(this, 'DefaultRole', {
+      resourceType: 'Custom::WarehouseDefaultRole',
+      onUpdate: {
+        service: 'Redshift',
+        action: 'ModifyClusterIamRoles',
+        parameters: { ClusterIdentifier: this.cluster.clusterName, DefaultIamRoleArn: this.copyRole.roleArn },
+        physicalResourceId: cr.PhysicalResourceId.of(props.clusterName),
+      },
+      role,
+      logGroup,
+      installLatestAwsSdk: false,
+      timeout: Duration.minutes(2),
+    });
+    // The role's policy exists before the call.
+    resource.node.addDependency(role);
+    // The function is the stack's one AwsCustomResource singleton (its CfnFunction is what the packs check).
+    const provider = resource.node.findChild('Provider') as lambda.SingletonFunction;
+    const fn = provider.permissionsNode.defaultChild as lambda.CfnFunction;
+    acknowledge(
+      fn,
+      COMPLIANCE_PACKS,
+      'LambdaInsideVPC',
+      'The function only calls the Redshift control-plane API (ModifyClusterIamRoles) during deployments; it reaches no data store, and the VPC has no Redshift API endpoint, so it runs outside the VPC.',
+    );
+    acknowledge(
+      fn,
+      COMPLIANCE_PACKS,
+      'LambdaDLQ',
+      'The function is invoked synchronously by CloudFormation for a custom resource; a failure fails the deployment, so there is no event to park in a dead-letter queue.',
+    );
+    acknowledge(
+      fn,
+      COMPLIANCE_PACKS,
+      'LambdaConcurrency',
+      'The function runs once per deployment of this stack; CloudFormation serializes the calls, so reserved concurrency would only take capacity from other functions.',
+    );
+    return resource;
   }
 }

@@ -14,11 +14,22 @@ export interface WarehouseMigration {
   readonly sql: string;
 }
 
+/** A column of a `CREATE TABLE`: its name, its type as written (upper case, no spaces) and its nullability. */
+export interface WarehouseColumn {
+  readonly name: string;
+  /** `INTEGER`, `VARCHAR(50)`, `DECIMAL(10,2)`, `DOUBLE PRECISION`, ... */
+  readonly type: string;
+  readonly notNull: boolean;
+}
+
 /** A `CREATE TABLE` of the DDL, with its Redshift physical design. */
 export interface WarehouseTable {
   /** `schema.table`. */
   readonly name: string;
+  /** The column names, in order. */
   readonly columns: readonly string[];
+  /** The columns with their types and nullability, in order. */
+  readonly columnDefinitions: readonly WarehouseColumn[];
   /** `ALL`, `EVEN`, `AUTO` or `KEY(<column>)`. */
   readonly distribution?: string;
   readonly sortKey: readonly string[];
@@ -78,6 +89,21 @@ function topLevelParts(body: string): string[] {
   return parts;
 }
 
+const COLUMN = /^([a-z_][a-z0-9_]*)\s+(DOUBLE\s+PRECISION|[a-z]+(?:\s*\([^)]*\))?)(.*)$/is;
+
+/** Parses one column definition (`name TYPE [NOT NULL] [ENCODE ...]`). */
+function parseColumn(part: string): WarehouseColumn {
+  const match = COLUMN.exec(part.trim());
+  if (!match) {
+    throw new Error(`Cannot parse the column definition "${part}": expected <name> <type> [NOT NULL] [ENCODE <encoding>].`);
+  }
+  return {
+    name: match[1].toLowerCase(),
+    type: match[2].toUpperCase().replace(/\s*([(),])\s*/g, '$1').replace(/\s+/g, ' '),
+    notNull: /\bNOT\s+NULL\b/i.test(match[3]),
+  };
+}
+
 /** The `CREATE TABLE` statements of some DDL with their columns, distribution and sort key. */
 export function parseTables(sql: string): WarehouseTable[] {
   const text = stripComments(sql);
@@ -89,15 +115,16 @@ export function parseTables(sql: string): WarehouseTable[] {
     const close = closing(text, open);
     const end = text.indexOf(';', close);
     const attributes = text.slice(close + 1, end === -1 ? undefined : end);
-    const columns = topLevelParts(text.slice(open + 1, close))
+    const columnDefinitions = topLevelParts(text.slice(open + 1, close))
       .filter((part) => !/^(PRIMARY|FOREIGN|UNIQUE|CONSTRAINT)\b/i.test(part))
-      .map((part) => part.split(/\s+/)[0].toLowerCase());
+      .map(parseColumn);
     const style = /DISTSTYLE\s+(ALL|EVEN|AUTO|KEY)/i.exec(attributes)?.[1]?.toUpperCase();
     const distKey = /DISTKEY\s*\(\s*([a-z0-9_]+)\s*\)/i.exec(attributes)?.[1]?.toLowerCase();
     const sort = /(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\(([^)]*)\)/i.exec(attributes)?.[1];
     tables.push({
       name: match[1].toLowerCase(),
-      columns,
+      columns: columnDefinitions.map((c) => c.name),
+      columnDefinitions,
       distribution: distKey ? `KEY(${distKey})` : style,
       sortKey: sort ? sort.split(',').map((c) => c.trim().toLowerCase()) : [],
     });

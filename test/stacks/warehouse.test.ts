@@ -1,12 +1,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Validations } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { GLUE_CATALOG_READ_ACTIONS, WAREHOUSE_LOG_EXPORTS } from '../../lib/stacks/warehouse';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, logicalId, ref, resourcesOf, rolePolicyStatements, statementsWithAction } from './template-helpers';
 
 const CLUSTER_NAME = 'undercurrent-prod-warehouse';
+
+/** The ARN of the prod cluster as a stack's template holds it (its partition, region and account). */
+function clusterArnIn(stack: Stack): unknown {
+  const arn = plain(
+    stack.resolve(
+      stack.formatArn({ service: 'redshift', resource: 'cluster', resourceName: CLUSTER_NAME, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    ),
+  );
+  expect(JSON.stringify(arn)).toMatch(new RegExp(`:redshift:.*:cluster:${CLUSTER_NAME}"`));
+  return arn;
+}
 
 /** A resolved reference as plain JSON (as the template holds it). */
 function plain(value: unknown): unknown {
@@ -140,20 +152,65 @@ describe('the warehouse in prod', () => {
     template.hasResourceProperties('AWS::Redshift::Cluster', { ClusterParameterGroupName: { Ref: groupId } });
   });
 
-  test('audit logs go to KMS-encrypted CloudWatch log groups with retention, created before the cluster', () => {
+  test('audit logs (connection, user, user activity) go to the log bucket under redshift/<cluster>/, not to CloudWatch', () => {
+    const logBucket = platform.foundation.accessLogsBucket;
     template.hasResourceProperties('AWS::Redshift::Cluster', {
-      LoggingProperties: { LogDestinationType: 'cloudwatch', LogExports: [...WAREHOUSE_LOG_EXPORTS] },
+      LoggingProperties: {
+        LogDestinationType: 's3',
+        BucketName: plain(ref(platform.storage, logBucket.bucketName)),
+        S3KeyPrefix: `redshift/${CLUSTER_NAME}/`,
+        LogExports: [...WAREHOUSE_LOG_EXPORTS],
+      },
     });
-    const opsKey = plain(ref(platform.storage, platform.foundation.keys.ops.keyArn));
-    const dependsOn = asList(template.toJSON().Resources[clusterId].DependsOn);
-    for (const logType of WAREHOUSE_LOG_EXPORTS) {
-      const groups = Object.entries(resourcesOf(template, 'AWS::Logs::LogGroup')).filter(
-        ([, g]) => g.Properties?.LogGroupName === `/aws/redshift/cluster/${CLUSTER_NAME}/${logType}`,
-      );
-      expect(groups).toHaveLength(1);
-      expect(groups[0][1].Properties).toMatchObject({ KmsKeyId: opsKey, RetentionInDays: 365 });
-      expect(dependsOn).toContain(groups[0][0]);
-    }
+    expect(Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.Properties?.LogGroupName)).not.toContainEqual(
+      expect.stringContaining('/aws/redshift/'),
+    );
+  });
+
+  test('the log bucket is SSE-S3 (the only encryption Redshift audit logging to S3 supports) and its lifecycle expires the logs', () => {
+    const buckets = resourcesOf(platform.template('foundation'), 'AWS::S3::Bucket');
+    const bucket = buckets[logicalId(platform.foundation.accessLogsBucket)];
+    expect(bucket.Properties?.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [expect.objectContaining({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } })],
+    });
+    expect(JSON.stringify(bucket.Properties?.LifecycleConfiguration)).toContain('ExpirationInDays');
+  });
+
+  test('the log bucket policy lets Redshift read the bucket ACL and put objects under the prefix, for this cluster of this account only', () => {
+    const foundation = platform.template('foundation');
+    const bucketId = logicalId(platform.foundation.accessLogsBucket);
+    const statements = Object.values(resourcesOf(foundation, 'AWS::S3::BucketPolicy'))
+      .filter((p) => JSON.stringify(p.Properties?.Bucket).includes(bucketId))
+      .flatMap((p) => asList(p.Properties?.PolicyDocument.Statement))
+      .filter((st) => JSON.stringify(st.Principal).includes('redshift.amazonaws.com'));
+    const conditions = {
+      StringEquals: {
+        'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+        'aws:SourceArn': clusterArnIn(platform.foundation),
+      },
+    };
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'redshift.amazonaws.com' },
+        Action: 's3:GetBucketAcl',
+        Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
+        Condition: conditions,
+      },
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'redshift.amazonaws.com' },
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/redshift/${CLUSTER_NAME}/*`]] },
+        Condition: conditions,
+      },
+    ]);
+  });
+
+  test('the storage stack deploys after the bucket policy exists (Redshift checks it when logging is enabled)', () => {
+    expect(platform.storage.dependencies).toContain(platform.foundation);
+    const policy = platform.foundation.accessLogsBucket.policy!;
+    expect(platform.storage.warehouse!.cluster.node.dependencies).toContain(policy);
   });
 
   test('automated snapshots are kept 35 days, maintenance is on the configured window, and the cluster is retained', () => {
@@ -169,6 +226,7 @@ describe('the warehouse in prod', () => {
     const role = platform.storage.warehouse!.copyRole;
     const roleId = logicalId(role);
     template.hasResourceProperties('AWS::Redshift::Cluster', { IamRoles: [{ 'Fn::GetAtt': [roleId, 'Arn'] }] });
+    expect(template.toJSON().Resources[clusterId].Properties.IamRoles).toHaveLength(1);
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'redshift.amazonaws.com' } }],
@@ -201,6 +259,66 @@ describe('the warehouse in prod', () => {
     }
   });
 
+  test('the COPY role is made the default IAM role of the cluster on create and update, by a call on this cluster only', () => {
+    const roleId = logicalId(platform.storage.warehouse!.copyRole);
+    const call = {
+      'Fn::Join': [
+        '',
+        [
+          '{"service":"Redshift","action":"ModifyClusterIamRoles","parameters":{"ClusterIdentifier":"',
+          { Ref: clusterId },
+          '","DefaultIamRoleArn":"',
+          { 'Fn::GetAtt': [roleId, 'Arn'] },
+          `"},"physicalResourceId":{"id":"${CLUSTER_NAME}"}}`,
+        ],
+      ],
+    };
+    const resources = Object.values(resourcesOf(template, 'Custom::WarehouseDefaultRole'));
+    expect(resources).toHaveLength(1);
+    const [resource] = resources;
+    expect(resource.Properties?.Create).toEqual(call);
+    expect(resource.Properties?.Update).toEqual(call);
+    expect(resource.Properties?.Delete).toBeUndefined();
+    expect(resource.Properties?.InstallLatestAwsSdk).toBe(false);
+  });
+
+  test('the default-role function may modify the roles of this cluster and pass the COPY role to Redshift, nothing else', () => {
+    const statements = rolePolicyStatements(template, 'Storage/Warehouse/DefaultRoleFunctionRole');
+    const roleId = logicalId(platform.storage.warehouse!.copyRole);
+    expect(statementsWithAction(statements, 'redshift:ModifyClusterIamRoles')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'redshift:ModifyClusterIamRoles',
+        Resource: clusterArnIn(platform.storage),
+      },
+    ]);
+    expect(statementsWithAction(statements, 'iam:PassRole')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: { 'Fn::GetAtt': [roleId, 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'redshift.amazonaws.com' } },
+      },
+    ]);
+    const other = statements.filter(
+      (st) => !['redshift:ModifyClusterIamRoles', 'iam:PassRole'].some((a) => actionsOf(st).includes(a)),
+    );
+    for (const st of other) {
+      expect(actionsOf(st).every((a) => a.startsWith('logs:'))).toBe(true);
+    }
+    expect(JSON.stringify(statements)).not.toContain('"*"');
+    // Its function runs with that role and logs to a KMS-encrypted group with retention.
+    const opsKey = plain(ref(platform.storage, platform.foundation.keys.ops.keyArn));
+    const functionRoleId = logicalId(platform.storage.warehouse!.node.findChild('DefaultRoleFunctionRole'));
+    const functions = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).filter(
+      (f) => JSON.stringify(f.Properties?.Role) === JSON.stringify({ 'Fn::GetAtt': [functionRoleId, 'Arn'] }),
+    );
+    expect(functions).toHaveLength(1);
+    const [fn] = functions;
+    const logGroupId = (fn.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(resourcesOf(template, 'AWS::Logs::LogGroup')[logGroupId].Properties).toMatchObject({ KmsKeyId: opsKey, RetentionInDays: 365 });
+  });
+
   test('alarms on health, disk space and CPU notify the alerts topic on alarm and recovery', () => {
     const topic = ref(platform.storage, platform.foundation.alertsTopic.topicArn);
     for (const [name, metric, statistic, comparison, threshold] of [
@@ -224,7 +342,7 @@ describe('the warehouse in prod', () => {
 });
 
 describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
-  test('is off: no Redshift resource, no warehouse key, rotation or alarm', () => {
+  test('is off: no Redshift resource, no warehouse key, rotation or alarm, no Redshift access to the log bucket', () => {
     const platform = synthPlatform(envName);
     expect(platform.config.warehouse.enabled).toBe(false);
     expect(platform.storage.warehouse).toBeUndefined();
@@ -233,6 +351,8 @@ describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
     const text = JSON.stringify(platform.template('storage').toJSON());
     expect(text).not.toContain('warehouse');
     expect(text).not.toContain('Warehouse');
+    // Nor a statement for Redshift in the log bucket policy.
+    expect(JSON.stringify(platform.template('foundation').toJSON())).not.toContain('redshift.amazonaws.com');
   });
 });
 
@@ -272,7 +392,7 @@ describe('the warehouse turned on in dev (single node, NAT egress)', () => {
     });
   });
 
-  test('passes the four nag packs and the CloudFormation validator, acknowledging only the object and table wildcards of the COPY role', () => {
+  test('passes the four nag packs and the CloudFormation validator, acknowledging only the object and table wildcards of the COPY role and the Lambda findings of the default-role function', () => {
     const report = JSON.parse(fs.readFileSync(path.join(platform.app.outdir, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
     const acks: string[] = [];
@@ -287,5 +407,16 @@ describe('the warehouse turned on in dev (single node, NAT egress)', () => {
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<GoldZone[0-9A-F]+\.Arn>\/\*\]$/),
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\/<GoldDatabase[0-9A-F]+>\/\*\]$/),
     ]);
+    // The default-role function (the stack's AwsCustomResource singleton): outside the VPC,
+    // synchronous, once per deployment.
+    const provider = platform.storage.warehouse!.defaultRole.node.findChild('Provider') as lambda.SingletonFunction;
+    const fnAcks = provider.permissionsNode.defaultChild!.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.keys(entry.data as Record<string, string>).map((id) => id.replace(/^[A-Za-z0-9.]+::/, '')));
+    expect(fnAcks.sort()).toEqual(
+      ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']
+        .flatMap((pack) => ['LambdaConcurrency', 'LambdaDLQ', 'LambdaInsideVPC'].map((rule) => `${pack}-${rule}`))
+        .sort(),
+    );
   });
 });

@@ -1,8 +1,31 @@
-import { goldTableDeclarations } from '../../lib/datasets';
+import { ColumnDeclaration, goldTableDeclarations } from '../../lib/datasets';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseTables, WarehouseTable, warehouseMigrations } from '../../lib/warehouse/schema';
+
+/**
+ * The Redshift type a gold column of each declared (Spark SQL) type must have. Strings may take
+ * any VARCHAR width (the DDL sizes them from the source); every other type maps to exactly one.
+ */
+function expectedRedshiftType(goldType: string): string | RegExp {
+  const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(goldType);
+  if (decimal) return `DECIMAL(${decimal[1]},${decimal[2]})`;
+  const mapping: Record<string, string | RegExp> = {
+    string: /^VARCHAR\(\d+\)$/,
+    int: 'INTEGER',
+    bigint: 'BIGINT',
+    date: 'DATE',
+    timestamp: 'TIMESTAMP',
+    boolean: 'BOOLEAN',
+    double: 'DOUBLE PRECISION',
+  };
+  const type = mapping[goldType];
+  if (type === undefined) {
+    throw new Error(`No Redshift type is mapped for the gold type "${goldType}": add it to the mapping of this test.`);
+  }
+  return type;
+}
 
 describe('the versioned warehouse DDL', () => {
   let tables: Record<string, WarehouseTable>;
@@ -109,5 +132,48 @@ describe('the versioned warehouse DDL', () => {
         [...declaration.columns, ...(declaration.partition_keys ?? [])].map((c) => c.name),
       ]);
     }
+  });
+
+  test('each warehouse column has the Redshift type of its gold declaration, and is NOT NULL exactly when the declaration is not nullable', () => {
+    const declarations = Object.fromEntries(goldTableDeclarations().map((d) => [d.name, d]));
+    for (const table of Object.values(tables)) {
+      const declaration = declarations[table.name.replace(/^gold\./, '')];
+      const declared: ColumnDeclaration[] = [...declaration.columns, ...(declaration.partition_keys ?? [])];
+      const byName = Object.fromEntries(table.columnDefinitions.map((c) => [c.name, c]));
+      for (const column of declared) {
+        const actual = byName[column.name];
+        const expected = expectedRedshiftType(column.type);
+        // The table and column in the compared values name the culprit when one differs.
+        expect({ column: `${table.name}.${column.name}`, type: actual.type, notNull: actual.notNull }).toEqual({
+          column: `${table.name}.${column.name}`,
+          type: typeof expected === 'string' ? expected : expect.stringMatching(expected),
+          notNull: !column.nullable,
+        });
+      }
+    }
+  });
+
+  test('the type mapping refuses a gold type it does not know', () => {
+    expect(() => expectedRedshiftType('array<string>')).toThrow(
+      'No Redshift type is mapped for the gold type "array<string>": add it to the mapping of this test.',
+    );
+    expect(expectedRedshiftType('decimal(12, 2)')).toBe('DECIMAL(12,2)');
+  });
+
+  test('the parser reads each column type and nullability as written', () => {
+    const [table] = parseTables(`
+      CREATE TABLE IF NOT EXISTS s.t (
+        a  INTEGER        NOT NULL ENCODE az64,
+        b  VARCHAR( 20 )  ENCODE lzo,
+        c  decimal(10, 2) not null,
+        d  DOUBLE PRECISION,
+        PRIMARY KEY (a)
+      ) DISTSTYLE ALL SORTKEY (a);`);
+    expect(table.columnDefinitions).toEqual([
+      { name: 'a', type: 'INTEGER', notNull: true },
+      { name: 'b', type: 'VARCHAR(20)', notNull: false },
+      { name: 'c', type: 'DECIMAL(10,2)', notNull: true },
+      { name: 'd', type: 'DOUBLE PRECISION', notNull: false },
+    ]);
   });
 });

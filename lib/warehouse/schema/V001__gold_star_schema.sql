@@ -1,9 +1,10 @@
 -- V001: the gold star schema of the Undercurrent warehouse (Amazon Redshift).
 --
 -- Versioned DDL: files run once each, in version order (V001, V002, ...); a released file
--- is never edited, a change is a new version. The grain and columns follow the gold zone's
--- star schema (glue-scripts/lib/undercurrent_glue/schemas/gold/), loaded with COPY or read
--- through Spectrum with the warehouse's COPY role.
+-- is never edited, a change is a new version. The grain, columns, types and nullability
+-- follow the gold zone's declarations (glue-scripts/lib/undercurrent_glue/schemas/gold/;
+-- test/warehouse/schema.test.ts holds the type mapping), loaded with COPY or read through
+-- Spectrum with the warehouse's COPY role.
 --
 -- Distribution and sort keys:
 -- * fact_order_line is the only large table. DISTKEY(customer_key) co-locates each
@@ -24,12 +25,12 @@ CREATE SCHEMA IF NOT EXISTS gold;
 CREATE TABLE IF NOT EXISTS gold.dim_date (
   date_key      INTEGER     NOT NULL ENCODE az64,
   full_date     DATE        NOT NULL ENCODE az64,
-  year          SMALLINT    NOT NULL ENCODE az64,
-  quarter       SMALLINT    NOT NULL ENCODE az64,
-  month         SMALLINT    NOT NULL ENCODE az64,
+  year          INTEGER     NOT NULL ENCODE az64,
+  quarter       INTEGER     NOT NULL ENCODE az64,
+  month         INTEGER     NOT NULL ENCODE az64,
   month_name    VARCHAR(9)  NOT NULL ENCODE lzo,
-  day_of_month  SMALLINT    NOT NULL ENCODE az64,
-  day_of_week   SMALLINT    NOT NULL ENCODE az64,
+  day_of_month  INTEGER     NOT NULL ENCODE az64,
+  day_of_week   INTEGER     NOT NULL ENCODE az64,
   day_name      VARCHAR(9)  NOT NULL ENCODE lzo,
   is_weekend    BOOLEAN     NOT NULL,
   PRIMARY KEY (date_key)
@@ -72,7 +73,8 @@ DISTSTYLE ALL
 SORTKEY (employee_key);
 
 -- Customers, type 2: a new row (new customer_key) whenever a tracked attribute changes;
--- valid_to is '9999-12-31' and is_current true on the current row of each customer_number.
+-- each row is valid in [valid_from, valid_to); valid_to is null and is_current true on the
+-- current row of each customer_number.
 CREATE TABLE IF NOT EXISTS gold.dim_customer (
   customer_key               BIGINT         NOT NULL ENCODE az64,
   customer_number            INTEGER        NOT NULL ENCODE az64,
@@ -89,7 +91,7 @@ CREATE TABLE IF NOT EXISTS gold.dim_customer (
   sales_rep_employee_number  INTEGER                 ENCODE az64,
   credit_limit               DECIMAL(10,2)           ENCODE az64,
   valid_from                 TIMESTAMP      NOT NULL ENCODE az64,
-  valid_to                   TIMESTAMP      NOT NULL ENCODE az64,
+  valid_to                   TIMESTAMP               ENCODE az64,
   is_current                 BOOLEAN        NOT NULL,
   PRIMARY KEY (customer_key)
 )
@@ -100,7 +102,7 @@ SORTKEY (customer_number, valid_from);
 -- product keys are the dimension rows valid at the order date.
 CREATE TABLE IF NOT EXISTS gold.fact_order_line (
   order_number       INTEGER        NOT NULL ENCODE az64,
-  order_line_number  SMALLINT       NOT NULL ENCODE az64,
+  order_line_number  INTEGER        NOT NULL ENCODE az64,
   customer_key       BIGINT         NOT NULL ENCODE az64,
   product_key        BIGINT         NOT NULL ENCODE az64,
   employee_key       BIGINT                  ENCODE az64,
