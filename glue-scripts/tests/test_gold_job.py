@@ -1,0 +1,224 @@
+"""The curated -> gold Glue job on local Spark: real Iceberg tables, SCD2 by MERGE across runs, idempotent reruns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from decimal import Decimal
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from test_gold import CATALOG, D, T, click, declared_struct, write_curated, write_events
+from undercurrent_glue import iceberg
+from undercurrent_glue.metrics import ROWS_WRITTEN, RecordingSink
+from undercurrent_glue.schema import GOLD_TABLES
+
+JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "curated_to_gold.py"
+MONTHLY = {"fact_order_line": "order_date", "clickstream_sessions": "session_date", "daily_product_views": "event_date"}
+
+
+@pytest.fixture(scope="module")
+def job():
+    spec = importlib.util.spec_from_file_location("curated_to_gold", JOB_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Lake:
+    """Local curated inputs and the gold database of one test."""
+
+    def __init__(self, spark, root: Path, database: str):
+        self.spark = spark
+        self.curated = root / "curated"
+        self.clicks = self.curated / "clickstream_events"
+        self.database = database
+
+    def write(self, customers: List[Dict], orders: List[Dict], order_lines: List[Dict], events: List[Dict]) -> None:
+        spark = self.spark
+        write_curated(spark, self.curated, "customers", customers)
+        write_curated(spark, self.curated, "employees", [{"employee_number": 1370}, {"employee_number": 1102, "reports_to": None}])
+        write_curated(spark, self.curated, "offices", [{"office_code": "4"}])
+        write_curated(spark, self.curated, "product_lines", [{"product_line": "Motorcycles"}])
+        write_curated(spark, self.curated, "products", [{"product_code": "S10_1678"}, {"product_code": "S12_1099"}])
+        write_curated(spark, self.curated, "orders", orders)
+        write_curated(spark, self.curated, "order_lines", order_lines)
+        write_events(spark, self.clicks, events)
+
+    def run(self, job, sink=None) -> Dict[str, int]:
+        return job.run(
+            self.spark,
+            str(self.curated) + "/",
+            str(self.clicks) + "/",
+            self.database,
+            "s3://gold-bucket/",
+            "run-1",
+            sink or RecordingSink("CuratedToGold"),
+            create_namespace=True,
+        )
+
+    def table(self, name: str) -> str:
+        return f"{CATALOG}.{self.database}.{name}"
+
+    def rows(self, name: str) -> List[tuple]:
+        df = self.spark.table(self.table(name))
+        return sorted((tuple(r) for r in df.collect()), key=repr)
+
+    def snapshots(self, name: str) -> int:
+        return self.spark.table(self.table(name) + ".snapshots").count()
+
+
+CUSTOMERS_1 = [
+    {"customer_number": 103, "sales_rep_employee_number": 1370, "updated_at": T(2024, 3, 1)},
+    {"customer_number": 112, "sales_rep_employee_number": None, "updated_at": T(2024, 3, 1)},
+]
+ORDERS = [
+    {"order_number": 10100, "order_date": D(2024, 2, 10), "customer_number": 103, "shipped_date": D(2024, 2, 12)},
+    {"order_number": 10101, "order_date": D(2024, 4, 15), "customer_number": 103},
+    {"order_number": 10102, "order_date": D(2024, 5, 20), "customer_number": 112},
+]
+LINES = [
+    {"order_number": 10100, "product_code": "S10_1678", "quantity_ordered": 3, "price_each": Decimal("95.70")},
+    {"order_number": 10100, "product_code": "S12_1099", "quantity_ordered": 2, "price_each": Decimal("1.05"), "order_line_number": 2},
+    {"order_number": 10101, "product_code": "S10_1678", "quantity_ordered": 1},
+    {"order_number": 10102, "product_code": "S12_1099", "quantity_ordered": 4},
+]
+T0 = T(2024, 5, 1, 9)
+EVENTS = [
+    click("e1", T0, "product_view", "s1", product_code="S10_1678"),
+    click("e2", T0 + dt.timedelta(minutes=10), "purchase", "s1", customer_number=103, product_code="S10_1678"),
+    click("e3", T0 + dt.timedelta(minutes=50), "page_view", "s1"),
+    click("e4", T(2024, 6, 2, 8), "product_view", "s2", product_code="S12_1099"),
+]
+
+
+CUSTOMERS_2 = [
+    # 103 moves on 2024-05-01 (after order 10101, before the new order 10103), 112 only gets a
+    # newer updated_at (no tracked change), 119 is new.
+    {"customer_number": 103, "city": "Lyon", "sales_rep_employee_number": 1102, "updated_at": T(2024, 5, 1, 8)},
+    {"customer_number": 112, "sales_rep_employee_number": None, "updated_at": T(2024, 5, 2)},
+    {"customer_number": 119, "updated_at": T(2024, 5, 3)},
+]
+# Order 10102 and the June click events are gone from the second input.
+ORDERS_2 = ORDERS[:2] + [{"order_number": 10103, "order_date": D(2024, 5, 2), "customer_number": 103}]
+LINES_2 = LINES[:3] + [{"order_number": 10103, "product_code": "S10_1678", "quantity_ordered": 2}]
+
+
+def collect(spark, lake: Lake, name: str, *order_by: str):
+    return spark.table(lake.table(name)).orderBy(*order_by).collect()
+
+
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory, job):
+    """One lake through three runs: input 1, the same again, input 2 (a rerun of input 2 adds no
+    MERGE either: test_gold checks that customer_changes of the same input is empty)."""
+    lake = Lake(spark, tmp_path_factory.mktemp("gold-job"), "gold_job")
+    state = {"lake": lake, "sink": RecordingSink("CuratedToGold")}
+    lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
+    state["written_1"] = lake.run(job, state["sink"])
+    state["rows_1"] = {name: lake.rows(name) for name in GOLD_TABLES}
+    state["fact_1"] = collect(spark, lake, "fact_order_line", "order_number", "order_line_number")
+    state["customers_1"] = collect(spark, lake, "dim_customer", "customer_number")
+    state["sessions_1"] = collect(spark, lake, "clickstream_sessions", "session_id")
+    state["customer_snapshots_1"] = lake.snapshots("dim_customer")
+
+    state["written_1b"] = lake.run(job)
+    state["rows_1b"] = {name: lake.rows(name) for name in GOLD_TABLES}
+    state["customer_snapshots_1b"] = lake.snapshots("dim_customer")
+
+    lake.write(CUSTOMERS_2, ORDERS_2, LINES_2, EVENTS[:3])
+    state["written_2"] = lake.run(job)
+    return state
+
+
+def test_the_first_run_writes_every_gold_table_and_publishes_rows_written(history):
+    written = history["written_1"]
+    assert written == {
+        "dim_customer": 2,
+        "dim_product": 2,
+        "dim_employee": 2,
+        "dim_date": 366,
+        "fact_order_line": 4,
+        "clickstream_sessions": 3,
+        "daily_product_views": 2,
+    }
+    assert {dataset: v for (dataset, metric), v in history["sink"].values.items() if metric == ROWS_WRITTEN} == written
+    assert {name: len(rows) for name, rows in history["rows_1"].items()} == {**written}
+
+
+def test_the_gold_tables_have_the_declared_columns_partition_spec_and_few_files(spark, history):
+    lake = history["lake"]
+    for name in GOLD_TABLES:
+        table = lake.table(name)
+        assert [(f.name, f.dataType) for f in spark.table(table).schema.fields] == [
+            (f.name, f.dataType) for f in declared_struct(name).fields
+        ]
+        assert iceberg.current_partition_spec(spark, table) == ([f"months({MONTHLY[name]})"] if name in MONTHLY else [])
+        # Clustered by partition and sorted within: not one file per task and partition.
+        assert iceberg.data_file_count(spark, table) <= max(1, iceberg.partition_count(spark, table)) * 2, name
+
+
+def test_the_fact_resolves_keys_and_amounts(history):
+    fact = history["fact_1"]
+    assert [(r["order_number"], r["order_line_number"], r["amount"], r["order_date_key"], r["order_date"]) for r in fact] == [
+        (10100, 1, Decimal("287.10"), 20240210, D(2024, 2, 10)),
+        (10100, 2, Decimal("2.10"), 20240210, D(2024, 2, 10)),
+        (10101, 1, Decimal("10.00"), 20240415, D(2024, 4, 15)),
+        (10102, 1, Decimal("40.00"), 20240520, D(2024, 5, 20)),
+    ]
+    keys = {r["customer_number"]: r["customer_key"] for r in history["customers_1"]}
+    # 10100 predates the first version seen (2024-03-01): the earliest version.
+    assert [r["customer_key"] for r in fact] == [keys[103], keys[103], keys[103], keys[112]]
+    assert fact[0]["employee_key"] is not None and fact[3]["employee_key"] is None
+    assert [(r["session_id"], r["events"], r["purchased"], r["customer_number"]) for r in history["sessions_1"]] == [
+        ("s1-1", 2, True, 103),
+        ("s1-2", 1, False, None),
+        ("s2-1", 1, False, None),
+    ]
+
+
+def test_a_rerun_on_the_same_input_leaves_every_table_unchanged(history):
+    assert history["rows_1b"] == history["rows_1"]
+    assert history["written_1b"] == {**history["written_1"], "dim_customer": 0}
+    assert history["customer_snapshots_1b"] == history["customer_snapshots_1"]  # no MERGE at all
+
+
+def test_a_second_input_versions_changed_customers_by_merge(spark, history):
+    lake = history["lake"]
+    assert history["written_2"]["dim_customer"] == 3  # 103 closed + 103's new version + 119's first
+    dim = collect(spark, lake, "dim_customer", "customer_number", "valid_from")
+    assert [(r["customer_number"], r["city"], r["valid_from"], r["valid_to"], r["is_current"]) for r in dim] == [
+        (103, "Nantes", T(2024, 3, 1), T(2024, 5, 1, 8), False),
+        (103, "Lyon", T(2024, 5, 1, 8), None, True),
+        (112, "Nantes", T(2024, 3, 1), None, True),
+        (119, "Nantes", T(2024, 5, 3), None, True),
+    ]
+    first_keys = {r["customer_number"]: r["customer_key"] for r in history["customers_1"]}
+    old, new = dim[0]["customer_key"], dim[1]["customer_key"]
+    assert (old, dim[2]["customer_key"]) == (first_keys[103], first_keys[112])
+
+    fact = collect(spark, lake, "fact_order_line", "order_number", "order_line_number")
+    assert [(r["order_number"], r["customer_key"]) for r in fact] == [(10100, old), (10100, old), (10101, old), (10103, new)]
+    employees = {r["employee_number"]: r["employee_key"] for r in collect(spark, lake, "dim_employee", "employee_number")}
+    assert [r["employee_key"] for r in fact] == [employees[1370]] * 3 + [employees[1102]]
+
+
+def test_rows_the_new_input_no_longer_produces_do_not_linger(spark, history):
+    lake = history["lake"]
+    assert spark.table(lake.table("daily_product_views")).filter("event_date >= '2024-06-01'").count() == 0
+    assert spark.table(lake.table("clickstream_sessions")).count() == 2
+    assert spark.table(lake.table("fact_order_line")).filter("order_number = 10102").count() == 0
+    assert spark.table(lake.table("dim_date")).count() == 366
+
+
+def test_job_settings_resolve_the_optional_gap_only_when_present(job):
+    def resolver(argv, names):
+        assert "session_gap_minutes" in names or "--session_gap_minutes" not in argv
+        return {name: "45" if name == "session_gap_minutes" else f"<{name}>" for name in names}
+
+    assert job.job_settings(["job.py"], resolver)["session_gap_minutes"] == "30"
+    assert job.job_settings(["job.py", "--session_gap_minutes", "45"], resolver)["session_gap_minutes"] == "45"
+    with pytest.raises(ValueError, match="session_gap_minutes must be an integer from 1 to 1440"):
+        job.job_settings(["job.py", "--session_gap_minutes", "0"], lambda argv, names: {n: "0" for n in names})
