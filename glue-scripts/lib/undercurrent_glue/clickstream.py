@@ -76,6 +76,8 @@ MALFORMED_JSON = "malformed_json"
 _CORRUPT = "_corrupt_record"
 _RANK = "_dup_rank"
 _WHITESPACE_EDGES = r"^\s+|\s+$"
+#: The characters regex ``\s`` matches (Java, without UNICODE_CHARACTER_CLASS).
+_WHITESPACE = " \t\n\x0b\f\r"
 # ISO-8601 date-time with seconds and an explicit offset; fractions beyond microseconds
 # are truncated by Spark.
 _ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
@@ -186,9 +188,18 @@ def _text(name: str) -> str:
     return f"_text_{name}"
 
 
+def _trim_whitespace(column: Column) -> Column:
+    """Remove edge whitespace: the characters of regex ``\\s`` (``F.trim`` removes only spaces).
+
+    ``trim(BOTH chars FROM ...)`` gives the same result as ``regexp_replace`` with
+    :data:`_WHITESPACE_EDGES` at a fraction of the cost (no regex per value and column).
+    """
+    return F.btrim(column, F.lit(_WHITESPACE))
+
+
 def _strip(column: Column) -> Column:
-    """Trim all edge whitespace (Spark's trim only removes spaces); blank becomes null."""
-    stripped = F.regexp_replace(column, _WHITESPACE_EDGES, "")
+    """Trim all edge whitespace; blank becomes null."""
+    stripped = _trim_whitespace(column)
     return F.when(stripped != "", stripped)
 
 
@@ -261,12 +272,14 @@ def _classify(lines_df: DataFrame) -> DataFrame:
     first = True
     for name, kind, column in _rule_specs():
         if kind == "malformed":
-            raw = F.regexp_replace(F.col(RAW_LINE), _WHITESPACE_EDGES, "")
+            raw = _trim_whitespace(F.col(RAW_LINE))
             condition = (
                 F.col("_json").isNull()
                 | F.col("_json")[_CORRUPT].isNotNull()
                 | ~raw.endswith("}")
-                | raw.rlike(_TRAILING_CONTENT)
+                # Only a line with a "}" before its last character can hold a second object;
+                # the cheap test first spares the regex on nearly every line.
+                | ((F.locate("}", raw) < F.length(raw)) & raw.rlike(_TRAILING_CONTENT))
             )
         elif kind == "missing":
             condition = F.col(_text(column)).isNull()
