@@ -1,65 +1,18 @@
 #!/usr/bin/env bash
 # Runs the PySpark unit tests of glue-scripts/ in a local virtualenv (.venv).
-# Usage: scripts/pytest.sh [extra pytest args]   (works from any cwd)
+# Usage: scripts/pytest.sh [pytest options] [test paths]   (works from any cwd; default: every test)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-REQ="glue-scripts/requirements-dev.txt"
-VENV=".venv"
-STAMP="$VENV/.requirements.sha256"
+# shellcheck source=scripts/python-env.sh
+source scripts/python-env.sh
 
-if ! command -v java >/dev/null 2>&1 || ! java -version >/dev/null 2>&1; then
-  echo "scripts/pytest.sh: Java is required by pyspark but 'java -version' failed; install a JDK 17 (e.g. apt-get install -y openjdk-17-jre-headless)." >&2
-  exit 1
-fi
+# Test paths given as arguments replace the default (every test under glue-scripts/tests).
+targets=(glue-scripts/tests)
+for arg in "$@"; do
+  if [ -e "${arg%%::*}" ]; then targets=(); fi
+done
 
-pick_python() {
-  if command -v python3.11 >/dev/null 2>&1; then
-    echo python3.11
-  elif command -v python3 >/dev/null 2>&1 \
-    && [ "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "3.11" ]; then
-    echo python3
-  else
-    echo "scripts/pytest.sh: Python 3.11 is required (Glue 5.0's Python); neither python3.11 nor a python3 3.11 was found." >&2
-    return 1
-  fi
-}
-
-want="$(sha256sum "$REQ" | cut -d' ' -f1)"
-have="$(cat "$STAMP" 2>/dev/null || true)"
-
-if [ ! -x "$VENV/bin/python" ]; then
-  py="$(pick_python)"
-  echo "scripts/pytest.sh: creating $VENV with $py" >&2
-  "$py" -m venv "$VENV"
-  have=""
-fi
-
-if [ "$want" != "$have" ]; then
-  echo "scripts/pytest.sh: installing $REQ into $VENV" >&2
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ"
-  echo "$want" > "$STAMP"
-fi
-
-# The Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5), from
-# Maven Central, checked against its pinned SHA-256. The tests and the local pipeline put it
-# on the local Spark's class path (glue-scripts/lib/undercurrent_glue/local_spark.py).
-ICEBERG_JAR="$VENV/jars/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
-ICEBERG_SHA256="cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c"
-ICEBERG_URL="https://repo1.maven.org/maven2/org/apache/iceberg/iceberg-spark-runtime-3.5_2.12/1.7.1/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
-if [ ! -f "$ICEBERG_JAR" ] || [ "$(sha256sum "$ICEBERG_JAR" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
-  echo "scripts/pytest.sh: downloading $ICEBERG_URL" >&2
-  mkdir -p "$(dirname "$ICEBERG_JAR")"
-  curl -fsSL --retry 3 -o "$ICEBERG_JAR.part" "$ICEBERG_URL"
-  if [ "$(sha256sum "$ICEBERG_JAR.part" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
-    echo "scripts/pytest.sh: $ICEBERG_URL does not have the pinned SHA-256 $ICEBERG_SHA256; refusing it." >&2
-    rm -f "$ICEBERG_JAR.part"
-    exit 1
-  fi
-  mv "$ICEBERG_JAR.part" "$ICEBERG_JAR"
-fi
-export UNDERCURRENT_ICEBERG_JAR="$ROOT/$ICEBERG_JAR"
-
-PYTHONDONTWRITEBYTECODE=1 exec "$VENV/bin/python" -m pytest glue-scripts/tests -q -p no:cacheprovider "$@"
+PYTHONDONTWRITEBYTECODE=1 exec "$VENV/bin/python" -m pytest "${targets[@]}" -q -p no:cacheprovider "$@"

@@ -1,0 +1,239 @@
+"""The whole raw -> curated -> gold run on a local Spark, as the Glue jobs run it in AWS.
+
+``npm run pipeline:local`` (``scripts/pipeline-local.sh``) calls :func:`main`: it generates
+source tables and click events (``undercurrent_glue.generator``) into a local raw zone,
+runs the three transform jobs' ``run`` functions (click events raw -> curated, source tables
+raw -> curated, curated -> gold Iceberg), then prints the row count of every table and a few
+business answers. The benchmark (``local/bench.py``) times the same steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+GLUE_SCRIPTS = Path(__file__).resolve().parents[1]
+for _path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from local.jobs import load_job  # noqa: E402
+from local.spark import ICEBERG_CATALOG, local_spark  # noqa: E402
+from undercurrent_glue.metrics import RecordingSink  # noqa: E402
+
+#: The gold database of local runs (a namespace of the local Iceberg catalog).
+LOCAL_GOLD_DATABASE = "gold"
+_INGEST_DIR = re.compile(r"/ingest_date=(\d{4}-\d{2}-\d{2})/?$")
+
+
+@dataclass(frozen=True)
+class Zones:
+    """The local lake: one directory per zone under ``root``, as ``file://`` URIs ending in ``/``."""
+
+    root: Path
+
+    def uri(self, zone: str, prefix: str = "") -> str:
+        return (self.root / zone).resolve().as_uri() + "/" + prefix
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+
+@dataclass
+class StepTiming:
+    """Wall time of one step and the rows it read."""
+
+    name: str
+    seconds: float
+    rows_in: int
+
+
+@dataclass
+class PipelineRun:
+    """What :func:`run_pipeline` did: the timed steps and the row counts it reported."""
+
+    steps: List[StepTiming] = field(default_factory=list)
+    curated: Dict[str, object] = field(default_factory=dict)
+    gold: Dict[str, int] = field(default_factory=dict)
+
+
+def _timed(run: PipelineRun, name: str, rows_in: Callable[[object], int], action: Callable[[], object]) -> object:
+    started = time.perf_counter()
+    result = action()
+    run.steps.append(StepTiming(name, time.perf_counter() - started, rows_in(result)))
+    return result
+
+
+def click_ingest_dates(raw_clickstream: Path) -> List[dt.date]:
+    """The ``ingest_date`` values under ``<raw>/clickstream/event_date=*/``, sorted."""
+    found = set()
+    for directory in glob.glob(str(raw_clickstream / "event_date=*" / "ingest_date=*")):
+        match = _INGEST_DIR.search(directory)
+        if match:
+            found.add(dt.date.fromisoformat(match.group(1)))
+    return sorted(found)
+
+
+def run_pipeline(spark, zones: Zones, run_id: str, now: dt.datetime) -> PipelineRun:
+    """Run click events raw -> curated, source tables raw -> curated, curated -> gold.
+
+    Returns the wall time of each step and the counts the jobs returned.
+    """
+    clickstream_job = load_job("clickstream_raw_to_curated")
+    source_job = load_job("source_raw_to_curated")
+    gold_job = load_job("curated_to_gold")
+    run = PipelineRun()
+
+    click_dates = click_ingest_dates(zones.root / "raw" / "clickstream")
+    _timed(
+        run,
+        "clickstream raw -> curated",
+        lambda counts: counts.rows_in,
+        lambda: clickstream_job.run(
+            spark,
+            zones.uri("raw", "clickstream/"),
+            zones.uri("curated", "clickstream_events/"),
+            zones.uri("quarantine", "clickstream_events/"),
+            run_id,
+            click_dates,
+        ),
+    )
+    run.curated = _timed(
+        run,
+        "source tables raw -> curated",
+        lambda counts: int(sum(c.rows_in for c in counts.values())),
+        lambda: source_job.run(
+            spark,
+            zones.uri("raw", "source/"),
+            zones.uri("curated"),
+            zones.uri("quarantine"),
+            run_id,
+            now,
+            RecordingSink("SourceToCurated"),
+        ),
+    )
+    run.gold = _timed(
+        run,
+        "curated -> gold (Iceberg)",
+        lambda _: sum(c.rows_curated for c in run.curated.values()),
+        lambda: gold_job.run(
+            spark,
+            zones.uri("curated"),
+            zones.uri("curated", "clickstream_events/"),
+            LOCAL_GOLD_DATABASE,
+            zones.uri("gold"),
+            run_id,
+            RecordingSink("CuratedToGold"),
+            create_namespace=True,
+        ),
+    )
+    return run
+
+
+def gold_table(name: str) -> str:
+    return f"{ICEBERG_CATALOG}.{LOCAL_GOLD_DATABASE}.{name}"
+
+
+REVENUE_BY_MONTH_AND_LINE = f"""
+SELECT date_format(f.order_date, 'yyyy-MM') AS month, p.product_line, SUM(f.amount) AS revenue
+FROM {gold_table('fact_order_line')} f JOIN {gold_table('dim_product')} p ON f.product_key = p.product_key
+WHERE f.status <> 'Cancelled'
+GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC LIMIT 12
+"""
+TOP_CUSTOMERS = f"""
+SELECT c.customer_number, c.customer_name, c.country, SUM(f.amount) AS revenue, COUNT(DISTINCT f.order_number) AS orders
+FROM {gold_table('fact_order_line')} f JOIN {gold_table('dim_customer')} c ON f.customer_key = c.customer_key
+WHERE f.status <> 'Cancelled'
+GROUP BY 1, 2, 3 ORDER BY revenue DESC LIMIT 10
+"""
+CONVERSION_BY_DAY = f"""
+SELECT event_date, SUM(views) AS views, SUM(purchases) AS purchases,
+       ROUND(SUM(purchases) / NULLIF(SUM(views), 0), 4) AS conversion
+FROM {gold_table('daily_product_views')} GROUP BY 1 ORDER BY 1 DESC LIMIT 7
+"""
+
+
+def table_counts(spark, zones: Zones) -> Dict[str, int]:
+    """Rows of every curated, quarantine and gold table of the local lake."""
+    counts: Dict[str, int] = {}
+    for zone in ("curated", "quarantine"):
+        for directory in sorted((zones.root / zone).iterdir()):
+            if directory.is_dir():
+                uri = directory.resolve().as_uri()
+                # Quarantine is JSON lines (one row per line; a table without rejects has no file).
+                rows = spark.read.parquet(uri) if zone == "curated" else spark.read.text(uri)
+                counts[f"{zone}.{directory.name}"] = rows.count()
+    for row in spark.sql(f"SHOW TABLES IN {ICEBERG_CATALOG}.{LOCAL_GOLD_DATABASE}").collect():
+        counts[f"gold.{row.tableName}"] = spark.table(gold_table(row.tableName)).count()
+    return counts
+
+
+def _print_table(title: str, rows: Sequence, columns: Sequence[str]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(c), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  " + "  ".join(str(r[i]).ljust(w) for i, w in enumerate(widths)))
+
+
+def report(spark, zones: Zones) -> None:
+    """Print every table's row count and the business answers."""
+    counts = table_counts(spark, zones)
+    _print_table("Rows per table", sorted(counts.items()), ["table", "rows"])
+    for title, sql in (
+        ("Revenue by month and product line (latest months)", REVENUE_BY_MONTH_AND_LINE),
+        ("Top customers by revenue", TOP_CUSTOMERS),
+        ("Product views and purchase conversion (latest days)", CONVERSION_BY_DAY),
+    ):
+        result = spark.sql(sql)
+        _print_table(title, [tuple(r) for r in result.collect()], result.columns)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Generate data and run raw -> curated -> gold on a local Spark.")
+    parser.add_argument("--scale", type=float, default=1.0, help="scale factor of the generated data (default 1)")
+    parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    parser.add_argument("--workdir", type=Path, help="where the local lake goes (default: a temporary directory, removed)")
+    parser.add_argument("--clean", action="store_true", help="generate only clean rows (no injected bad rows)")
+    args = parser.parse_args(argv)
+    if args.scale <= 0:
+        parser.error(f"--scale must be greater than 0; got {args.scale}")
+
+    from undercurrent_glue.generator import generate
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="undercurrent-local-"))
+    zones = Zones(workdir)
+    spark = local_spark(zones.warehouse, app_name="undercurrent-pipeline-local")
+    try:
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        manifest = generate(spark, zones.uri("raw"), scale=args.scale, seed=args.seed, as_of=now.date(),
+                            bad_rows=not args.clean)
+        print(f"Generated scale {args.scale} (seed {args.seed}) into {zones.uri('raw')}: {manifest.rows}")
+        run = run_pipeline(spark, zones, f"local-{now:%Y%m%dT%H%M%SZ}", now)
+        _print_table("Steps", [(s.name, f"{s.seconds:.1f} s", s.rows_in) for s in run.steps],
+                     ["step", "wall time", "rows in"])
+        _print_table(
+            "Source tables: rows in = curated + quarantined + duplicates removed",
+            [(table, *counts) for table, counts in sorted(run.curated.items())],
+            ["table", "rows in", "curated", "quarantined", "duplicates removed"],
+        )
+        report(spark, zones)
+    finally:
+        spark.stop()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
