@@ -3,7 +3,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ColumnDeclaration, DatasetDeclaration } from './datasets';
-import { SOURCE_RAW_PREFIX } from './lake-layout';
+import { datasetPrefix, SOURCE_RAW_PREFIX } from './lake-layout';
 
 /**
  * The catalog side of the dataset declarations: Glue columns and partition projection
@@ -220,6 +220,102 @@ export function goldIcebergTables(
             columns: columns.map((c) => ({ name: c.name, type: c.type.inputString, comment: c.comment })),
           },
         },
+      });
+      return [declaration.name, table];
+    }),
+  );
+}
+
+/**
+ * The metadata columns after the declared columns of every curated source table, as job
+ * SourceToCurated writes them (`_extracted_at` of the kept version, `_run_id` of the curate run).
+ * Columns the drift guard carried (added upstream, not declared) follow them in the files;
+ * the catalog table does not list those until the declaration does.
+ */
+export const CURATED_SOURCE_METADATA_COLUMNS: readonly ColumnDeclaration[] = [
+  { name: '_extracted_at', type: 'timestamp', nullable: false, comment: 'UTC instant the kept version of the row was extracted.' },
+  { name: '_run_id', type: 'string', nullable: false, comment: 'The Glue job run (JOB_RUN_ID) of the curate run that wrote the table.' },
+];
+
+/**
+ * The quarantine of a source table, as job SourceToCurated writes it (GZIP JSON lines by the
+ * raw `ingest_date` the row came from). `record` is the raw row as a JSON object (every raw
+ * column); `quarantined_at` is a string for the reason given at {@link CLICKSTREAM_QUARANTINE_COLUMNS}.
+ */
+export const SOURCE_QUARANTINE_COLUMNS: readonly ColumnDeclaration[] = [
+  { name: 'record', type: 'string', nullable: false, comment: 'The raw row as a JSON object, every raw column included.' },
+  {
+    name: 'rule',
+    type: 'string',
+    nullable: false,
+    comment: 'The first data-quality rule the row failed, e.g. not_null:order_number, range:quantity_ordered, references:product_code.',
+  },
+  { name: 'run_id', type: 'string', nullable: false, comment: 'The Glue job run that quarantined the row.' },
+  {
+    name: 'quarantined_at',
+    type: 'string',
+    nullable: false,
+    comment: 'When the row was quarantined: ISO-8601 text in UTC as Spark writes a timestamp to JSON; read with from_iso8601_timestamp.',
+  },
+];
+/** The partition key of a source quarantine table: the raw `ingest_date` partition the row came from. */
+export const SOURCE_QUARANTINE_PARTITION_KEYS: readonly ColumnDeclaration[] = [
+  { name: 'ingest_date', type: 'date', nullable: false, comment: 'The raw ingest_date partition the row was read from.' },
+];
+
+/**
+ * The curated source tables, `<table>` in the curated database, one per source declaration:
+ * Parquet at `<table>/`, not partitioned (each run replaces the table's full current state,
+ * one row per primary key), the declared columns with their declared types, then
+ * {@link CURATED_SOURCE_METADATA_COLUMNS}.
+ */
+export function curatedSourceTables(
+  scope: Construct,
+  zone: ZoneCatalog,
+  declarations: readonly DatasetDeclaration[],
+): Record<string, glue.S3Table> {
+  return Object.fromEntries(
+    declarations.map((declaration) => {
+      const table = new glue.S3Table(scope, `CuratedSource${pascal(declaration.name)}`, {
+        database: zone.database,
+        tableName: declaration.name,
+        description: `Current state of the source table ${declaration.name}: one row per primary key, the latest extracted version, rows that failed a rule quarantined (Parquet). ${declaration.description ?? ''}`.trim(),
+        storage: glue.S3TableStorage.fromBucket(zone.bucket),
+        s3Prefix: datasetPrefix(declaration.name),
+        columns: glueColumns([...declaration.columns, ...CURATED_SOURCE_METADATA_COLUMNS]),
+        dataFormat: glue.DataFormat.PARQUET,
+        hasEncryptedData: false,
+      });
+      return [declaration.name, table];
+    }),
+  );
+}
+
+/**
+ * The quarantine tables of the source tables, `<table>` in the quarantine database, one per
+ * source declaration: GZIP JSON lines at `<table>/ingest_date=D/` with
+ * {@link SOURCE_QUARANTINE_COLUMNS}, partitioned by `ingest_date` with a daily projection.
+ */
+export function quarantineSourceTables(
+  scope: Construct,
+  zone: ZoneCatalog,
+  declarations: readonly DatasetDeclaration[],
+): Record<string, glue.S3Table> {
+  return Object.fromEntries(
+    declarations.map((declaration) => {
+      const table = new glue.S3Table(scope, `QuarantineSource${pascal(declaration.name)}`, {
+        database: zone.database,
+        tableName: declaration.name,
+        description: `Rows of the source table ${declaration.name} that failed a quarantine rule: the raw row, the first rule it failed, the run and when.`,
+        storage: glue.S3TableStorage.fromBucket(zone.bucket),
+        s3Prefix: datasetPrefix(declaration.name),
+        columns: glueColumns(SOURCE_QUARANTINE_COLUMNS),
+        partitionKeys: glueColumns(SOURCE_QUARANTINE_PARTITION_KEYS),
+        partitionProjection: { ingest_date: dailyDateProjection() },
+        dataFormat: glue.DataFormat.JSON,
+        compressed: true,
+        storageParameters: [glue.StorageParameter.compressionType(glue.CompressionType.GZIP)],
+        hasEncryptedData: false,
       });
       return [declaration.name, table];
     }),

@@ -37,6 +37,11 @@ export interface DatasetDeclaration {
   readonly primary_key?: readonly string[];
   /** Source tables: how the batch extract reads them. */
   readonly extract?: ExtractDeclaration;
+  /**
+   * Explicit data-quality rules (checked and rendered by `lib/quality.ts`; the implicit
+   * rules come from `nullable`, `primary_key` and `allowed_values`).
+   */
+  readonly quality?: readonly unknown[];
 }
 
 /** How the batch extract reads a source table. */
@@ -110,6 +115,9 @@ export function loadDeclaration(file: string = CLICKSTREAM_DECLARATION_PATH): Da
         throw new Error(`${file}: allowed_values.${column} must be an array of strings.`);
       }
     }
+  }
+  if (parsed.quality !== undefined && !Array.isArray(parsed.quality)) {
+    throw new Error(`${file}: "quality" must be an array of rules.`);
   }
   return parsed as unknown as DatasetDeclaration;
 }

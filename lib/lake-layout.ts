@@ -14,3 +14,19 @@ export const CLICKSTREAM_ERROR_PREFIX = 'clickstream-errors/';
 export const SOURCE_RAW_PREFIX = 'source/';
 /** Raw-zone prefix of change data capture: `cdc/<database>/<table>/YYYY/MM/DD/`. */
 export const CDC_RAW_PREFIX = 'cdc/';
+
+/**
+ * Curated, quarantine and gold prefix of a dataset named by its table: `<table>/` (e.g. the
+ * curated source table `customers/`, its quarantine `customers/`, the gold table `dim_customer/`).
+ */
+export function datasetPrefix(table: string): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(table)) {
+    throw new Error(`Dataset name "${table}" cannot be a lake prefix; use lower-case letters, digits and "_", starting with a letter.`);
+  }
+  return `${table}/`;
+}
+
+/** Raw-zone prefix of one source table of the batch extract: `source/<table>/`. */
+export function sourceRawPrefix(table: string): string {
+  return `${SOURCE_RAW_PREFIX}${datasetPrefix(table)}`;
+}

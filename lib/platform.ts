@@ -95,7 +95,8 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
   });
   const orchestration = new OrchestrationStack(scope, {
     config,
-    jobs: [ingestion.extractJob.job, transform.clickstreamJob.job],
+    // Extract; then both curations side by side; then gold from curated.
+    stages: [[ingestion.extractJob.job], [transform.sourceJob.job, transform.clickstreamJob.job], [transform.goldJob.job]],
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
   });

@@ -61,6 +61,8 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       maxWorkers: 2,
       timeoutMinutes: 30,
       maxRetries: 0,
+      // Nobody waits for dev runs: spare capacity at the Flex price.
+      executionClass: 'FLEX',
     },
     warehouse: {
       enabled: false,
@@ -128,6 +130,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       maxWorkers: 5,
       timeoutMinutes: 60,
       maxRetries: 1,
+      executionClass: 'STANDARD',
     },
     warehouse: {
       enabled: false,
@@ -196,6 +199,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       maxWorkers: 10,
       timeoutMinutes: 120,
       maxRetries: 2,
+      executionClass: 'STANDARD',
     },
     // The gold star schema for BI, two ra3.xlplus nodes; snapshots kept the maximum 35 days.
     warehouse: {

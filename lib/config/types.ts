@@ -26,6 +26,12 @@ export type StreamCapacityMode = (typeof STREAM_CAPACITY_MODES)[number];
 export const GLUE_WORKER_TYPES = ['G.1X', 'G.2X', 'G.4X', 'G.8X'] as const;
 export type GlueWorkerType = (typeof GLUE_WORKER_TYPES)[number];
 
+/** Glue execution classes: dedicated capacity, or spare capacity at a lower price. */
+export const GLUE_EXECUTION_CLASSES = ['STANDARD', 'FLEX'] as const;
+export type GlueExecutionClass = (typeof GLUE_EXECUTION_CLASSES)[number];
+/** The worker types Glue runs Flex jobs on. */
+export const FLEX_WORKER_TYPES: readonly GlueWorkerType[] = ['G.1X', 'G.2X'];
+
 /** Interface endpoints the VPC can carry (service names of `ec2.InterfaceVpcEndpointAwsService`). */
 export const INTERFACE_ENDPOINTS = [
   'GLUE',
@@ -180,6 +186,13 @@ export interface TransformConfig {
   readonly timeoutMinutes: number;
   /** Automatic retries of a failed run (0 to 10). */
   readonly maxRetries: number;
+  /**
+   * `FLEX` runs the Spark jobs on spare capacity, cheaper but with a start (and run time)
+   * that can vary: for non-urgent runs. Glue offers it for Spark ETL jobs of Glue 3.0 or later
+   * on G.1X or G.2X workers only, so `workerType` must be one of those; prod runs `STANDARD`.
+   * @default 'FLEX' in dev, 'STANDARD' in staging and prod
+   */
+  readonly executionClass: GlueExecutionClass;
 }
 
 /** The Redshift warehouse (stage 3, built by the storage stage). */

@@ -3,6 +3,8 @@ import {
   EGRESS_MODES,
   ENVIRONMENT_NAMES,
   EnvironmentConfig,
+  FLEX_WORKER_TYPES,
+  GLUE_EXECUTION_CLASSES,
   GLUE_WORKER_TYPES,
   INTERFACE_ENDPOINTS,
   REMOVAL_POLICIES,
@@ -246,10 +248,18 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   }
 
   r.object('transform');
-  r.oneOf('transform.workerType', GLUE_WORKER_TYPES);
+  const workerType = r.oneOf('transform.workerType', GLUE_WORKER_TYPES);
   r.int('transform.maxWorkers', 2, 299);
   r.int('transform.timeoutMinutes', 1, 2880);
   r.int('transform.maxRetries', 0, 10);
+  const executionClass = r.oneOf('transform.executionClass', GLUE_EXECUTION_CLASSES);
+  if (executionClass === 'FLEX' && !FLEX_WORKER_TYPES.includes(workerType)) {
+    r.fail(
+      'transform.executionClass',
+      executionClass,
+      `"STANDARD" with transform.workerType "${workerType}" (Glue runs Flex jobs on ${FLEX_WORKER_TYPES.map((t) => `"${t}"`).join(' or ')} workers only)`,
+    );
+  }
 
   r.object('warehouse');
   r.bool('warehouse.enabled');
@@ -317,6 +327,9 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     }
     if (sampleData) {
       r.fail('source.loadSampleData', sampleData, 'false in prod, whose database holds real data');
+    }
+    if (executionClass !== 'STANDARD') {
+      r.fail('transform.executionClass', executionClass, '"STANDARD" in prod, whose runs must start on time');
     }
   }
 

@@ -4,9 +4,10 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import { TransformConfig } from '../config';
+import { FLEX_WORKER_TYPES, GlueExecutionClass, TransformConfig } from '../config';
 import { GLUE_SCRIPTS_DIR } from '../datasets';
 import { grantKeyEncryptDecrypt } from './grants';
 import { LeastPrivilegeRole } from './least-privilege-role';
@@ -15,6 +16,30 @@ import { StageAlarms } from './stage-alarms';
 
 /** The Glue version of every Spark job: Spark 3.5 on Python 3.11. */
 export const GLUE_VERSION = glue.GlueVersion.V5_0;
+
+/** The Spark catalog name under which every job sees the Iceberg tables: `glue_catalog.<database>.<table>`. */
+export const ICEBERG_CATALOG = 'glue_catalog';
+
+/**
+ * The Spark settings that make {@link ICEBERG_CATALOG} an Iceberg catalog backed by the Glue
+ * Data Catalog with its data under `warehouse` (as AWS documents for Glue 5.0 with
+ * `--datalake-formats iceberg`): the Iceberg SQL extensions, the Glue catalog implementation
+ * and Iceberg's S3 file IO.
+ */
+export function icebergSparkConf(warehouse: string): Record<string, string> {
+  return {
+    'spark.sql.extensions': 'org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+    [`spark.sql.catalog.${ICEBERG_CATALOG}`]: 'org.apache.iceberg.spark.SparkCatalog',
+    [`spark.sql.catalog.${ICEBERG_CATALOG}.warehouse`]: warehouse,
+    [`spark.sql.catalog.${ICEBERG_CATALOG}.catalog-impl`]: 'org.apache.iceberg.aws.glue.GlueCatalog',
+    [`spark.sql.catalog.${ICEBERG_CATALOG}.io-impl`]: 'org.apache.iceberg.aws.s3.S3FileIO',
+  };
+}
+
+/** The namespace of Glue's own job metrics, which every job role may put metrics into. */
+export const GLUE_METRICS_NAMESPACE = 'Glue';
+/** A custom CloudWatch namespace (the jobs' metrics sink checks the same pattern). */
+const METRICS_NAMESPACE = /^[A-Za-z0-9._/#:-]{1,255}$/;
 
 
 /** Files never shipped to Glue (and never part of an asset hash). */
@@ -76,6 +101,25 @@ export interface GlueSparkJobProps {
    * @default - no connection; the job runs outside any VPC
    */
   readonly connections?: glue.IConnection[];
+  /**
+   * Where the job runs: `STANDARD` (dedicated capacity) or `FLEX` (spare capacity, cheaper,
+   * start and run time may vary; Glue 3.0 or later, G.1X or G.2X workers only).
+   * @default - `sizing.executionClass`
+   */
+  readonly executionClass?: GlueExecutionClass;
+  /**
+   * Iceberg tables through the Glue Data Catalog: `--datalake-formats iceberg` and the Spark
+   * settings of {@link icebergSparkConf}, with the warehouse at the root of this bucket. The
+   * job still needs Glue catalog and S3 permissions on exactly the tables it writes.
+   * @default - no Iceberg
+   */
+  readonly icebergWarehouse?: s3.IBucket;
+  /**
+   * Custom CloudWatch namespace of the job's own metrics: passed as `--metrics_namespace`,
+   * and the role may put metrics into it besides Glue's namespace.
+   * @default - the role may put metrics into the Glue namespace only, and no argument is passed
+   */
+  readonly metricsNamespace?: string;
 }
 
 /** What Glue does in the VPC of a connection on the job role's behalf (AWSGlueServiceRole's EC2 part). */
@@ -102,13 +146,15 @@ export const GLUE_VPC_ACTIONS = [
  * `grants.ts`, nothing else.
  */
 export class GlueSparkJob extends Construct implements iam.IGrantable {
-  /** The Glue job. */
-  public readonly job: glue.PySparkEtlJob;
+  /** The Glue job (a `PySparkFlexEtlJob` when it runs FLEX). */
+  public readonly job: glue.SparkJob;
   /** The role the job runs as. */
   public readonly role: LeastPrivilegeRole;
   /** Log groups that receive the job's driver and executor logs. */
   public readonly logGroups: logs.LogGroup[];
   public readonly grantPrincipal: iam.IPrincipal;
+  /** The entrypoint, relative to `glue-scripts/`. */
+  public readonly script: string;
 
   constructor(scope: Construct, id: string, props: GlueSparkJobProps) {
     super(scope, id);
@@ -118,6 +164,7 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       description: `Runs the Glue job ${this.node.path}`,
     });
     this.grantPrincipal = this.role;
+    this.script = props.script;
 
     const logPrefix = `/aws-glue/${stack.stackName}/${id}`;
     this.logGroups = ['error', 'output'].map(
@@ -135,19 +182,32 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
         resources: this.logGroups.map((g) => g.logGroupArn),
       }),
     );
+    const executionClass = props.executionClass ?? props.sizing.executionClass;
+    if (executionClass === 'FLEX' && !FLEX_WORKER_TYPES.includes(props.sizing.workerType)) {
+      throw new Error(
+        `Glue job ${this.node.path} runs FLEX on ${props.sizing.workerType} workers; Glue runs Flex jobs on ${FLEX_WORKER_TYPES.join(' or ')} only: choose one of those or STANDARD.`,
+      );
+    }
+    const { metricsNamespace } = props;
+    if (metricsNamespace !== undefined && (!METRICS_NAMESPACE.test(metricsNamespace) || metricsNamespace.startsWith('AWS/'))) {
+      throw new Error(
+        `Glue job ${this.node.path}: metricsNamespace "${metricsNamespace}" is not a custom CloudWatch namespace; use letters, digits and . _ / # : - (at most 255), not starting with "AWS/".`,
+      );
+    }
+    const namespaces = metricsNamespace ? [GLUE_METRICS_NAMESPACE, metricsNamespace] : GLUE_METRICS_NAMESPACE;
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
         // PutMetricData has no resource-level permissions; the namespace condition narrows it.
         resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+        conditions: { StringEquals: { 'cloudwatch:namespace': namespaces } },
       }),
     );
     acknowledge(
       this.role,
       ['AwsSolutions'],
       'IAM5[Resource::*]',
-      'cloudwatch:PutMetricData supports no resource-level permissions (limited to the "Glue" namespace by condition); with a VPC connection, the EC2 network-interface and Describe actions Glue needs have none either.',
+      `cloudwatch:PutMetricData supports no resource-level permissions (limited to the ${[namespaces].flat().map((n) => `"${n}"`).join(' and ')} namespace${metricsNamespace ? 's' : ''} by condition); with a VPC connection, the EC2 network-interface and Describe actions Glue needs have none either.`,
     );
     grantKeyEncryptDecrypt(this.role, props.dataKey);
     grantKeyEncryptDecrypt(this.role, props.logKey);
@@ -183,14 +243,27 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       '--enable-auto-scaling': 'true',
       '--job-bookmark-option': props.bookmarks ?? true ? 'job-bookmark-enable' : 'job-bookmark-disable',
     };
+    if (props.icebergWarehouse) {
+      args['--datalake-formats'] = 'iceberg';
+      // Glue takes several Spark settings as one --conf value chaining further --conf pairs.
+      args['--conf'] = Object.entries(icebergSparkConf(`${props.icebergWarehouse.s3UrlForObject()}/`))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' --conf ');
+    }
+    if (metricsNamespace) {
+      args['--metrics_namespace'] = metricsNamespace;
+    }
     for (const [name, value] of Object.entries(props.arguments)) {
       if (name.startsWith('-')) {
         throw new Error(`Glue job argument "${name}" of ${this.node.path}: give names without leading dashes.`);
       }
+      if (args[`--${name}`] !== undefined) {
+        throw new Error(`Glue job argument "${name}" of ${this.node.path} is set by the construct; pass it through its own property.`);
+      }
       args[`--${name}`] = value;
     }
 
-    this.job = new glue.PySparkEtlJob(this, 'Resource', {
+    const jobProps: glue.PySparkFlexEtlJobProps = {
       description: props.description,
       role: this.role,
       glueVersion: GLUE_VERSION,
@@ -209,7 +282,11 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       enableMetrics: true,
       enableObservabilityMetrics: true,
       defaultArguments: args,
-    });
+    };
+    this.job =
+      executionClass === 'FLEX' ? new glue.PySparkFlexEtlJob(this, 'Resource', jobProps) : new glue.PySparkEtlJob(this, 'Resource', jobProps);
+    // Explicit either way, so that the template says where each job runs.
+    (this.job.node.defaultChild as glue.CfnJob).executionClass = executionClass;
 
     props.alarms.addEventAlert(`${id}RunFailed`, `Glue job ${id} run failed, timed out or was stopped`, {
       source: ['aws.glue'],

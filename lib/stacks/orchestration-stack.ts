@@ -17,8 +17,11 @@ import { StageStack, StageStackProps } from './stage-stack';
 
 /** Properties of the {@link OrchestrationStack}. */
 export interface OrchestrationStackProps extends StageStackProps {
-  /** The transform jobs, run in order. */
-  readonly jobs: readonly glue.IJob[];
+  /**
+   * The pipeline's jobs in stages: the stages run in order; the jobs of one stage run in
+   * parallel (a stage starts when every job of the previous one has succeeded).
+   */
+  readonly stages: readonly (readonly glue.IJob[])[];
   /** The alerts topic, notified when a run fails. */
   readonly alertsTopic: sns.ITopic;
   /** Key of the workflow's log group. */
@@ -26,9 +29,9 @@ export interface OrchestrationStackProps extends StageStackProps {
 }
 
 /**
- * The orchestration undercurrent: a Step Functions workflow that runs the transform jobs
- * in order and notifies the alerts topic when any of them fails, started by an EventBridge
- * schedule where the environment asks for one.
+ * The orchestration undercurrent: a Step Functions workflow that runs the pipeline's jobs
+ * stage by stage (the jobs of a stage in parallel) and notifies the alerts topic when any of
+ * them fails, started by an EventBridge schedule where the environment asks for one.
  */
 export class OrchestrationStack extends StageStack {
   public readonly stateMachine: sfn.StateMachine;
@@ -37,8 +40,8 @@ export class OrchestrationStack extends StageStack {
   constructor(scope: Construct, props: OrchestrationStackProps) {
     super(scope, 'Orchestration', props);
     const { config } = this;
-    if (props.jobs.length === 0) {
-      throw new Error('OrchestrationStack needs at least one job to run.');
+    if (props.stages.length === 0 || props.stages.some((stage) => stage.length === 0)) {
+      throw new Error('OrchestrationStack needs at least one stage to run, each with at least one job.');
     }
 
     const role = new LeastPrivilegeRole(this, 'WorkflowRole', {
@@ -59,15 +62,24 @@ export class OrchestrationStack extends StageStack {
       resultPath: sfn.JsonPath.DISCARD,
     }).next(new sfn.Fail(this, 'PipelineFailed', { error: 'PipelineFailed', cause: 'A pipeline job failed' }));
 
-    let definition = sfn.Chain.start(new sfn.Pass(this, 'Start'));
-    for (const job of props.jobs) {
-      const run = new tasks.GlueStartJobRun(this, `Run${jobStateName(job)}`, {
+    const run = (job: glue.IJob): tasks.GlueStartJobRun =>
+      new tasks.GlueStartJobRun(this, `Run${jobStateName(job)}`, {
         glueJobName: job.jobName,
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath: sfn.JsonPath.DISCARD,
       });
-      run.addCatch(notifyFailure, { resultPath: '$.failure' });
-      definition = definition.next(run);
+    let definition = sfn.Chain.start(new sfn.Pass(this, 'Start'));
+    for (const stage of props.stages) {
+      if (stage.length === 1) {
+        definition = definition.next(run(stage[0]).addCatch(notifyFailure, { resultPath: '$.failure' }));
+        continue;
+      }
+      // A failed branch fails the whole stage (the other branches are stopped): one catch.
+      const parallel = new sfn.Parallel(this, `Run${stage.map(jobStateName).join('And')}`, { resultPath: sfn.JsonPath.DISCARD });
+      for (const job of stage) {
+        parallel.branch(run(job));
+      }
+      definition = definition.next(parallel.addCatch(notifyFailure, { resultPath: '$.failure' }));
     }
     definition = definition.next(new sfn.Succeed(this, 'PipelineSucceeded'));
 
@@ -81,7 +93,8 @@ export class OrchestrationStack extends StageStack {
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       role,
-      timeout: Duration.minutes(config.transform.timeoutMinutes * props.jobs.length + 30),
+      // Each stage takes at most one job timeout (its jobs run side by side), plus 30 minutes of start-up slack.
+      timeout: Duration.minutes(config.transform.timeoutMinutes * props.stages.length + 30),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });

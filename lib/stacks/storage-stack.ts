@@ -10,11 +10,13 @@ import { StorageConfig } from '../config';
 import {
   CLICKSTREAM_QUARANTINE_COLUMNS,
   CLICKSTREAM_QUARANTINE_PARTITION_KEYS,
+  curatedSourceTables,
   dailyDateProjection,
   declarationColumns,
   declarationPartitionKeys,
   glueColumns,
   goldIcebergTables,
+  quarantineSourceTables,
   sourceRawTables,
 } from '../catalog';
 import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
@@ -113,6 +115,10 @@ export class StorageStack extends StageStack {
   public readonly lakeGrants: LakeFormationGrants;
   /** The raw `source_<table>` table of each source table, by source table name (lib/catalog.ts). */
   public readonly sourceTables: Record<string, glue.S3Table>;
+  /** The curated table of each source table (`<table>` in the curated database), by source table name (lib/catalog.ts). */
+  public readonly curatedSourceTables: Record<string, glue.S3Table>;
+  /** The quarantine table of each source table (`<table>` in the quarantine database), by source table name (lib/catalog.ts). */
+  public readonly quarantineSourceTables: Record<string, glue.S3Table>;
   /** The gold Iceberg tables (star schema and clickstream aggregates), by table name (lib/catalog.ts). */
   public readonly goldTables: Record<string, glue.CfnTable>;
   /** Log-only crawler over raw source/ that reports schema drift into its own database. */
@@ -166,6 +172,7 @@ export class StorageStack extends StageStack {
         computeSubnets: props.computeSubnets,
         goldBucket: this.buckets.gold,
         goldDatabase: this.databases.gold,
+        auditLogBucket: props.accessLogsBucket,
         logKey: props.logKey,
         alertsTopic: props.alertsTopic,
         removalPolicy: this.dataRemovalPolicy,
@@ -174,7 +181,14 @@ export class StorageStack extends StageStack {
     }
 
     this.clickstreamTables = this.clickstreamCatalog(datasetDeclaration('clickstream_event'));
-    this.sourceTables = sourceRawTables(this, { database: this.databases.raw, bucket: this.buckets.raw }, sourceTableDeclarations());
+    const sources = sourceTableDeclarations();
+    this.sourceTables = sourceRawTables(this, { database: this.databases.raw, bucket: this.buckets.raw }, sources);
+    this.curatedSourceTables = curatedSourceTables(this, { database: this.databases.curated, bucket: this.buckets.curated }, sources);
+    this.quarantineSourceTables = quarantineSourceTables(
+      this,
+      { database: this.databases.quarantine, bucket: this.buckets.quarantine },
+      sources,
+    );
     this.goldTables = goldIcebergTables(this, { database: this.databases.gold, bucket: this.buckets.gold }, goldTableDeclarations());
     this.rawDriftCrawler = new RawDriftCrawler(this, 'RawDriftCrawler', {
       rawBucket: this.buckets.raw,

@@ -348,6 +348,11 @@ describe('prod guard rails', () => {
       { source: { loadSampleData: true } },
       'source.loadSampleData is true; allowed: false in prod, whose database holds real data.',
     ],
+    [
+      'Flex jobs',
+      { transform: { executionClass: 'FLEX' } },
+      'transform.executionClass is "FLEX"; allowed: "STANDARD" in prod, whose runs must start on time.',
+    ],
   ])('prod refuses %s', (_name, patch, expected) => {
     expect(errorOf(patch, 'prod')).toBe(`Invalid config for environment "prod": ${expected}`);
   });
@@ -456,5 +461,46 @@ describe('the warehouse settings', () => {
       ),
     ).not.toThrow();
     expect(() => validateConfig(patchedConfig('dev', { warehouse: { port: 65535 } }))).not.toThrow();
+  });
+});
+
+describe('the transform execution class', () => {
+  test('dev runs its Spark jobs on Flex capacity; staging and prod on standard capacity', () => {
+    expect(ENVIRONMENTS.dev.transform.executionClass).toBe('FLEX');
+    expect(ENVIRONMENTS.staging.transform.executionClass).toBe('STANDARD');
+    expect(ENVIRONMENTS.prod.transform.executionClass).toBe('STANDARD');
+  });
+
+  test.each<[string, ConfigPatch, string]>([
+    [
+      'an unknown execution class',
+      { transform: { executionClass: 'SPOT' as never } },
+      'transform.executionClass is "SPOT"; allowed: one of "STANDARD", "FLEX".',
+    ],
+    [
+      'a missing execution class',
+      { transform: { executionClass: undefined as never } },
+      'transform.executionClass is missing; allowed: one of "STANDARD", "FLEX".',
+    ],
+    [
+      'Flex on G.4X workers',
+      { transform: { executionClass: 'FLEX', workerType: 'G.4X' } },
+      'transform.executionClass is "FLEX"; allowed: "STANDARD" with transform.workerType "G.4X" (Glue runs Flex jobs on "G.1X" or "G.2X" workers only).',
+    ],
+    [
+      'Flex on G.8X workers',
+      { transform: { executionClass: 'FLEX', workerType: 'G.8X' } },
+      'transform.executionClass is "FLEX"; allowed: "STANDARD" with transform.workerType "G.8X" (Glue runs Flex jobs on "G.1X" or "G.2X" workers only).',
+    ],
+  ])('%s is rejected with the field, the value and what is allowed', (_name, patch, expected) => {
+    expect(errorOf(patch)).toBe(`Invalid config for environment "dev": ${expected}`);
+  });
+
+  test.each(['G.1X', 'G.2X'] as const)('Flex on %s workers is allowed outside prod', (workerType) => {
+    expect(() => validateConfig(patchedConfig('staging', { transform: { executionClass: 'FLEX', workerType } }))).not.toThrow();
+  });
+
+  test('standard capacity allows every worker type', () => {
+    expect(() => validateConfig(patchedConfig('dev', { transform: { executionClass: 'STANDARD', workerType: 'G.8X' } }))).not.toThrow();
   });
 });

@@ -296,3 +296,97 @@ describe('GlueSparkJob validation', () => {
     expect(() => new GlueSparkJob(stack, 'OtherLogs', jobProps(deps, { logKey: otherKey }))).toThrow(message);
   });
 });
+
+describe('GlueSparkJob options: execution class, Iceberg, metrics namespace', () => {
+  let stack: Stack;
+  let template: Template;
+  let flex: GlueSparkJob;
+  let standard: GlueSparkJob;
+  let iceberg: GlueSparkJob;
+  let warehouse: s3.IBucket;
+
+  beforeAll(() => {
+    stack = newStack('Transform');
+    const deps = jobDependencies(stack);
+    warehouse = s3.Bucket.fromBucketName(stack, 'Gold', 'gold-bucket');
+    flex = new GlueSparkJob(stack, 'Flex', jobProps(deps, { sizing: { ...SIZING, executionClass: 'FLEX' } }));
+    standard = new GlueSparkJob(stack, 'Standard', jobProps(deps, { sizing: { ...SIZING, executionClass: 'FLEX' }, executionClass: 'STANDARD' }));
+    iceberg = new GlueSparkJob(
+      stack,
+      'Iceberg',
+      jobProps(deps, { sizing: { ...SIZING, executionClass: 'STANDARD' }, icebergWarehouse: warehouse, metricsNamespace: 'Undercurrent/test/Transform' }),
+    );
+    template = Template.fromStack(stack);
+  });
+
+  const id = (job: GlueSparkJob): string => stack.getLogicalId(job.job.node.defaultChild as CfnElement);
+  const props = (job: GlueSparkJob) => template.findResources('AWS::Glue::Job')[id(job)].Properties;
+  const statements = (job: GlueSparkJob): Statement[] =>
+    Object.values(template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: stack.getLogicalId(job.role.node.defaultChild as CfnElement) }] } }))[0]
+      .Properties.PolicyDocument.Statement;
+
+  test('the execution class comes from the sizing, a FLEX job is a Flex ETL job without run queuing, and the property overrides it', () => {
+    expect(props(flex).ExecutionClass).toBe('FLEX');
+    expect(props(flex).JobRunQueuingEnabled).toBe(false);
+    expect(flex.job).toBeInstanceOf(glue.PySparkFlexEtlJob);
+    expect(props(standard).ExecutionClass).toBe('STANDARD');
+    expect(standard.job).toBeInstanceOf(glue.PySparkEtlJob);
+  });
+
+  test('an Iceberg job gets --datalake-formats iceberg and the glue_catalog --conf chain over the warehouse bucket root', () => {
+    expect(props(iceberg).DefaultArguments).toMatchObject({
+      '--datalake-formats': 'iceberg',
+      '--conf':
+        'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions' +
+        ' --conf spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog' +
+        ' --conf spark.sql.catalog.glue_catalog.warehouse=s3://gold-bucket/' +
+        ' --conf spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog' +
+        ' --conf spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+    });
+    expect(props(flex).DefaultArguments['--datalake-formats']).toBeUndefined();
+    expect(props(flex).DefaultArguments['--conf']).toBeUndefined();
+  });
+
+  test('a metrics namespace is passed as --metrics_namespace, and the role may put metrics into it and Glue’s namespace only', () => {
+    expect(props(iceberg).DefaultArguments['--metrics_namespace']).toBe('Undercurrent/test/Transform');
+    expect(props(flex).DefaultArguments['--metrics_namespace']).toBeUndefined();
+    expect(statements(iceberg).filter((s) => [s.Action].flat().some((a) => a.startsWith('cloudwatch:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': ['Glue', 'Undercurrent/test/Transform'] } },
+      },
+    ]);
+  });
+
+  test('Iceberg adds no IAM permission by itself: the caller grants the exact tables and prefixes', () => {
+    expect(JSON.stringify(statements(iceberg))).not.toContain('glue:');
+    expect(JSON.stringify(statements(iceberg))).not.toContain('gold-bucket');
+  });
+
+  test('FLEX on a worker type Glue does not run Flex on is refused', () => {
+    const other = newStack('Other');
+    const deps = jobDependencies(other);
+    expect(() => new GlueSparkJob(other, 'Big', jobProps(deps, { sizing: { ...SIZING, workerType: 'G.4X', executionClass: 'FLEX' } }))).toThrow(
+      'Glue job Other/Big runs FLEX on G.4X workers; Glue runs Flex jobs on G.1X or G.2X only: choose one of those or STANDARD.',
+    );
+    expect(
+      () => new GlueSparkJob(other, 'BigStandard', jobProps(deps, { sizing: { ...SIZING, workerType: 'G.4X', executionClass: 'FLEX' }, executionClass: 'STANDARD' })),
+    ).not.toThrow();
+  });
+
+  test.each(['AWS/Glue', 'bad namespace', ''])('metrics namespace %j is refused', (namespace) => {
+    const other = newStack('Other');
+    expect(() => new GlueSparkJob(other, 'Job', jobProps(jobDependencies(other), { metricsNamespace: namespace }))).toThrow(
+      `Glue job Other/Job: metricsNamespace "${namespace}" is not a custom CloudWatch namespace; use letters, digits and . _ / # : - (at most 255), not starting with "AWS/".`,
+    );
+  });
+
+  test('an argument the construct sets itself cannot be passed again', () => {
+    const other = newStack('Other');
+    expect(
+      () => new GlueSparkJob(other, 'Job', jobProps(jobDependencies(other), { metricsNamespace: 'A/B', arguments: { metrics_namespace: 'C' } })),
+    ).toThrow('Glue job argument "metrics_namespace" of Other/Job is set by the construct; pass it through its own property.');
+  });
+});

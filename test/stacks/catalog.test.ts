@@ -391,3 +391,90 @@ describe.each(['dev', 'prod'] as const)('the source and gold catalog tables and 
     expect(role?.Policies).toBeUndefined();
   });
 });
+
+describe.each(['dev', 'prod'] as const)('the curated and quarantine tables of the source tables in %s', (envName) => {
+  let platform: SynthesizedPlatform;
+  let tablesOf: (zone: 'curated' | 'quarantine') => Record<string, CfnResourceJson>;
+
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+    const all = Object.values(resourcesOf(platform.template('storage'), 'AWS::Glue::Table'));
+    tablesOf = (zone) => {
+      const databaseId = logicalId(platform.storage.databases[zone].node.defaultChild as glue.CfnDatabase);
+      return Object.fromEntries(
+        all
+          .filter((t) => JSON.stringify(t.Properties?.DatabaseName) === JSON.stringify({ Ref: databaseId }))
+          .map((t) => [t.Properties?.TableInput.Name as string, t]),
+      );
+    };
+  });
+
+  test('the curated and the quarantine database each hold one <table> per source declaration, besides the click events', () => {
+    for (const zone of ['curated', 'quarantine'] as const) {
+      expect(Object.keys(tablesOf(zone)).sort()).toEqual(['clickstream_events', ...SOURCE_DECLARATIONS.map((d) => d.name)].sort());
+    }
+  });
+
+  test.each(SOURCE_DECLARATIONS.map((d) => [d.name, d] as const))(
+    'schema agreement: curated %s has the declared columns and types in order, then _extracted_at and _run_id',
+    (_name, declaration) => {
+      const input = tablesOf('curated')[declaration.name].Properties?.TableInput;
+      expect(nameAndType(input.StorageDescriptor.Columns)).toEqual([
+        ...declaration.columns.map(({ name, type }) => ({ name, type })),
+        { name: '_extracted_at', type: 'timestamp' },
+        { name: '_run_id', type: 'string' },
+      ]);
+      expect(input.StorageDescriptor.Columns.slice(0, declaration.columns.length).map((c: { Comment: string }) => c.Comment)).toEqual(
+        declaration.columns.map((c) => c.comment),
+      );
+    },
+  );
+
+  test.each(SOURCE_DECLARATIONS.map((d) => [d.name] as const))(
+    'curated %s is unpartitioned Parquet at s3://<curated>/<table>/',
+    (name) => {
+      const input = tablesOf('curated')[name].Properties?.TableInput;
+      expect(input.TableType).toBe('EXTERNAL_TABLE');
+      expect(input.PartitionKeys ?? []).toEqual([]);
+      expect(input.StorageDescriptor.Location).toEqual({
+        'Fn::Join': ['', ['s3://', { Ref: logicalId(platform.storage.buckets.curated) }, `/${name}/`]],
+      });
+      expect(input.StorageDescriptor).toMatchObject({
+        InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+        OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+        SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+      });
+      expect(input.Parameters).toMatchObject({ classification: 'parquet', has_encrypted_data: false });
+      expect(input.Parameters['projection.enabled']).toBeUndefined();
+    },
+  );
+
+  test.each(SOURCE_DECLARATIONS.map((d) => [d.name] as const))(
+    'quarantine %s is GZIP JSON at s3://<quarantine>/<table>/ with record, rule, run_id, quarantined_at, by ingest_date projected daily',
+    (name) => {
+      const input = tablesOf('quarantine')[name].Properties?.TableInput;
+      expect(nameAndType(input.StorageDescriptor.Columns)).toEqual([
+        { name: 'record', type: 'string' },
+        { name: 'rule', type: 'string' },
+        { name: 'run_id', type: 'string' },
+        { name: 'quarantined_at', type: 'string' },
+      ]);
+      expect(nameAndType(input.PartitionKeys)).toEqual([{ name: 'ingest_date', type: 'date' }]);
+      expect(input.StorageDescriptor.Location).toEqual({
+        'Fn::Join': ['', ['s3://', { Ref: logicalId(platform.storage.buckets.quarantine) }, `/${name}/`]],
+      });
+      expect(input.StorageDescriptor).toMatchObject({
+        Compressed: true,
+        InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+        Parameters: { compression_type: 'gzip' },
+        SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+      });
+      expect(input.Parameters).toMatchObject({
+        classification: 'json',
+        'projection.enabled': 'true',
+        has_encrypted_data: false,
+        ...DAILY_PROJECTION('ingest_date'),
+      });
+    },
+  );
+});

@@ -1,5 +1,5 @@
 import { EXAMPLE_ACCOUNT } from '../support/example-account';
-import { goldTableDeclarations } from '../../lib/datasets';
+import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/datasets';
 import { Stack } from 'aws-cdk-lib';
 import { ALL_TABLES } from '../../lib/constructs/lake-formation';
 import { DATA_ZONES } from '../../lib/stacks/storage-stack';
@@ -38,6 +38,8 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
   const { ingestion, transform, storage } = platform;
   const extract = ingestion.extractJob.role.roleArn;
   const clickstream = transform.clickstreamJob.role.roleArn;
+  const sourceJob = transform.sourceJob.role.roleArn;
+  const goldJob = transform.goldJob.role.roleArn;
   const grant = (
     stack: 'storage' | 'ingestion' | 'transform',
     roleArn: string,
@@ -50,15 +52,20 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     permissionsWithGrantOption: [],
     resource: resource(platform[stack]),
   });
-  const location = (zone: 'raw' | 'curated' | 'quarantine') => (s: Stack) => ({
+  const location = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
     DataLocation: { CatalogId: CATALOG, ResourceArn: ref(s, storage.buckets[zone].bucketArn) },
   });
-  const database = (zone: 'raw' | 'curated' | 'quarantine') => (s: Stack) => ({
+  const database = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
     Database: { CatalogId: CATALOG, Name: ref(s, storage.databases[zone].databaseName) },
   });
   const allTables = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
     Table: { CatalogId: CATALOG, DatabaseName: ref(s, storage.databases[zone].databaseName), TableWildcard: {} },
   });
+  const table = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', name: string) => (s: Stack) => ({
+    Table: { CatalogId: CATALOG, DatabaseName: ref(s, storage.databases[zone].databaseName), Name: name },
+  });
+  const sources = sourceTableDeclarations().map((d) => d.name);
+  const golds = goldTableDeclarations().map((d) => d.name);
   const crawler = storage.rawDriftCrawler.role.roleArn;
   const analyst = storage.analystRole.roleArn;
   const spectrum = storage.warehouse
@@ -103,6 +110,19 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     grant('transform', clickstream, ['DATA_LOCATION_ACCESS'], location('quarantine')),
     grant('transform', clickstream, ['CREATE_TABLE', 'ALTER', 'DESCRIBE'], database('quarantine')),
     grant('transform', clickstream, ['ALTER', 'DESCRIBE', 'INSERT'], allTables('quarantine')),
+    // The source curation reads its raw tables and replaces its curated and quarantine tables, by name.
+    grant('transform', sourceJob, ['DATA_LOCATION_ACCESS'], location('curated')),
+    grant('transform', sourceJob, ['DATA_LOCATION_ACCESS'], location('quarantine')),
+    ...sources.flatMap((t) => [
+      grant('transform', sourceJob, ['DESCRIBE', 'SELECT'], table('raw', `source_${t}`)),
+      grant('transform', sourceJob, ['ALTER', 'DESCRIBE', 'INSERT'], table('curated', t)),
+      grant('transform', sourceJob, ['ALTER', 'DESCRIBE', 'INSERT'], table('quarantine', t)),
+    ]),
+    // The gold job reads curated and commits to each gold Iceberg table.
+    ...[...sources, 'clickstream_events'].map((t) => grant('transform', goldJob, ['DESCRIBE', 'SELECT'], table('curated', t))),
+    grant('transform', goldJob, ['DATA_LOCATION_ACCESS'], location('gold')),
+    grant('transform', goldJob, ['DESCRIBE'], database('gold')),
+    ...golds.map((t) => grant('transform', goldJob, ['ALTER', 'DELETE', 'DESCRIBE', 'INSERT', 'SELECT'], table('gold', t))),
   ];
 }
 

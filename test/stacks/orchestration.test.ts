@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { ENVIRONMENTS, validateConfig } from '../../lib/config';
 import { OrchestrationStack } from '../../lib/stacks/orchestration-stack';
 import { CDK_CONTEXT, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
+import { actionsOf, asList, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
 
 describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) => {
   let platform: SynthesizedPlatform;
@@ -25,6 +25,15 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
     [[machineId, machine]] = Object.entries(machines);
     ({ definition, tokens } = stateMachineDefinition(machine));
   });
+
+  /** The parallel state of the two curations. */
+  const CURATE = 'RunSourceToCuratedAndClickstreamToCurated';
+  /** Every Glue task of the workflow, in the branches included. */
+  const allRuns = (): JsonObject[] => [
+    definition.States.RunSourceExtract,
+    ...definition.States[CURATE].Branches.map((b: JsonObject) => b.States[b.StartAt]),
+    definition.States.RunCuratedToGold,
+  ];
 
   describe('state machine', () => {
     test('executions are traced with X-Ray', () => {
@@ -48,39 +57,59 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       });
     });
 
-    test('the workflow runs RunSourceExtract, then RunClickstreamToCurated, each with glue:startJobRun.sync, then succeeds', () => {
+    test('the workflow runs RunSourceExtract, then SourceToCurated and ClickstreamToCurated in parallel, then CuratedToGold, then succeeds', () => {
       expect(definition.StartAt).toBe('Start');
       expect(definition.States.Start.Next).toBe('RunSourceExtract');
-      expect(definition.States.RunSourceExtract.Next).toBe('RunClickstreamToCurated');
-      expect(definition.States.RunClickstreamToCurated.Next).toBe('PipelineSucceeded');
-      for (const state of ['RunSourceExtract', 'RunClickstreamToCurated']) {
-        const run = definition.States[state];
+      expect(definition.States.RunSourceExtract.Next).toBe(CURATE);
+      const curate = definition.States[CURATE];
+      expect(curate.Type).toBe('Parallel');
+      expect(curate.Next).toBe('RunCuratedToGold');
+      expect(curate.ResultPath).toBeNull();
+      expect(curate.Branches.map((b: JsonObject) => b.StartAt)).toEqual(['RunSourceToCurated', 'RunClickstreamToCurated']);
+      for (const branch of curate.Branches) {
+        expect(Object.keys(branch.States)).toEqual([branch.StartAt]);
+        expect(branch.States[branch.StartAt].End).toBe(true);
+      }
+      expect(definition.States.RunCuratedToGold.Next).toBe('PipelineSucceeded');
+      for (const run of allRuns()) {
         expect(run.Type).toBe('Task');
         expect(withTokens(run.Resource, tokens)).toMatch(/:states:::glue:startJobRun\.sync$/);
         // The job's output is not carried into the next state.
         expect(run.ResultPath).toBeNull();
       }
+      expect(allRuns()).toHaveLength(4);
       expect(definition.States.PipelineSucceeded.Type).toBe('Succeed');
       expect(Object.keys(definition.States).sort()).toEqual(
-        ['NotifyFailure', 'PipelineFailed', 'PipelineSucceeded', 'RunClickstreamToCurated', 'RunSourceExtract', 'Start'].sort(),
+        ['NotifyFailure', 'PipelineFailed', 'PipelineSucceeded', CURATE, 'RunCuratedToGold', 'RunSourceExtract', 'Start'].sort(),
       );
     });
 
-    test('the extract job name comes from the Ingestion stack and the clickstream job name from the Transform stack, through imports', () => {
+    test('the extract job name comes from the Ingestion stack and the transform job names from the Transform stack, through imports', () => {
       const extract = definition.States.RunSourceExtract;
       expect(withTokens(extract.Parameters.JobName, tokens)).toBe(
         JSON.stringify(ref(platform.orchestration, platform.ingestion.extractJob.job.jobName)),
       );
       expect(withTokens(extract.Parameters.JobName, tokens)).toMatch(/-Ingestion:ExportsOutputRefSourceExtract/);
-      const run = definition.States.RunClickstreamToCurated;
-      expect(withTokens(run.Parameters.JobName, tokens)).toBe(
-        JSON.stringify(ref(platform.orchestration, platform.transform.clickstreamJob.job.jobName)),
-      );
-      expect(withTokens(run.Parameters.JobName, tokens)).toMatch(/-Transform:ExportsOutputRefClickstreamToCurated/);
+      const runs = Object.fromEntries(allRuns().map((r) => [withTokens(r.Parameters.JobName, tokens), r]));
+      for (const [job, id] of [
+        [platform.transform.sourceJob, 'SourceToCurated'],
+        [platform.transform.clickstreamJob, 'ClickstreamToCurated'],
+        [platform.transform.goldJob, 'CuratedToGold'],
+      ] as const) {
+        const name = JSON.stringify(ref(platform.orchestration, job.job.jobName));
+        expect(runs[name]).toBeDefined();
+        expect(name).toMatch(new RegExp(`-Transform:ExportsOutputRef${id}`));
+      }
     });
 
-    test.each(['RunSourceExtract', 'RunClickstreamToCurated'])('a failure of %s is caught and sent to the failure notification', (state) => {
+    test.each(['RunSourceExtract', CURATE, 'RunCuratedToGold'])('a failure of %s is caught and sent to the failure notification', (state) => {
       expect(definition.States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+    });
+
+    test('a failed branch fails the parallel curation (no catch inside a branch), so the failure reaches the notification', () => {
+      for (const branch of definition.States[CURATE].Branches) {
+        expect(branch.States[branch.StartAt].Catch).toBeUndefined();
+      }
     });
 
     test('the failure notification publishes to the alerts topic, then fails the execution', () => {
@@ -97,15 +126,15 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       expect(definition.States.PipelineFailed.Type).toBe('Fail');
     });
 
-    test('an execution times out after both jobs’ timeouts plus 30 minutes', () => {
-      const jobs = 2;
-      expect(definition.TimeoutSeconds).toBe((platform.config.transform.timeoutMinutes * jobs + 30) * 60);
-      expect(definition.TimeoutSeconds).toBe(envName === 'prod' ? (120 * 2 + 30) * 60 : (30 * 2 + 30) * 60);
+    test('an execution times out after one job timeout per stage (three stages) plus 30 minutes', () => {
+      const stages = 3;
+      expect(definition.TimeoutSeconds).toBe((platform.config.transform.timeoutMinutes * stages + 30) * 60);
+      expect(definition.TimeoutSeconds).toBe(envName === 'prod' ? (120 * 3 + 30) * 60 : (30 * 3 + 30) * 60);
     });
   });
 
   describe('workflow role', () => {
-    test('the role may start, watch and stop runs of exactly the extract and clickstream jobs', () => {
+    test('the role may start, watch and stop runs of exactly the extract and the three transform jobs', () => {
       const statements = rolePolicyStatements(template, 'Orchestration/WorkflowRole');
       const glueStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('glue:')));
       expect(glueStatements).toHaveLength(1);
@@ -116,10 +145,15 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
           ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':job/', ref(platform.orchestration, jobName)],
         ],
       });
-      expect(glueStatements[0].Resource).toEqual([
-        jobArn(platform.ingestion.extractJob.job.jobName),
-        jobArn(platform.transform.clickstreamJob.job.jobName),
-      ]);
+      expect(asList(glueStatements[0].Resource)).toEqual(
+        expect.arrayContaining([
+          jobArn(platform.ingestion.extractJob.job.jobName),
+          jobArn(platform.transform.sourceJob.job.jobName),
+          jobArn(platform.transform.clickstreamJob.job.jobName),
+          jobArn(platform.transform.goldJob.job.jobName),
+        ]),
+      );
+      expect(asList(glueStatements[0].Resource)).toHaveLength(4);
     });
 
     test('the role may publish only to the alerts topic', () => {
@@ -189,7 +223,7 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
   }
 });
 
-describe('OrchestrationStack built with several jobs', () => {
+describe('OrchestrationStack built with stages of jobs', () => {
   const config = validateConfig(ENVIRONMENTS.dev);
   let template: Template;
 
@@ -197,49 +231,58 @@ describe('OrchestrationStack built with several jobs', () => {
     const app = new App({ context: CDK_CONTEXT });
     const support = new Stack(app, 'Support');
     // Jobs that are the `Resource` child of a wrapper, as `GlueSparkJob` makes them.
-    const jobs = ['ExtractOrders', 'OrdersToGold'].map((name) =>
+    const [extract, orders, events, gold] = ['ExtractOrders', 'OrdersToCurated', 'EventsToCurated', 'CuratedToGold'].map((name) =>
       glue.Job.fromJobAttributes(new Construct(support, name), 'Resource', { jobName: name.toLowerCase() }),
     );
     const stack = new OrchestrationStack(app, {
       config,
-      jobs,
+      stages: [[extract], [orders, events], [gold]],
       alertsTopic: new sns.Topic(support, 'Alerts'),
       logKey: new kms.Key(support, 'LogKey', { enableKeyRotation: true }),
     });
     template = Template.fromStack(stack);
   });
 
-  test('each job runs in order in a state named after its wrapper, each failure caught', () => {
-    const [machine] = Object.values(resourcesOf(template, 'AWS::StepFunctions::StateMachine'));
-    const { definition } = stateMachineDefinition(machine);
-    expect(definition.States.Start.Next).toBe('RunExtractOrders');
-    expect(definition.States.RunExtractOrders.Next).toBe('RunOrdersToGold');
-    expect(definition.States.RunOrdersToGold.Next).toBe('PipelineSucceeded');
-    expect(definition.States.RunExtractOrders.Parameters.JobName).toBe('extractorders');
-    expect(definition.States.RunOrdersToGold.Parameters.JobName).toBe('orderstogold');
-    for (const state of ['RunExtractOrders', 'RunOrdersToGold']) {
-      expect(definition.States[state].Catch).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' },
-      ]);
+  const definition = () => stateMachineDefinition(Object.values(resourcesOf(template, 'AWS::StepFunctions::StateMachine'))[0]).definition;
+
+  test('a one-job stage is a task named after its wrapper; a stage of several jobs is a Parallel state of them; stages run in order', () => {
+    const { States, StartAt } = definition();
+    expect(StartAt).toBe('Start');
+    expect(States.Start.Next).toBe('RunExtractOrders');
+    expect(States.RunExtractOrders.Next).toBe('RunOrdersToCuratedAndEventsToCurated');
+    expect(States.RunOrdersToCuratedAndEventsToCurated.Type).toBe('Parallel');
+    expect(
+      States.RunOrdersToCuratedAndEventsToCurated.Branches.map((b: JsonObject) => [b.StartAt, b.States[b.StartAt].Parameters.JobName]),
+    ).toEqual([
+      ['RunOrdersToCurated', 'orderstocurated'],
+      ['RunEventsToCurated', 'eventstocurated'],
+    ]);
+    expect(States.RunOrdersToCuratedAndEventsToCurated.Next).toBe('RunCuratedToGold');
+    expect(States.RunCuratedToGold.Next).toBe('PipelineSucceeded');
+    expect(States.RunExtractOrders.Parameters.JobName).toBe('extractorders');
+    for (const state of ['RunExtractOrders', 'RunOrdersToCuratedAndEventsToCurated', 'RunCuratedToGold']) {
+      expect(States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
     }
   });
 
-  test('the execution timeout covers every job plus 30 minutes', () => {
-    const [machine] = Object.values(resourcesOf(template, 'AWS::StepFunctions::StateMachine'));
-    expect(stateMachineDefinition(machine).definition.TimeoutSeconds).toBe((config.transform.timeoutMinutes * 2 + 30) * 60);
+  test('the execution timeout covers one job timeout per stage plus 30 minutes', () => {
+    expect(definition().TimeoutSeconds).toBe((config.transform.timeoutMinutes * 3 + 30) * 60);
   });
 
-  test('a workflow without jobs is refused', () => {
+  test.each([
+    ['no stage', []],
+    ['an empty stage', [[]]],
+  ])('a workflow with %s is refused', (_what, stages) => {
     const app = new App({ context: CDK_CONTEXT });
     const support = new Stack(app, 'Support');
     expect(
       () =>
         new OrchestrationStack(app, {
           config,
-          jobs: [],
+          stages,
           alertsTopic: new sns.Topic(support, 'Alerts'),
           logKey: new kms.Key(support, 'LogKey'),
         }),
-    ).toThrow('OrchestrationStack needs at least one job to run.');
+    ).toThrow('OrchestrationStack needs at least one stage to run, each with at least one job.');
   });
 });

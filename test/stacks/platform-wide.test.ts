@@ -61,6 +61,8 @@ const LEAST_PRIVILEGE_ROLES = {
     'Storage/RawDriftCrawler/Role',
     'Transform/Alarms/EventsRole',
     'Transform/ClickstreamToCurated/Role',
+    'Transform/CuratedToGold/Role',
+    'Transform/SourceToCurated/Role',
   ],
   prod: [
     'Foundation/FlowLogRole',
@@ -79,8 +81,11 @@ const LEAST_PRIVILEGE_ROLES = {
     'Storage/RawDriftCrawler/Role',
     // prod only: the warehouse (warehouse.enabled).
     'Storage/Warehouse/CopyRole',
+    'Storage/Warehouse/DefaultRoleFunctionRole',
     'Transform/Alarms/EventsRole',
     'Transform/ClickstreamToCurated/Role',
+    'Transform/CuratedToGold/Role',
+    'Transform/SourceToCurated/Role',
   ],
 } as const;
 

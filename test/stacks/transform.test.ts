@@ -17,9 +17,9 @@ import {
 const ROLE_PATH = 'Transform/ClickstreamToCurated/Role';
 
 describe.each([
-  { envName: 'dev' as const, workerType: 'G.1X', workers: 2, timeout: 30, retries: 0 },
-  { envName: 'prod' as const, workerType: 'G.2X', workers: 10, timeout: 120, retries: 2 },
-])('TransformStack in $envName', (expected) => {
+  { envName: 'dev' as const, workerType: 'G.1X', workers: 2, timeout: 30, retries: 0, executionClass: 'FLEX' },
+  { envName: 'prod' as const, workerType: 'G.2X', workers: 10, timeout: 120, retries: 2, executionClass: 'STANDARD' },
+])('TransformStack in $envName: the clickstream job', (expected) => {
   const { envName } = expected;
   let platform: SynthesizedPlatform;
   let template: Template;
@@ -33,8 +33,8 @@ describe.each([
     platform = synthPlatform(envName);
     template = platform.template('transform');
     const jobs = resourcesOf(template, 'AWS::Glue::Job');
-    expect(Object.keys(jobs)).toHaveLength(1);
-    [jobId] = Object.keys(jobs);
+    expect(Object.keys(jobs)).toHaveLength(3);
+    jobId = logicalId(platform.transform.clickstreamJob.job);
     job = jobs[jobId].Properties!;
     policy = rolePolicyStatements(template, ROLE_PATH);
     objects = (bucket, prefix) => ref(platform.transform, platform.storage.buckets[bucket].arnForObjects(`${prefix}*`));
@@ -46,7 +46,7 @@ describe.each([
       expect(job.Command).toEqual(expect.objectContaining({ Name: 'glueetl', PythonVersion: '3' }));
     });
 
-    test(`the job uses ${expected.workers} ${expected.workerType} workers, a ${expected.timeout}-minute timeout and ${expected.retries} retries as configured`, () => {
+    test(`the job uses ${expected.workers} ${expected.workerType} workers, a ${expected.timeout}-minute timeout, ${expected.retries} retries and the ${expected.executionClass} execution class as configured`, () => {
       const { transform } = platform.config;
       expect(job).toEqual(
         expect.objectContaining({
@@ -54,6 +54,7 @@ describe.each([
           NumberOfWorkers: transform.maxWorkers,
           Timeout: transform.timeoutMinutes,
           MaxRetries: transform.maxRetries,
+          ExecutionClass: transform.executionClass,
         }),
       );
       expect(job).toEqual(
@@ -62,6 +63,7 @@ describe.each([
           NumberOfWorkers: expected.workers,
           Timeout: expected.timeout,
           MaxRetries: expected.retries,
+          ExecutionClass: expected.executionClass,
         }),
       );
     });
@@ -127,7 +129,8 @@ describe.each([
           RetentionInDays: platform.config.dataProtection.logRetentionDays,
         });
       }
-      template.resourceCountIs('AWS::Logs::LogGroup', 2);
+      // Two per job: ClickstreamToCurated, SourceToCurated, CuratedToGold.
+      template.resourceCountIs('AWS::Logs::LogGroup', 6);
     });
   });
 
@@ -211,7 +214,7 @@ describe.each([
 
     test('the role writes logs only to the job’s two log groups', () => {
       const logs = policy.filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
-      const groupIds = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup'));
+      const groupIds = platform.transform.clickstreamJob.logGroups.map((g) => logicalId(g));
       expect(logs).toEqual([
         {
           Effect: 'Allow',
@@ -236,7 +239,8 @@ describe.each([
 
   describe('failure alert', () => {
     test('a FAILED, TIMEOUT or STOPPED run of the job notifies the alerts topic', () => {
-      template.resourceCountIs('AWS::Events::Rule', 1);
+      // One rule per job of the stage.
+      template.resourceCountIs('AWS::Events::Rule', 3);
       template.hasResourceProperties('AWS::Events::Rule', {
         State: 'ENABLED',
         EventPattern: {

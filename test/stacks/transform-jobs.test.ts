@@ -1,0 +1,347 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { sourceTableName } from '../../lib/catalog';
+import { GlueSparkJob } from '../../lib/constructs/glue-spark-job';
+import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/datasets';
+import { loadQualityRules, renderDqdl, splitBySeverity } from '../../lib/quality';
+import { SynthesizedPlatform, synthPlatform } from '../support/platform';
+import {
+  asList,
+  expectGlueOnlyRole,
+  JsonObject,
+  logicalId,
+  ref,
+  resourcesOf,
+  rolePolicyStatements,
+  StatementJson,
+} from './template-helpers';
+
+const SOURCES = sourceTableDeclarations().map((d) => d.name);
+const GOLDS = goldTableDeclarations().map((d) => d.name);
+const CATALOG = { Ref: 'AWS::AccountId' };
+
+/**
+ * A policy as a set of single permissions, `<action> on <resource> [if <condition>]`, so that
+ * two policies compare equal however CDK merged their statements.
+ */
+function permissions(statements: readonly StatementJson[]): string[] {
+  const result = new Set<string>();
+  for (const statement of statements) {
+    expect(statement.Effect).toBe('Allow');
+    for (const action of asList(statement.Action)) {
+      for (const resource of asList(statement.Resource)) {
+        result.add(`${action} on ${JSON.stringify(resource)}${statement.Condition ? ` if ${JSON.stringify(statement.Condition)}` : ''}`);
+      }
+    }
+  }
+  return [...result].sort();
+}
+
+function permission(action: string, resource: unknown, condition?: unknown): string {
+  return `${action} on ${JSON.stringify(resource)}${condition ? ` if ${JSON.stringify(condition)}` : ''}`;
+}
+
+describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated and CuratedToGold', (envName) => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  let jobs: Record<string, JsonObject>;
+  const namespace = `Undercurrent/${envName}/Transform`;
+
+  beforeAll(() => {
+    platform = synthPlatform(envName);
+    template = platform.template('transform');
+    jobs = Object.fromEntries(Object.entries(resourcesOf(template, 'AWS::Glue::Job')).map(([id, r]) => [id, r.Properties!]));
+  });
+
+  const jobProps = (job: GlueSparkJob): JsonObject => jobs[logicalId(job.job)];
+  const s = (token: string): unknown => ref(platform.transform, token);
+  const bucket = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => platform.storage.buckets[zone];
+  const objects = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => s(bucket(zone).arnForObjects(`${prefix}*`));
+  const list = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) =>
+    permission('s3:ListBucket', s(bucket(zone).bucketArn), { StringLike: { 's3:prefix': [`${prefix}*`] } });
+  const read = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => [
+    permission('s3:GetObject', objects(zone, prefix)),
+    list(zone, prefix),
+  ];
+  const readWrite = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => [
+    ...read(zone, prefix),
+    ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'].map((a) => permission(a, objects(zone, prefix))),
+  ];
+  /** What every job role has: its script and package, its log groups, the lake and ops keys, metrics into Glue and the namespace. */
+  const jobBasics = (job: GlueSparkJob) => {
+    const asset = (child: 'Script' | 'PythonPackage') => {
+      const a = job.node.findChild(child) as s3assets.Asset;
+      return s(a.bucket.arnForObjects(a.s3ObjectKey));
+    };
+    const lake = s(platform.foundation.keys.lake.keyArn);
+    const ops = s(platform.foundation.keys.ops.keyArn);
+    return [
+      permission('s3:GetObject', asset('Script')),
+      permission('s3:GetObject', asset('PythonPackage')),
+      ...job.logGroups.flatMap((g) =>
+        ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'].map((a) => permission(a, { 'Fn::GetAtt': [logicalId(g), 'Arn'] })),
+      ),
+      ...[lake, ops].flatMap((key) => ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'].map((a) => permission(a, key))),
+      permission('cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': ['Glue', namespace] } }),
+    ];
+  };
+
+  describe('SourceToCurated', () => {
+    test('runs jobs/source_raw_to_curated.py with raw source/, the curated and quarantine roots and the metrics namespace, bookmarks off', () => {
+      const job = jobProps(platform.transform.sourceJob);
+      expect(job.Command.ScriptLocation).toEqual({ 'Fn::Join': ['', expect.arrayContaining([expect.stringMatching(/\.py$/)])] });
+      expect(job.DefaultArguments).toEqual(
+        expect.objectContaining({
+          '--raw_path': s(bucket('raw').s3UrlForObject('source/')),
+          '--curated_path': { 'Fn::Join': ['', ['s3://', s(bucket('curated').bucketName), '/']] },
+          '--quarantine_path': { 'Fn::Join': ['', ['s3://', s(bucket('quarantine').bucketName), '/']] },
+          '--metrics_namespace': namespace,
+          '--job-bookmark-option': 'job-bookmark-disable',
+        }),
+      );
+      expect(job.DefaultArguments['--datalake-formats']).toBeUndefined();
+      expect(job.DefaultArguments['--conf']).toBeUndefined();
+    });
+
+    test('its role holds exactly: raw source/ read, each curated and quarantine <table>/ read-write, the keys, logs and metrics', () => {
+      const expected = [
+        ...jobBasics(platform.transform.sourceJob),
+        ...read('raw', 'source/'),
+        ...SOURCES.flatMap((t) => [...readWrite('curated', `${t}/`), ...readWrite('quarantine', `${t}/`)]),
+        permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
+      ];
+      expect(permissions(rolePolicyStatements(template, 'Transform/SourceToCurated/Role'))).toEqual([...new Set(expected)].sort());
+      expectGlueOnlyRole(template, logicalId(platform.transform.sourceJob.role));
+    });
+  });
+
+  describe('CuratedToGold', () => {
+    test('runs jobs/curated_to_gold.py with the curated root, curated clickstream_events/, the gold database and root, bookmarks off', () => {
+      const job = jobProps(platform.transform.goldJob);
+      expect(job.DefaultArguments).toEqual(
+        expect.objectContaining({
+          '--curated_path': { 'Fn::Join': ['', ['s3://', s(bucket('curated').bucketName), '/']] },
+          '--clickstream_path': s(bucket('curated').s3UrlForObject('clickstream_events/')),
+          '--gold_database': s(platform.storage.databases.gold.databaseName),
+          '--gold_path': { 'Fn::Join': ['', ['s3://', s(bucket('gold').bucketName), '/']] },
+          '--metrics_namespace': namespace,
+          '--job-bookmark-option': 'job-bookmark-disable',
+        }),
+      );
+    });
+
+    test('Iceberg: --datalake-formats iceberg and the --conf chain of the glue_catalog catalog over s3://<gold>/', () => {
+      const args = jobProps(platform.transform.goldJob).DefaultArguments;
+      expect(args['--datalake-formats']).toBe('iceberg');
+      expect(args['--conf']).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions' +
+              ' --conf spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog' +
+              ' --conf spark.sql.catalog.glue_catalog.warehouse=s3://',
+            s(bucket('gold').bucketName),
+            '/ --conf spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog' +
+              ' --conf spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+          ],
+        ],
+      });
+    });
+
+    test('its role holds exactly: curated source tables and clickstream_events read, each gold <table>/ read-write, the gold catalog, keys, logs and metrics', () => {
+      const stack = platform.transform;
+      const goldDb = platform.storage.databases.gold.databaseName;
+      const glueArn = (resource: string, name?: string) => stack.resolve(stack.formatArn({ service: 'glue', resource, resourceName: name }));
+      const catalog = [glueArn('catalog'), glueArn('database', goldDb), ...GOLDS.map((t) => glueArn('table', `${goldDb}/${t}`))];
+      const expected = [
+        ...jobBasics(stack.goldJob),
+        ...[...SOURCES, 'clickstream_events'].flatMap((t) => read('curated', `${t}/`)),
+        ...GOLDS.flatMap((t) => readWrite('gold', `${t}/`)),
+        ...['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:UpdateTable'].flatMap((a) => catalog.map((r) => permission(a, r))),
+        permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
+      ];
+      expect(permissions(rolePolicyStatements(template, 'Transform/CuratedToGold/Role'))).toEqual([...new Set(expected)].sort());
+      expectGlueOnlyRole(template, logicalId(stack.goldJob.role));
+    });
+
+    test('its role cannot create, delete or touch tables outside the gold database', () => {
+      const text = JSON.stringify(rolePolicyStatements(template, 'Transform/CuratedToGold/Role'));
+      for (const action of ['glue:CreateTable', 'glue:DeleteTable', 'glue:CreateDatabase', 'glue:GetPartitions']) {
+        expect(text).not.toContain(action);
+      }
+      expect(text).not.toMatch(/:table\/[^"]*\*/);
+      expect(text).not.toContain('RawZone');
+      expect(text).not.toContain('QuarantineZone');
+    });
+  });
+
+  describe('execution class', () => {
+    test(`every Spark job of the stage runs ${envName === 'dev' ? 'FLEX (non-urgent dev runs on spare capacity)' : 'STANDARD'}`, () => {
+      const classes = Object.values(jobs).map((j) => j.ExecutionClass);
+      expect(classes).toEqual(['dev'].includes(envName) ? ['FLEX', 'FLEX', 'FLEX'] : ['STANDARD', 'STANDARD', 'STANDARD']);
+      for (const job of Object.values(jobs)) {
+        expect(['G.1X', 'G.2X']).toContain(job.WorkerType);
+        // Glue refuses job run queuing for Flex jobs.
+        expect(job.JobRunQueuingEnabled ?? false).toBe(false);
+      }
+    });
+  });
+
+  describe('Lake Formation', () => {
+    const grantsOf = (roleArn: string) =>
+      Object.values(resourcesOf(template, 'AWS::LakeFormation::PrincipalPermissions'))
+        .map((r) => r.Properties!)
+        .filter((p) => JSON.stringify(p.Principal) === JSON.stringify({ DataLakePrincipalIdentifier: s(roleArn) }))
+        .map((p) => JSON.stringify({ permissions: p.Permissions, resource: p.Resource, withGrant: p.PermissionsWithGrantOption }))
+        .sort();
+    const grant = (permissions: string[], resource: unknown) => JSON.stringify({ permissions, resource, withGrant: [] });
+    const table = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', name: string) => ({
+      Table: { CatalogId: CATALOG, DatabaseName: s(platform.storage.databases[zone].databaseName), Name: name },
+    });
+    const location = (zone: 'curated' | 'quarantine' | 'gold') => ({ DataLocation: { CatalogId: CATALOG, ResourceArn: s(bucket(zone).bucketArn) } });
+
+    test('SourceToCurated: select its raw tables; write its curated and quarantine tables and locations; nothing else', () => {
+      expect(grantsOf(platform.transform.sourceJob.role.roleArn)).toEqual(
+        [
+          grant(['DATA_LOCATION_ACCESS'], location('curated')),
+          grant(['DATA_LOCATION_ACCESS'], location('quarantine')),
+          ...SOURCES.flatMap((t) => [
+            grant(['DESCRIBE', 'SELECT'], table('raw', sourceTableName(t))),
+            grant(['ALTER', 'DESCRIBE', 'INSERT'], table('curated', t)),
+            grant(['ALTER', 'DESCRIBE', 'INSERT'], table('quarantine', t)),
+          ]),
+        ].sort(),
+      );
+    });
+
+    test('CuratedToGold: select its curated tables; describe gold and write each gold table as Iceberg commits need; nothing else', () => {
+      expect(grantsOf(platform.transform.goldJob.role.roleArn)).toEqual(
+        [
+          grant(['DATA_LOCATION_ACCESS'], location('gold')),
+          grant(['DESCRIBE'], { Database: { CatalogId: CATALOG, Name: s(platform.storage.databases.gold.databaseName) } }),
+          ...[...SOURCES, 'clickstream_events'].map((t) => grant(['DESCRIBE', 'SELECT'], table('curated', t))),
+          ...GOLDS.map((t) => grant(['ALTER', 'DELETE', 'DESCRIBE', 'INSERT', 'SELECT'], table('gold', t))),
+        ].sort(),
+      );
+    });
+  });
+
+  describe('data-quality rulesets', () => {
+    const rulesets = () => Object.values(resourcesOf(template, 'AWS::Glue::DataQualityRuleset')).map((r) => r.Properties!);
+    const expectedRulesets = () =>
+      (
+        [
+          ['curated', 'source', sourceTableDeclarations(), 'SourceToCurated'],
+          ['gold', 'gold', goldTableDeclarations(), 'CuratedToGold'],
+        ] as const
+      ).flatMap(([zone, layer, declarations, job]) =>
+        declarations.flatMap((declaration) => {
+          const { blocking, warning } = splitBySeverity(loadQualityRules(declaration, layer));
+          return (
+            [
+              ['blocking', blocking],
+              ['warning', warning],
+            ] as const
+          )
+            .filter(([, rules]) => rules.length > 0)
+            .map(([severity, rules]) => ({
+              Name: `undercurrent_${envName}_${zone}_${declaration.name}_${severity}`,
+              Ruleset: renderDqdl(declaration, rules),
+              TargetTable: { DatabaseName: s(platform.storage.databases[zone].databaseName), TableName: declaration.name },
+              description: [severity === 'blocking' ? 'Blocking rules' : 'Warning rules', `of ${zone} ${declaration.name}`, `job ${job} enforces the same rules`],
+            }));
+        }),
+      );
+
+    test('every curated source table and every gold table has a blocking ruleset, and a warning ruleset exactly when it has warn rules', () => {
+      const actual = rulesets()
+        .map((r) => ({ Name: r.Name, Ruleset: r.Ruleset, TargetTable: r.TargetTable }))
+        .sort((a, b) => a.Name.localeCompare(b.Name));
+      const expected = expectedRulesets()
+        .map(({ description: _, ...r }) => r)
+        .sort((a, b) => a.Name.localeCompare(b.Name));
+      expect(actual).toEqual(expected);
+      for (const table of [...SOURCES.map((t) => `curated_${t}`), ...GOLDS.map((t) => `gold_${t}`)]) {
+        expect(actual.map((r) => r.Name)).toContain(`undercurrent_${envName}_${table}_blocking`);
+      }
+    });
+
+    test('each ruleset says whether it blocks or warns and that the job enforces the same rules', () => {
+      const byName = new Map(rulesets().map((r) => [r.Name as string, r.Description as string]));
+      for (const ruleset of expectedRulesets()) {
+        for (const part of ruleset.description) {
+          expect(byName.get(ruleset.Name)).toContain(part);
+        }
+      }
+    });
+
+    test('the blocking ruleset of a curated table holds its quarantine rules (they hold on curated after quarantine)', () => {
+      const orders = rulesets().find((r) => r.Name === `undercurrent_${envName}_curated_orders_blocking`)!;
+      expect(orders.Ruleset).toContain('IsComplete "order_number"');
+      expect(orders.Ruleset).toContain('IsUnique "order_number"');
+      expect(orders.Ruleset).toMatch(/^Rules = \[\n {2}IsComplete "order_number",\n/);
+    });
+  });
+
+  describe('alarms on the jobs’ metrics', () => {
+    const alarms = () => Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties!);
+    const topic = () => s(platform.foundation.alertsTopic.topicArn);
+
+    test.each([
+      ['SourceToCurated', 'SchemaDrift', 'Critical'],
+      ['SourceToCurated', 'DataQualityFailures', 'Critical'],
+      ['SourceToCurated', 'DataQualityWarnings', 'Warning'],
+      ['SourceToCurated', 'RowsQuarantined', 'Warning'],
+      ['CuratedToGold', 'DataQualityFailures', 'Critical'],
+      ['CuratedToGold', 'DataQualityWarnings', 'Warning'],
+    ] as const)('%s: %s >= 1 of any dataset raises a %s alarm to the alerts topic, one alarm per dataset', (jobId, metric, severity) => {
+      const job = jobId === 'SourceToCurated' ? platform.transform.sourceJob : platform.transform.goldJob;
+      const datasets = jobId === 'SourceToCurated' ? SOURCES : GOLDS;
+      for (const dataset of datasets) {
+        const matching = alarms().filter(
+          (a) =>
+            a.MetricName === metric &&
+            JSON.stringify(a.Dimensions) ===
+              JSON.stringify([
+                { Name: 'Dataset', Value: dataset },
+                { Name: 'Job', Value: { Ref: logicalId(job.job) } },
+              ]),
+        );
+        expect({ dataset, count: matching.length }).toEqual({ dataset, count: 1 });
+        expect(matching[0]).toEqual(
+          expect.objectContaining({
+            Namespace: namespace,
+            Statistic: 'Sum',
+            Period: 300,
+            Threshold: 1,
+            ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+            EvaluationPeriods: 1,
+            TreatMissingData: 'notBreaching',
+            AlarmActions: [topic()],
+            OKActions: [topic()],
+          }),
+        );
+        expect(matching[0].AlarmName).toMatch(new RegExp(`^Undercurrent-${envName}-Transform-${severity}-${jobId}`));
+      }
+    });
+
+    test('the stage alarms only on these metrics: 4 per source table and 2 per gold table', () => {
+      expect(alarms()).toHaveLength(SOURCES.length * 4 + GOLDS.length * 2);
+      for (const alarm of alarms()) {
+        expect(alarm.Namespace).toBe(namespace);
+      }
+    });
+
+    test('a failed, timed-out or stopped run of each new job notifies the alerts topic', () => {
+      for (const job of [platform.transform.sourceJob, platform.transform.goldJob]) {
+        template.hasResourceProperties('AWS::Events::Rule', {
+          EventPattern: {
+            source: ['aws.glue'],
+            'detail-type': ['Glue Job State Change'],
+            detail: { jobName: [{ Ref: logicalId(job.job) }], state: ['FAILED', 'TIMEOUT', 'STOPPED'] },
+          },
+        });
+      }
+    });
+  });
+});
