@@ -136,7 +136,7 @@ export function sourceTableName(table: string): string {
 }
 
 /** `CustomerNumber` from `customer_number`, for construct ids. */
-function pascal(name: string): string {
+export function pascal(name: string): string {
   return name
     .split('_')
     .filter((part) => part)

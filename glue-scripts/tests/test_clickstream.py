@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+
+from local.jobs import load_job
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, StringType, TimestampType
 
@@ -25,7 +25,6 @@ from undercurrent_glue.clickstream import (
 RUN_ID = "jr_test_0001"
 INGEST_DATE = dt.date(2024, 5, 1)
 ABSENT = object()
-JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "clickstream_raw_to_curated.py"
 
 
 def event(event_id="3f1c9a52-8d7e-4a4b-9a43-1f0a2b3c4d5e", **overrides):
@@ -400,10 +399,7 @@ def test_the_partition_columns_are_the_declared_event_date_then_ingest_date(monk
 
 
 def load_job_module():
-    spec = importlib.util.spec_from_file_location("clickstream_raw_to_curated", JOB_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job("clickstream_raw_to_curated")
 
 
 def test_the_job_reads_gzip_json_lines_of_its_window_and_reruns_idempotently(spark, tmp_path):

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
+from local.jobs import load_job
+
 from test_gold import CATALOG, D, T, click, declared_struct, write_curated, write_events
 from undercurrent_glue import iceberg
 from undercurrent_glue.metrics import ROWS_WRITTEN, RecordingSink
 from undercurrent_glue.schema import GOLD_TABLES
 
-JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "curated_to_gold.py"
 MONTHLY = {"fact_order_line": "order_date", "clickstream_sessions": "session_date", "daily_product_views": "event_date"}
 
 
 @pytest.fixture(scope="module")
 def job():
-    spec = importlib.util.spec_from_file_location("curated_to_gold", JOB_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job("curated_to_gold")
 
 
 class Lake:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from local.jobs import load_job
 
 from undercurrent_glue import ingest_dates
 from undercurrent_glue.ingest_dates import (
@@ -22,7 +23,6 @@ from undercurrent_glue.ingest_dates import (
 
 D = dt.date
 TODAY = D(2024, 5, 10)
-JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "clickstream_raw_to_curated.py"
 REQUIRED = ["--JOB_NAME", "clickstream", "--raw_path", "s3://raw/clickstream/",
             "--curated_path", "s3://curated/clickstream/", "--quarantine_path", "s3://q/clickstream/"]
 
@@ -157,10 +157,7 @@ def fake_get_resolved_options(argv, names):
 
 
 def load_job_module():
-    spec = importlib.util.spec_from_file_location("clickstream_raw_to_curated_args", JOB_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job("clickstream_raw_to_curated")
 
 
 def test_the_job_runs_without_optional_arguments_on_the_default_two_day_window():

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import json
 import py_compile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from local.jobs import load_job
 
 from test_curate import MAY_1, MAY_2, NOW, T1, T2, write_raw
 from undercurrent_glue.curate import CurateCounts, SourceCurationError
@@ -24,10 +25,7 @@ MAY_3 = dt.date(2024, 5, 3)
 
 @pytest.fixture(scope="module")
 def job():
-    spec = importlib.util.spec_from_file_location("source_raw_to_curated", JOB_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job("source_raw_to_curated")
 
 
 class Lake:

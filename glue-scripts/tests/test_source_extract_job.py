@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import py_compile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from local.jobs import load_job
 
 from undercurrent_glue.extract import SchemaDriftError
 from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration
@@ -22,10 +23,7 @@ AT = dt.datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def job():
-    spec = importlib.util.spec_from_file_location("source_extract", JOB_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job("source_extract")
 
 
 def offices(spark, *codes):

@@ -6,7 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config';
-import { sourceTableName } from '../catalog';
+import { pascal, sourceTableName } from '../catalog';
 import { GlueSparkJob } from '../constructs/glue-spark-job';
 import { grantPrefixRead, grantPrefixReadWrite } from '../constructs/grants';
 import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings, LakePermission } from '../constructs/lake-formation';
@@ -80,15 +80,6 @@ const ROWS_QUARANTINED_ALARM: DatasetAlarm = {
   description: (job, dataset) =>
     `${job}: rows of ${dataset} failed a quarantine rule and were moved to the quarantine table ${dataset} (column rule names the rule).`,
 };
-
-/** `order_lines` -> `OrderLines`, for construct ids. */
-function pascal(name: string): string {
-  return name
-    .split('_')
-    .filter((part) => part)
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
-}
 
 /**
  * Stage 4, transformation: Glue PySpark jobs from `glue-scripts`.
