@@ -386,10 +386,13 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     ``event_id`` handles it. Within the window the copy from the earliest ingest date is
     kept (see :func:`deduplicate`).
 
-    One Spark action: the classified and ranked lines are persisted and counted in a
-    single aggregation; the returned DataFrames read from that persisted data, so writing
-    them does not re-read the raw files, and ``quarantined_at`` is the same for the
-    whole run.
+    The classified lines are persisted and counted in one aggregation (the only pass
+    over the raw files); two more small actions count the valid lines per ``event_id``
+    from the cache (only that column is shuffled) and, when some id has several copies,
+    persist those ids, so that only their copies are ranked (:func:`_dedup_window`,
+    the same order as :func:`deduplicate`). The returned DataFrames read from the
+    persisted data, so writing them does not re-read the raw files, and
+    ``quarantined_at`` is the same for the whole run.
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
@@ -407,36 +410,51 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
         AccountingError: rows_in != rows_curated + rows_quarantined + duplicates_removed.
     """
     _check_input(lines_df, run_id)
-    classified = _with_run_columns(_classify(lines_df), run_id)
+    # The raw lines are parsed once: the classified lines (with raw_line, needed by the
+    # quarantine and the tie-break) are cached, not shuffled. Only the event_id of the
+    # valid lines is shuffled, to find the ids that occur more than once; the ranking
+    # window then sorts the (few) copies of those ids alone.
+    classified = _with_run_columns(_classify(lines_df), run_id).persist(StorageLevel.MEMORY_AND_DISK)
     is_valid = F.col(RULE).isNull()
-    ranked = classified.withColumn(
-        _RANK, F.when(is_valid, F.row_number().over(_dedup_window(is_valid)))
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-
-    kept = is_valid & (F.col(_RANK) == 1)
-    duplicate = is_valid & (F.col(_RANK) > 1)
-    row = ranked.agg(
+    row = classified.agg(
         F.count(F.lit(1)).alias("rows_in"),
-        F.count(F.when(kept, 1)).alias("rows_curated"),
         F.count(F.when(~is_valid, 1)).alias("rows_quarantined"),
-        F.count(F.when(duplicate, 1)).alias("duplicates_removed"),
         F.count(F.when(F.col(INGEST_DATE).isNull(), 1)).alias("_no_ingest_date"),
     ).first()
     if row["_no_ingest_date"]:
-        ranked.unpersist()
+        classified.unpersist()
         raise ValueError(
             f"{row['_no_ingest_date']} input line(s) have a null '{INGEST_DATE}'; every line must "
             "carry the raw partition it was read from."
         )
+    valid = classified.filter(is_valid)
+    # Read from the cache: only the event_id column is decoded and shuffled.
+    per_id = valid.groupBy("event_id").agg(F.count(F.lit(1)).alias("_copies"))
+    ids = per_id.agg(
+        F.count(F.lit(1)).alias("event_ids"),
+        F.sum(F.when(F.col("_copies") > 1, F.col("_copies") - 1)).alias("duplicates"),
+    ).first()
     counts = ClickstreamCounts(
         rows_in=int(row["rows_in"]),
-        rows_curated=int(row["rows_curated"]),
+        rows_curated=int(ids["event_ids"]),
         rows_quarantined=int(row["rows_quarantined"]),
-        duplicates_removed=int(row["duplicates_removed"]),
+        duplicates_removed=int(ids["duplicates"] or 0),
     )
     check_accounting(counts)
-    curated = ranked.filter(kept).select(*curated_columns())
-    return ClickstreamResult(curated, _quarantine_view(ranked), counts)
+    if not counts.duplicates_removed:
+        curated = valid.select(*curated_columns())
+    else:
+        duplicate_ids = per_id.filter(F.col("_copies") > 1).select("event_id").persist(StorageLevel.MEMORY_AND_DISK)
+        # Materialized now, so the joins below see its real (usually small: broadcast) size.
+        duplicate_ids.count()
+        singles = valid.join(duplicate_ids, "event_id", "left_anti")
+        first_copies = (
+            valid.join(duplicate_ids, "event_id", "left_semi")
+            .withColumn(_RANK, F.row_number().over(_dedup_window()))
+            .filter(F.col(_RANK) == 1)
+        )
+        curated = singles.select(*curated_columns()).unionByName(first_copies.select(*curated_columns()))
+    return ClickstreamResult(curated, _quarantine_view(classified), counts)
 
 
 def check_accounting(counts: ClickstreamCounts) -> None:
