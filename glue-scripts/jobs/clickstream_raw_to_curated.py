@@ -16,6 +16,9 @@ Job arguments (the CDK app passes them as ``--raw_path s3://.../clickstream/`` e
   ``event_date`` then ``ingest_date`` (``event_date=D/ingest_date=I/``);
 * ``--quarantine_path`` (required): rejected lines, GZIP JSON partitioned by the
   ``ingest_date`` they were read from;
+* ``--metrics_namespace`` (required): the CloudWatch namespace where the run's four counts
+  (``RowsIn``, ``RowsCurated``, ``RowsQuarantined``, ``DuplicatesRemoved``, dataset
+  ``clickstream_events``) are published;
 * ``--lookback_days`` (optional, default ``2``, 1..400): process the ingest dates today
   (UTC), today - 1, ..., today - (N - 1);
 * ``--ingest_dates`` (optional): comma-separated ``YYYY-MM-DD`` ingest dates to process
@@ -61,6 +64,14 @@ from undercurrent_glue.clickstream import (
     partition_columns,
     transform_clickstream,
 )
+from undercurrent_glue.metrics import (
+    DUPLICATES_REMOVED,
+    ROWS_CURATED,
+    ROWS_IN,
+    ROWS_QUARANTINED,
+    CloudWatchSink,
+    MetricsSink,
+)
 from undercurrent_glue.ingest_dates import (
     DEFAULT_LOOKBACK_DAYS,
     INGEST_DATE,
@@ -74,10 +85,12 @@ from undercurrent_glue.ingest_dates import (
 )
 
 #: Arguments every run must have.
-JOB_ARGUMENTS = ["JOB_NAME", "raw_path", "curated_path", "quarantine_path"]
+JOB_ARGUMENTS = ["JOB_NAME", "raw_path", "curated_path", "quarantine_path", "metrics_namespace"]
 #: Arguments resolved only when present in ``sys.argv``.
 OPTIONAL_ARGUMENTS = [LOOKBACK_DAYS_ARGUMENT, INGEST_DATES_ARGUMENT]
 QUARANTINE_PARTITION = INGEST_DATE
+#: The ``Dataset`` dimension of the published counts.
+METRICS_DATASET = "clickstream_events"
 _EMPTY_LINES_SCHEMA = f"{VALUE_COLUMN} string, {INGEST_DATE} date"
 #: The ingest date of the directory a raw file was read from: the last ``/ingest_date=D/`` of its path.
 _INGEST_DATE_IN_PATH = rf"^.*/{INGEST_DATE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})/"
@@ -206,12 +219,14 @@ def run(
     quarantine_path: str,
     run_id: str,
     ingest_dates: Optional[Sequence[dt.date]] = None,
+    sink: Optional[MetricsSink] = None,
 ) -> ClickstreamCounts:
     """Read the window's raw lines, transform them, write curated and quarantine; return the counts.
 
     Args:
         ingest_dates: the raw partitions to process; default the last
             ``DEFAULT_LOOKBACK_DAYS`` UTC dates ending today.
+        sink: where the counts are published (dataset ``clickstream_events``), after the writes.
     """
     if ingest_dates is None:
         ingest_dates = lookback_window(utc_today(), parse_lookback_days(DEFAULT_LOOKBACK_DAYS))
@@ -219,6 +234,17 @@ def run(
     result = transform_clickstream(read_raw_lines(spark, raw_path, ingest_dates), run_id)
     write_curated(result.curated, curated_path)
     write_quarantine(result.quarantine, quarantine_path)
+    if sink is not None:
+        counts = result.counts
+        sink.publish(
+            METRICS_DATASET,
+            {
+                ROWS_IN: counts.rows_in,
+                ROWS_CURATED: counts.rows_curated,
+                ROWS_QUARANTINED: counts.rows_quarantined,
+                DUPLICATES_REMOVED: counts.duplicates_removed,
+            },
+        )
     return result.counts
 
 
@@ -238,9 +264,13 @@ def main(argv: Sequence[str]) -> None:
 
     # JOB_RUN_ID is reserved (not requestable) but resolved whenever Glue passes it.
     run_id = args.get("JOB_RUN_ID") or "local-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    counts = run(
-        spark, args["raw_path"], args["curated_path"], args["quarantine_path"], run_id, ingest_dates
-    )
+    sink = CloudWatchSink(args["JOB_NAME"], args["metrics_namespace"])
+    try:
+        counts = run(
+            spark, args["raw_path"], args["curated_path"], args["quarantine_path"], run_id, ingest_dates, sink
+        )
+    finally:
+        sink.flush()
     print(counts_log_line(args["JOB_NAME"], run_id, counts, ingest_dates), flush=True)
     job.commit()
 

@@ -284,3 +284,19 @@ def test_an_ingest_date_exists_when_its_glob_matches_an_event_date_directory(job
     found = job.existing_ingest_dates(spark, str(zones.raw), [MAY_3, MAY_2, MAY_1, MAY_1, APR_30])
 
     assert found == [MAY_3, MAY_1]
+
+
+def test_the_run_publishes_its_four_counts_for_the_stack_alarms(job, spark, zones):
+    from undercurrent_glue.metrics import RecordingSink
+
+    zones.deliver(MAY_1, event("e-1"), event("e-1"), "bad line")
+    sink = RecordingSink("ClickstreamToCurated")
+
+    job.run(spark, str(zones.raw) + "/", zones.curated, zones.quarantine, "jr_1", [MAY_1], sink)
+
+    assert sink.values == {
+        ("clickstream_events", "RowsIn"): 3.0,
+        ("clickstream_events", "RowsCurated"): 1.0,
+        ("clickstream_events", "RowsQuarantined"): 1.0,
+        ("clickstream_events", "DuplicatesRemoved"): 1.0,
+    }

@@ -24,7 +24,8 @@ from undercurrent_glue.ingest_dates import (
 D = dt.date
 TODAY = D(2024, 5, 10)
 REQUIRED = ["--JOB_NAME", "clickstream", "--raw_path", "s3://raw/clickstream/",
-            "--curated_path", "s3://curated/clickstream/", "--quarantine_path", "s3://q/clickstream/"]
+            "--curated_path", "s3://curated/clickstream/", "--quarantine_path", "s3://q/clickstream/",
+            "--metrics_namespace", "Undercurrent/dev/Transform"]
 
 
 def test_the_lookback_window_is_today_then_each_previous_day_newest_first():

@@ -49,6 +49,9 @@ const WRITER_TABLE_PERMISSIONS: readonly LakePermission[] = ['ALTER', 'DESCRIBE'
 /** Lake Formation permissions of a reader on each table it reads. */
 const READER_TABLE_PERMISSIONS: readonly LakePermission[] = ['DESCRIBE', 'SELECT'];
 
+/** The `Dataset` dimension of the clickstream job's counts (`METRICS_DATASET` in its script). */
+export const CLICKSTREAM_METRICS_DATASET = 'clickstream_events';
+
 /** One metric alarm per dataset of a job: the metric (published with dimensions Job and Dataset) and what a breach means. */
 interface DatasetAlarm {
   readonly metricName: string;
@@ -140,6 +143,7 @@ export class TransformStack extends StageStack {
       },
       // The job selects its input by ingest date and overwrites exactly those partitions.
       bookmarks: false,
+      metricsNamespace: this.metricsNamespace,
     });
     grantPrefixRead(this.clickstreamJob, { bucket: raw, prefix: CLICKSTREAM_RAW_PREFIX });
     // Dynamic partition overwrite stages, lists, copies and deletes within its outputs.
@@ -250,6 +254,7 @@ export class TransformStack extends StageStack {
     this.addRulesets(quality, 'gold', 'gold', databases.gold, golds, 'CuratedToGold');
 
     // --- Alarms on the jobs' own metrics, one per job and dataset ---------------------------
+    this.addDatasetAlarm('ClickstreamToCurated', this.clickstreamJob, CLICKSTREAM_METRICS_DATASET, ROWS_QUARANTINED_ALARM);
     for (const declaration of sources) {
       for (const alarm of [SCHEMA_DRIFT_ALARM, DATA_QUALITY_FAILURES_ALARM, DATA_QUALITY_WARNINGS_ALARM, ROWS_QUARANTINED_ALARM]) {
         this.addDatasetAlarm('SourceToCurated', this.sourceJob, declaration.name, alarm);

@@ -294,9 +294,11 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       ['SourceToCurated', 'RowsQuarantined', 'Warning'],
       ['CuratedToGold', 'DataQualityFailures', 'Critical'],
       ['CuratedToGold', 'DataQualityWarnings', 'Warning'],
+      ['ClickstreamToCurated', 'RowsQuarantined', 'Warning'],
     ] as const)('%s: %s >= 1 of any dataset raises a %s alarm to the alerts topic, one alarm per dataset', (jobId, metric, severity) => {
-      const job = jobId === 'SourceToCurated' ? platform.transform.sourceJob : platform.transform.goldJob;
-      const datasets = jobId === 'SourceToCurated' ? SOURCES : GOLDS;
+      const { sourceJob, goldJob, clickstreamJob } = platform.transform;
+      const job = { SourceToCurated: sourceJob, CuratedToGold: goldJob, ClickstreamToCurated: clickstreamJob }[jobId];
+      const datasets = { SourceToCurated: SOURCES, CuratedToGold: GOLDS, ClickstreamToCurated: ['clickstream_events'] }[jobId];
       for (const dataset of datasets) {
         const matching = alarms().filter(
           (a) =>
@@ -325,8 +327,8 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       }
     });
 
-    test('the stage alarms only on these metrics: 4 per source table and 2 per gold table', () => {
-      expect(alarms()).toHaveLength(SOURCES.length * 4 + GOLDS.length * 2);
+    test('the stage alarms only on these metrics: 4 per source table, 2 per gold table, 1 for click events', () => {
+      expect(alarms()).toHaveLength(SOURCES.length * 4 + GOLDS.length * 2 + 1);
       for (const alarm of alarms()) {
         expect(alarm.Namespace).toBe(namespace);
       }

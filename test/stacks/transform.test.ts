@@ -224,14 +224,14 @@ describe.each([
       ]);
     });
 
-    test('the only "*" resource is cloudwatch:PutMetricData, held to the Glue namespace', () => {
+    test('the only "*" resource is cloudwatch:PutMetricData, held to the Glue namespace and the stage\'s own', () => {
       const wildcard = policy.filter((s) => asList(s.Resource).includes('*'));
       expect(wildcard).toEqual([
         {
           Effect: 'Allow',
           Action: 'cloudwatch:PutMetricData',
           Resource: '*',
-          Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+          Condition: { StringEquals: { 'cloudwatch:namespace': ['Glue', `Undercurrent/${envName}/Transform`] } },
         },
       ]);
     });
