@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { CfnElement } from 'aws-cdk-lib';
-import { GlueSparkJob } from '../../lib/constructs/glue-spark-job';
+import { GlueSparkJob, ICEBERG_CATALOG } from '../../lib/constructs/glue-spark-job';
 import { GLUE_SCRIPTS_DIR } from '../../lib/datasets';
 import { Platform } from '../../lib/platform';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
@@ -77,4 +77,9 @@ describe.each(['dev', 'prod'] as const)('Glue job arguments agree with the scrip
     expect(passed.filter((name) => !required.includes(name) && !optional.includes(name))).toEqual([]);
     expect(required.filter((name) => !passed.includes(name))).toEqual([]);
   });
+});
+
+test('the gold job reads its Iceberg tables through the catalog name the stack configures', () => {
+  const script = readFileSync(path.join(GLUE_SCRIPTS_DIR, 'jobs', 'curated_to_gold.py'), 'utf8');
+  expect(/^ICEBERG_CATALOG = "([^"]+)"/m.exec(script)?.[1]).toBe(ICEBERG_CATALOG);
 });
