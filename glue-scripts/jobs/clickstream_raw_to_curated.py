@@ -64,14 +64,7 @@ from undercurrent_glue.clickstream import (
     partition_columns,
     transform_clickstream,
 )
-from undercurrent_glue.metrics import (
-    DUPLICATES_REMOVED,
-    ROWS_CURATED,
-    ROWS_IN,
-    ROWS_QUARANTINED,
-    CloudWatchSink,
-    MetricsSink,
-)
+from undercurrent_glue.metrics import CloudWatchSink, MetricsSink, count_metrics
 from undercurrent_glue.ingest_dates import (
     DEFAULT_LOOKBACK_DAYS,
     INGEST_DATE,
@@ -235,16 +228,7 @@ def run(
     write_curated(result.curated, curated_path)
     write_quarantine(result.quarantine, quarantine_path)
     if sink is not None:
-        counts = result.counts
-        sink.publish(
-            METRICS_DATASET,
-            {
-                ROWS_IN: counts.rows_in,
-                ROWS_CURATED: counts.rows_curated,
-                ROWS_QUARANTINED: counts.rows_quarantined,
-                DUPLICATES_REMOVED: counts.duplicates_removed,
-            },
-        )
+        sink.publish(METRICS_DATASET, count_metrics(result.counts))
     return result.counts
 
 

@@ -65,3 +65,18 @@ def test_cloudwatch_sink_splits_large_batches():
 def test_cloudwatch_sink_refuses_a_bad_namespace(namespace):
     with pytest.raises(ValueError, match="metrics_namespace"):
         metrics.CloudWatchSink("job", namespace, FakeCloudWatch())
+
+
+def test_accounting_holds_when_every_row_is_curated_quarantined_or_a_duplicate():
+    metrics.check_accounting("orders", metrics.RowCounts(10, 6, 3, 1))
+    with pytest.raises(metrics.AccountingError, match=r"'orders' broken: rows_in=10 but .* = 9; rows were lost"):
+        metrics.check_accounting("orders", metrics.RowCounts(10, 6, 2, 1))
+
+
+def test_the_four_counts_become_their_metrics():
+    assert metrics.count_metrics(metrics.RowCounts(10, 6, 3, 1)) == {
+        "RowsIn": 10,
+        "RowsCurated": 6,
+        "RowsQuarantined": 3,
+        "DuplicatesRemoved": 1,
+    }

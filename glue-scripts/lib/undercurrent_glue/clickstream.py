@@ -55,6 +55,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
 from undercurrent_glue.ingest_dates import INGEST_DATE
+from undercurrent_glue.metrics import AccountingError, RowCounts  # noqa: F401 - AccountingError is part of this API
+from undercurrent_glue.metrics import check_accounting as _check_accounting
 from undercurrent_glue.schema import load_declaration, spark_type
 
 #: Name of the declaration file (``schemas/clickstream_event.json``).
@@ -103,13 +105,8 @@ class DedupResult(NamedTuple):
     duplicates_removed: int
 
 
-class ClickstreamCounts(NamedTuple):
-    """Row counts of one :func:`transform_clickstream` run."""
-
-    rows_in: int
-    rows_curated: int
-    rows_quarantined: int
-    duplicates_removed: int
+#: Row counts of one :func:`transform_clickstream` run.
+ClickstreamCounts = RowCounts
 
 
 class ClickstreamResult(NamedTuple):
@@ -118,10 +115,6 @@ class ClickstreamResult(NamedTuple):
     curated: DataFrame
     quarantine: DataFrame
     counts: ClickstreamCounts
-
-
-class AccountingError(RuntimeError):
-    """Raised when rows_in != rows_curated + rows_quarantined + duplicates_removed."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -459,11 +452,4 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
 
 def check_accounting(counts: ClickstreamCounts) -> None:
     """Raise :class:`AccountingError` unless every input row is curated, quarantined or a duplicate."""
-    accounted = counts.rows_curated + counts.rows_quarantined + counts.duplicates_removed
-    if counts.rows_in != accounted:
-        raise AccountingError(
-            f"Clickstream accounting broken: rows_in={counts.rows_in} but rows_curated="
-            f"{counts.rows_curated} + rows_quarantined={counts.rows_quarantined} + "
-            f"duplicates_removed={counts.duplicates_removed} = {accounted}; "
-            "rows were lost or duplicated by the transform."
-        )
+    _check_accounting("clickstream_events", counts)

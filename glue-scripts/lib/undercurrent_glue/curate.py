@@ -54,6 +54,7 @@ from undercurrent_glue.extract import (
     cast_is_safe,
 )
 from undercurrent_glue.ingest_dates import INGEST_DATE
+from undercurrent_glue.metrics import AccountingError, RowCounts, check_accounting  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.schema import spark_type
 
 #: Raw columns the extract adds (metadata and partition columns); not compared with the declaration.
@@ -116,8 +117,6 @@ class SourceSchemaDriftError(Exception):
         )
 
 
-class AccountingError(Exception):
-    """``rows_in != rows_curated + rows_quarantined + duplicates_removed`` (a bug, never data)."""
 
 
 @dataclass(frozen=True)
@@ -138,13 +137,8 @@ class DriftReport:
         return bool(self.added)
 
 
-class CurateCounts(NamedTuple):
-    """Row accounting of one table: ``rows_in == rows_curated + rows_quarantined + duplicates_removed``."""
-
-    rows_in: int
-    rows_curated: int
-    rows_quarantined: int
-    duplicates_removed: int
+#: Row accounting of one table: ``rows_in == rows_curated + rows_quarantined + duplicates_removed``.
+CurateCounts = RowCounts
 
 
 class CurateResult(NamedTuple):
@@ -365,12 +359,7 @@ def curate_table(
         rows_quarantined=int(totals["quarantined"]),
         duplicates_removed=int(totals["duplicates"]),
     )
-    if counts.rows_in != counts.rows_curated + counts.rows_quarantined + counts.duplicates_removed:
-        raise AccountingError(
-            f"Row accounting of '{table}' does not add up: rows_in {counts.rows_in} != curated "
-            f"{counts.rows_curated} + quarantined {counts.rows_quarantined} + duplicates removed "
-            f"{counts.duplicates_removed}."
-        )
+    check_accounting(table, counts)
 
     quarantine = ranked.where(~passing).select(
         F.to_json(F.col(_RAW)).alias("record"),
@@ -418,14 +407,7 @@ def metrics(counts: Optional[CurateCounts], drift: Optional[DriftReport], drifte
         m.DATA_QUALITY_FAILURES: sum(1 for r in results if r.blocking_failure),
     }
     if counts is not None:
-        values.update(
-            {
-                m.ROWS_IN: counts.rows_in,
-                m.ROWS_CURATED: counts.rows_curated,
-                m.ROWS_QUARANTINED: counts.rows_quarantined,
-                m.DUPLICATES_REMOVED: counts.duplicates_removed,
-            }
-        )
+        values.update(m.count_metrics(counts))
     return values
 
 

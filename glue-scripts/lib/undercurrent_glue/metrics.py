@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 #: Metric names the jobs publish (the stack's alarms and dashboards use the same names).
 ROWS_IN = "RowsIn"
@@ -34,6 +34,44 @@ METRIC_NAMES = (
     DATA_QUALITY_FAILURES,
     DATA_QUALITY_WARNINGS,
 )
+
+
+class RowCounts(NamedTuple):
+    """Row accounting of one dataset in a raw -> curated run:
+    ``rows_in == rows_curated + rows_quarantined + duplicates_removed``."""
+
+    rows_in: int
+    rows_curated: int
+    rows_quarantined: int
+    duplicates_removed: int
+
+
+class AccountingError(RuntimeError):
+    """``rows_in != rows_curated + rows_quarantined + duplicates_removed`` (a bug, never data)."""
+
+
+def check_accounting(dataset: str, counts: RowCounts) -> None:
+    """Raise :class:`AccountingError` unless every input row is curated, quarantined or a duplicate."""
+    accounted = counts.rows_curated + counts.rows_quarantined + counts.duplicates_removed
+    if counts.rows_in != accounted:
+        raise AccountingError(
+            f"Row accounting of '{dataset}' broken: rows_in={counts.rows_in} but rows_curated="
+            f"{counts.rows_curated} + rows_quarantined={counts.rows_quarantined} + "
+            f"duplicates_removed={counts.duplicates_removed} = {accounted}; "
+            "rows were lost or duplicated by the transform."
+        )
+
+
+def count_metrics(counts: RowCounts) -> Dict[str, float]:
+    """The four accounting figures as metric values."""
+    return {
+        ROWS_IN: counts.rows_in,
+        ROWS_CURATED: counts.rows_curated,
+        ROWS_QUARANTINED: counts.rows_quarantined,
+        DUPLICATES_REMOVED: counts.duplicates_removed,
+    }
+
+
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 _PUT_LIMIT = 1000  # CloudWatch PutMetricData accepts at most 1000 values per call.
 
