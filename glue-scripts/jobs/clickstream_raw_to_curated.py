@@ -64,6 +64,7 @@ from undercurrent_glue.clickstream import (
     partition_columns,
     transform_clickstream,
 )
+from undercurrent_glue.frames import release_all
 from undercurrent_glue.metrics import CloudWatchSink, MetricsSink, count_metrics
 from undercurrent_glue.ingest_dates import (
     DEFAULT_LOOKBACK_DAYS,
@@ -227,6 +228,7 @@ def run(
     result = transform_clickstream(read_raw_lines(spark, raw_path, ingest_dates), run_id)
     write_curated(result.curated, curated_path)
     write_quarantine(result.quarantine, quarantine_path)
+    release_all(spark)
     if sink is not None:
         sink.publish(METRICS_DATASET, count_metrics(result.counts))
     return result.counts

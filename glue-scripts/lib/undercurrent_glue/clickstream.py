@@ -54,6 +54,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
+from undercurrent_glue.frames import checkpoint, release
 from undercurrent_glue.ingest_dates import INGEST_DATE
 from undercurrent_glue.metrics import AccountingError, RowCounts  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.metrics import check_accounting as _check_accounting
@@ -265,14 +266,13 @@ def _classify(lines_df: DataFrame) -> DataFrame:
     first = True
     for name, kind, column in _rule_specs():
         if kind == "malformed":
-            raw = _trim_whitespace(F.col(RAW_LINE))
+            line = F.col(RAW_LINE)
             condition = (
                 F.col("_json").isNull()
                 | F.col("_json")[_CORRUPT].isNotNull()
-                | ~raw.endswith("}")
-                # Only a line with a "}" before its last character can hold a second object;
-                # the cheap test first spares the regex on nearly every line.
-                | ((F.locate("}", raw) < F.length(raw)) & raw.rlike(_TRAILING_CONTENT))
+                # The cheap test first: nearly every line ends with "}" itself.
+                | (~line.endswith("}") & ~_trim_whitespace(line).endswith("}"))
+                | line.rlike(_TRAILING_CONTENT)
             )
         elif kind == "missing":
             condition = F.col(_text(column)).isNull()
@@ -379,13 +379,14 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     ``event_id`` handles it. Within the window the copy from the earliest ingest date is
     kept (see :func:`deduplicate`).
 
-    The classified lines are persisted and counted in one aggregation (the only pass
-    over the raw files); two more small actions count the valid lines per ``event_id``
-    from the cache (only that column is shuffled) and, when some id has several copies,
-    persist those ids, so that only their copies are ranked (:func:`_dedup_window`,
-    the same order as :func:`deduplicate`). The returned DataFrames read from the
-    persisted data, so writing them does not re-read the raw files, and
-    ``quarantined_at`` is the same for the whole run.
+    The classified lines are kept (:func:`undercurrent_glue.frames.checkpoint`) by one
+    aggregation, the only pass over the raw files, which counts the valid lines per
+    ``event_id`` and the quarantined lines (only that key column is shuffled); the counts
+    come from those per-key rows. When some id has several copies, one more small action
+    persists those ids, so that only their copies are ranked (:func:`_dedup_window`, the
+    same order as :func:`deduplicate`). The returned DataFrames read from the kept lines,
+    so writing them does not re-read the raw files, and ``quarantined_at`` is the same
+    for the whole run.
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
@@ -407,37 +408,49 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     # quarantine and the tie-break) are cached, not shuffled. Only the event_id of the
     # valid lines is shuffled, to find the ids that occur more than once; the ranking
     # window then sorts the (few) copies of those ids alone.
-    classified = _with_run_columns(_classify(lines_df), run_id).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = checkpoint(_with_run_columns(_classify(lines_df), run_id))
     is_valid = F.col(RULE).isNull()
-    row = classified.agg(
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count(F.when(~is_valid, 1)).alias("rows_quarantined"),
-        F.count(F.when(F.col(INGEST_DATE).isNull(), 1)).alias("_no_ingest_date"),
+    valid = classified.filter(is_valid)
+    # One pass over the lines (it fills the cache): rows per event_id of the valid lines, and
+    # of the quarantined lines together under a null key. Only that key column is shuffled.
+    per_key = (
+        classified.groupBy(F.when(is_valid, F.col("event_id")).alias("_key"))
+        .agg(
+            F.count(F.lit(1)).alias("_copies"),
+            F.count(F.when(F.col(INGEST_DATE).isNull(), 1)).alias("_no_ingest_date"),
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    is_id = F.col("_key").isNotNull()
+    row = per_key.agg(
+        F.sum("_copies").alias("rows_in"),
+        F.sum(F.when(~is_id, F.col("_copies"))).alias("rows_quarantined"),
+        F.count(F.col("_key")).alias("event_ids"),
+        F.sum(F.when(is_id & (F.col("_copies") > 1), F.col("_copies") - 1)).alias("duplicates"),
+        F.sum("_no_ingest_date").alias("_no_ingest_date"),
     ).first()
     if row["_no_ingest_date"]:
-        classified.unpersist()
+        per_key.unpersist()
+        release(classified)
         raise ValueError(
             f"{row['_no_ingest_date']} input line(s) have a null '{INGEST_DATE}'; every line must "
             "carry the raw partition it was read from."
         )
-    valid = classified.filter(is_valid)
-    # Read from the cache: only the event_id column is decoded and shuffled.
-    per_id = valid.groupBy("event_id").agg(F.count(F.lit(1)).alias("_copies"))
-    ids = per_id.agg(
-        F.count(F.lit(1)).alias("event_ids"),
-        F.sum(F.when(F.col("_copies") > 1, F.col("_copies") - 1)).alias("duplicates"),
-    ).first()
     counts = ClickstreamCounts(
-        rows_in=int(row["rows_in"]),
-        rows_curated=int(ids["event_ids"]),
-        rows_quarantined=int(row["rows_quarantined"]),
-        duplicates_removed=int(ids["duplicates"] or 0),
+        rows_in=int(row["rows_in"] or 0),
+        rows_curated=int(row["event_ids"]),
+        rows_quarantined=int(row["rows_quarantined"] or 0),
+        duplicates_removed=int(row["duplicates"] or 0),
     )
     check_accounting(counts)
     if not counts.duplicates_removed:
         curated = valid.select(*curated_columns())
     else:
-        duplicate_ids = per_id.filter(F.col("_copies") > 1).select("event_id").persist(StorageLevel.MEMORY_AND_DISK)
+        duplicate_ids = (
+            per_key.filter(is_id & (F.col("_copies") > 1))
+            .select(F.col("_key").alias("event_id"))
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
         # Materialized now, so the joins below see its real (usually small: broadcast) size.
         duplicate_ids.count()
         singles = valid.join(duplicate_ids, "event_id", "left_anti")
@@ -447,6 +460,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
             .filter(F.col(_RANK) == 1)
         )
         curated = singles.select(*curated_columns()).unionByName(first_copies.select(*curated_columns()))
+    per_key.unpersist()
     return ClickstreamResult(curated, _quarantine_view(classified), counts)
 
 
