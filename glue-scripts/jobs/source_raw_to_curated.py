@@ -249,7 +249,9 @@ def run(
                     _log(f"FAILED {error}")
                     continue
                 write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
-                write_quarantine(result.quarantine, _table_path(quarantine_path, table))
+                if result.counts.rows_quarantined:
+                    # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
+                    write_quarantine(result.quarantine, _table_path(quarantine_path, table))
                 counts[table] = result.counts
             finally:
                 result.release()

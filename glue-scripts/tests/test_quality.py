@@ -265,6 +265,19 @@ def test_unique_counts_duplicates_and_an_empty_dataset_fails_freshness_and_row_c
     ]
 
 
+def test_measure_takes_uniqueness_on_unique_by_as_given_and_counts_every_other_unique_rule(spark):
+    rules = [Rule("unique", ("customer_number",), "block"), Rule("unique", ("thing_id",), "block")]
+    dupes = things(spark, {"thing_id": 1}, {"thing_id": 1}, {"thing_id": 2})
+
+    counted = quality.measure(dupes, rules, {}, NOW)
+    given = quality.measure(dupes, rules, {}, NOW, unique_by=("customer_number",))
+
+    assert [(r.passed, r.failing) for r in counted.results] == [(False, 2), (False, 1)]
+    # The caller vouches for customer_number (e.g. it kept one row per key); thing_id is still counted.
+    assert [(r.passed, r.failing) for r in given.results] == [(True, 0), (False, 1)]
+    assert given.row_count == 3
+
+
 def test_evaluate_needs_an_aware_now(spark):
     with pytest.raises(ValueError, match="time-zone-aware"):
         evaluate(things(spark, {}), [], {}, dt.datetime(2024, 5, 3))

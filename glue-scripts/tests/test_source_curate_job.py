@@ -142,6 +142,8 @@ def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, t
     assert [q[1] for q in lake.quarantine("orders")] == ["allowed_values:status"]
     assert [q[1] for q in lake.quarantine("employees")] == ["references:office_code"]
     assert [q[1] for q in lake.quarantine("payments")] == ["range:amount"]
+    # A table without rejects writes no quarantine at all (an empty write would replace nothing).
+    assert not (lake.root / "quarantine" / "offices").exists()
 
     again = ["customers", "payments", "order_lines"]
     before = {t: (lake.curated(spark, t), lake.quarantine(t), sorted(lake.files(t))) for t in again}

@@ -40,7 +40,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructType
@@ -53,6 +52,7 @@ from undercurrent_glue.extract import (
     _cast as _safe_cast,
     cast_is_safe,
 )
+from undercurrent_glue.frames import checkpoint, release
 from undercurrent_glue.ingest_dates import INGEST_DATE
 from undercurrent_glue.metrics import AccountingError, RowCounts, check_accounting  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.schema import spark_type
@@ -67,6 +67,7 @@ UPDATED_AT = "updated_at"
 QUARANTINE_COLUMNS = ("record", "rule", "run_id", "quarantined_at", INGEST_DATE)
 
 _RAW = "__raw"
+_ROW_HASH = "__row_hash"
 _SOURCE_RUN_ID = "__source_run_id"
 _RANK = "__rank"
 _INNER_WHITESPACE = r"\s+"
@@ -152,7 +153,7 @@ class CurateResult(NamedTuple):
         counts: the accounting.
         drift: the drift report (added columns).
         results: one result per block/warn rule, on ``curated``.
-        cached: the cached intermediate frames, dropped by :meth:`release`.
+        cached: the kept intermediate frames (:func:`undercurrent_glue.frames.checkpoint`), dropped by :meth:`release`.
     """
 
     table: str
@@ -174,9 +175,9 @@ class CurateResult(NamedTuple):
         return [r for r in self.results if r.warning]
 
     def release(self) -> None:
-        """Drop the cached intermediate frames (call after writing)."""
+        """Drop the kept intermediate frames (call after writing)."""
         for frame in self.cached:
-            frame.unpersist()
+            release(frame)
 
 
 def check_drift(table: str, raw_schema: StructType, declaration: Mapping[str, Any]) -> DriftReport:
@@ -283,7 +284,8 @@ def curate_table(
     """Curate one source table (see the module doc for the steps).
 
     Runs three Spark actions (the accounting aggregate, the curated count and the rules'
-    aggregate) over cached intermediate results; writing is the caller's.
+    aggregate) over kept intermediate results (:func:`undercurrent_glue.frames.checkpoint`);
+    writing is the caller's.
 
     Args:
         raw: the raw rows to curate (a snapshot's latest partition, or every partition of
@@ -307,14 +309,15 @@ def curate_table(
     primary_key = list(declaration["primary_key"])
     declared_names = [c["name"] for c in declaration["columns"]]
 
-    raw_struct = F.struct(*[F.col(f"`{c}`") for c in raw.columns])
+    raw_columns = [F.col(f"`{c}`") for c in raw.columns]
     typed = raw.select(
         *standardize(raw, declaration, rules),
         F.col(EXTRACTED_AT_COLUMN).cast("timestamp").alias(EXTRACTED_AT_COLUMN),
         F.col(RUN_ID_COLUMN).cast("string").alias(_SOURCE_RUN_ID),
         F.col(INGEST_DATE).cast("date").alias(INGEST_DATE),
         *[F.col(f"`{c}`") for c in drift.added],
-        raw_struct.alias(_RAW),
+        F.struct(*raw_columns).alias(_RAW),
+        F.xxhash64(*raw_columns).alias(_ROW_HASH),
     )
     all_references = dict(references)
     if table in quality.reference_datasets(rules):
@@ -327,11 +330,15 @@ def curate_table(
         F.col(EXTRACTED_AT_COLUMN).desc_nulls_last(),
         F.col(_SOURCE_RUN_ID).desc_nulls_last(),
         F.col(INGEST_DATE).desc_nulls_last(),
-        F.xxhash64(F.to_json(F.col(_RAW))).desc(),
+        F.col(_ROW_HASH).desc(),
     ]
     window = Window.partitionBy(*[F.col(f"`{c}`") for c in primary_key], passing).orderBy(*order)
-    ranked = flagged.withColumn(_RANK, F.when(passing, F.row_number().over(window))).persist(
-        StorageLevel.MEMORY_AND_DISK
+    # Only a quarantined row keeps its raw record (as JSON), before the shuffle of the
+    # ranking: neither the shuffle nor the kept rows carry a copy of the others.
+    ranked = checkpoint(
+        flagged.withColumn(_RAW, F.when(~passing, F.to_json(F.col(_RAW))))
+        .withColumn(_RANK, F.when(passing, F.row_number().over(window)))
+        .drop(_ROW_HASH)
     )
 
     totals = ranked.agg(
@@ -340,19 +347,16 @@ def curate_table(
         F.count(F.when(F.col(_RANK) > 1, 1)).alias("duplicates"),
     ).collect()[0]
 
-    curated = (
-        ranked.where(F.col(_RANK) == 1)
-        .select(
-            *[F.col(f"`{c}`") for c in declared_names],
-            F.col(EXTRACTED_AT_COLUMN),
-            F.lit(run_id).cast("string").alias(RUN_ID_COLUMN),
-            *[F.col(f"`{c}`") for c in drift.added],
-        )
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    curated = ranked.where(F.col(_RANK) == 1).select(
+        *[F.col(f"`{c}`") for c in declared_names],
+        F.col(EXTRACTED_AT_COLUMN),
+        F.lit(run_id).cast("string").alias(RUN_ID_COLUMN),
+        *[F.col(f"`{c}`") for c in drift.added],
     )
     if table in all_references:
         all_references[table] = curated
-    measurement = quality.measure(curated, rules, all_references, now)
+    # One row per primary key by construction (rank 1 of the passing rows of each key).
+    measurement = quality.measure(curated, rules, all_references, now, unique_by=primary_key)
     counts = CurateCounts(
         rows_in=int(totals["rows_in"]),
         rows_curated=measurement.row_count,
@@ -362,13 +366,13 @@ def curate_table(
     check_accounting(table, counts)
 
     quarantine = ranked.where(~passing).select(
-        F.to_json(F.col(_RAW)).alias("record"),
+        F.col(_RAW).alias("record"),
         F.col(quality.FAILED_RULE).alias("rule"),
         F.lit(run_id).cast("string").alias("run_id"),
         F.lit(now.astimezone(dt.timezone.utc)).cast("timestamp").alias("quarantined_at"),
         F.col(INGEST_DATE),
     )
-    return CurateResult(table, curated, quarantine, counts, drift, measurement.results, (curated, ranked))
+    return CurateResult(table, curated, quarantine, counts, drift, measurement.results, (ranked,))
 
 
 def dependency_order(tables: Sequence[str], rules_by_table: Mapping[str, Sequence[quality.Rule]]) -> List[str]:

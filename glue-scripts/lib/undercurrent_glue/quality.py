@@ -501,7 +501,11 @@ def _format(number: float) -> str:
 
 
 def measure(
-    df: DataFrame, rules: Sequence[Rule], references: Mapping[str, DataFrame], now: dt.datetime
+    df: DataFrame,
+    rules: Sequence[Rule],
+    references: Mapping[str, DataFrame],
+    now: dt.datetime,
+    unique_by: Sequence[str] = (),
 ) -> Measurement:
     """Count ``df``'s rows and check every ``block``/``warn`` rule, in one Spark aggregation.
 
@@ -511,6 +515,10 @@ def measure(
             row by row before).
         references: the DataFrame of each dataset a block/warn ``references`` rule names.
         now: the run's instant (time-zone aware), for freshness.
+        unique_by: columns ``df`` is unique on by construction (the caller kept one row per
+            value, e.g. deduplication on the primary key). A ``unique`` rule on exactly
+            these columns then passes without the distinct count, the costliest
+            aggregate (a shuffle of every key); any other ``unique`` rule is counted.
 
     Raises:
         ValueError: ``now`` is naive, or a references dataset is missing.
@@ -518,13 +526,14 @@ def measure(
     if not isinstance(now, dt.datetime) or now.utcoffset() is None:
         raise ValueError(f"now must be a time-zone-aware datetime; got {now!r}.")
     checked = [r for r in rules if r.action in (BLOCK, WARN)]
+    known_unique = [r for r in checked if r.kind == UNIQUE and unique_by and set(r.columns) == set(unique_by)]
     frame, markers = _attach_references(df, checked, references)
     aggregates: List[Column] = [F.count(F.lit(1)).alias("__rows")]
     for index, rule in enumerate(checked):
         alias = f"__m{index}"
         if rule.row_level:
             aggregates.append(F.sum(F.when(_fails(frame, rule, markers), 1).otherwise(0)).alias(alias))
-        elif rule.kind == UNIQUE:
+        elif rule.kind == UNIQUE and rule not in known_unique:
             aggregates.append(F.count_distinct(F.struct(*[F.col(f"`{c}`") for c in rule.columns])).alias(alias))
         elif rule.kind == FRESHNESS:
             column = F.col(f"`{rule.columns[0]}`")
@@ -536,6 +545,9 @@ def measure(
         elif rule.kind == COMPLETENESS:
             aggregates.append(F.count(F.col(f"`{rule.columns[0]}`")).alias(alias))
     values = frame.agg(*aggregates).collect()[0].asDict()
+    for index, rule in enumerate(checked):
+        if rule in known_unique:
+            values[f"__m{index}"] = values["__rows"]
     rows = int(values["__rows"])
     results = [_result(rule, values.get(f"__m{index}"), rows, now) for index, rule in enumerate(checked)]
     return Measurement(rows, results)
