@@ -186,13 +186,22 @@ def run(
         kept.append(df.persist(StorageLevel.MEMORY_AND_DISK))
         return df
 
-    def rebuild(name: str, df: DataFrame) -> DataFrame:
-        df = keep(df)
+    def rebuild(name: str, df: DataFrame, kept_output: bool = False) -> DataFrame:
+        """Check ``df``, replace the table with it, and return the table as written.
+
+        The output is computed twice (the check, the write) unless ``kept_output``: for
+        most tables computing it again costs less than caching its rows. The builds are
+        deterministic (a rerun on the same input writes the same rows, see test_gold_job).
+        """
+        if kept_output:
+            df = keep(df)
         # --- Data-quality hook: evaluate the gold rules of `name` on its output before the write.
         check_quality(name, df)
         iceberg.replace_all(spark, tables[name], df)
-        written[name] = df.count()
-        return df
+        table = spark.table(tables[name])
+        # The count of the snapshot just committed (Iceberg answers it from its metadata).
+        written[name] = table.count()
+        return table
 
     try:
         dim_product = rebuild("dim_product", gold.build_dim_product(curated["products"], curated["product_lines"]))
@@ -205,14 +214,17 @@ def run(
         written["dim_customer"] = changes.count()
         if written["dim_customer"]:
             gold.merge_customer_changes(spark, tables["dim_customer"], changes)
-        dim_customer = keep(spark.table(tables["dim_customer"]))
+        dim_customer = spark.table(tables["dim_customer"])
 
         fact = rebuild(
             "fact_order_line",
             gold.build_fact_order_line(curated["orders"], curated["order_lines"], dim_customer, dim_product, dim_employee),
         )
-        events = keep(gold.deduplicate_events(read_click_events(spark, clickstream_path)))
-        sessions = rebuild("clickstream_sessions", gold.build_clickstream_sessions(events, session_gap_minutes))
+        events = gold.deduplicate_events(read_click_events(spark, clickstream_path))
+        # Sessionizing sorts every event: done once, its output kept for the check and the write.
+        sessions = rebuild(
+            "clickstream_sessions", gold.build_clickstream_sessions(events, session_gap_minutes), kept_output=True
+        )
         daily = rebuild("daily_product_views", gold.build_daily_product_views(events))
         rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(fact, sessions, daily)))
     finally:

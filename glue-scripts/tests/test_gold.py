@@ -356,6 +356,36 @@ def test_fact_order_line_resolves_the_customer_version_valid_at_the_order_date(s
 # --------------------------------------------------------------------------------------
 
 
+def test_deduplicate_events_keeps_the_earliest_copy_and_only_the_columns_the_outputs_use(spark):
+    t0 = T(2024, 5, 1, 10, 0)
+    later_day = D(2024, 5, 2)
+    events = events_df(
+        spark,
+        [
+            click("e1", t0 + dt.timedelta(minutes=5), session_id="s-b", ingest_date=later_day),
+            click("e1", t0 + dt.timedelta(minutes=9), session_id="s-c"),  # earliest ingest_date wins
+            click("e2", t0, session_id="s-z"),
+            click("e2", t0, session_id="s-a"),  # same ingest_date and time: smallest session_id
+            click("e3", t0),
+        ],
+    )
+
+    deduplicated = gold.deduplicate_events(events)
+
+    assert deduplicated.columns == list(gold.EVENT_COLUMNS)
+    assert [(r["event_id"], r["session_id"]) for r in deduplicated.orderBy("event_id").collect()] == [
+        ("e1", "s-c"), ("e2", "s-a"), ("e3", "s1")]
+
+
+def test_deduplicate_events_without_duplicates_returns_every_event(spark):
+    events = events_df(spark, [click(f"u{i}", T(2024, 5, 1, 10, i)) for i in range(4)])
+
+    deduplicated = gold.deduplicate_events(events)
+
+    assert sorted(r["event_id"] for r in deduplicated.collect()) == ["u0", "u1", "u2", "u3"]
+    assert deduplicated.columns == list(gold.EVENT_COLUMNS)
+
+
 def test_sessions_split_after_more_than_the_gap_and_count_events(spark):
     t0 = T(2024, 5, 1, 23, 40)
     events = events_df(

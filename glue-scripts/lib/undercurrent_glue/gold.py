@@ -278,11 +278,8 @@ def build_fact_order_line(
     * ``amount``: ``quantity_ordered * price_each`` as ``decimal(12,2)``.
     * date keys: ``yyyymmdd``; ``order_date`` is the partition column.
     """
-    lines = order_lines.select(
-        "order_number", "product_code", "order_line_number", "quantity_ordered", "price_each"
-    ).join(
-        orders.select("order_number", "order_date", "required_date", "shipped_date", "status", CUSTOMER_KEY_COLUMN),
-        "order_number",
+    order_rows = orders.select(
+        "order_number", "order_date", "required_date", "shipped_date", "status", CUSTOMER_KEY_COLUMN
     )
     versions = dim_customer.select(
         F.col(CUSTOMER_KEY_COLUMN).alias("_v_number"),
@@ -291,14 +288,18 @@ def build_fact_order_line(
         F.col("valid_to").alias("_v_to"),
         F.col("sales_rep_employee_number").alias("_v_rep"),
     )
-    with_versions = lines.join(versions, lines[CUSTOMER_KEY_COLUMN] == versions["_v_number"], "left")
+    # The version is chosen once per order (an order has one customer and one date), not
+    # once per order line: the window sorts the orders, not the five times more lines.
+    with_versions = order_rows.join(versions, order_rows[CUSTOMER_KEY_COLUMN] == versions["_v_number"], "left")
     at = F.col("order_date").cast("timestamp")
     valid = F.coalesce((F.col("_v_from") <= at) & (F.col("_v_to").isNull() | (at < F.col("_v_to"))), F.lit(False))
-    pick = Window.partitionBy("order_number", "product_code").orderBy(
+    pick = Window.partitionBy("order_number").orderBy(
         valid.desc(), F.col("_v_from").asc_nulls_last(), F.col("customer_key").asc_nulls_last()
     )
-    chosen = with_versions.withColumn("_rank", F.row_number().over(pick)).filter(F.col("_rank") == 1)
-
+    chosen_orders = with_versions.withColumn("_rank", F.row_number().over(pick)).filter(F.col("_rank") == 1)
+    chosen = order_lines.select(
+        "order_number", "product_code", "order_line_number", "quantity_ordered", "price_each"
+    ).join(chosen_orders, "order_number")
     products = dim_product.select(F.col("product_code").alias("_p_code"), "product_key")
     employees = dim_employee.select(F.col("employee_number").alias("_e_number"), "employee_key")
     fact = chosen.join(products, chosen["product_code"] == products["_p_code"], "left").join(
@@ -319,13 +320,40 @@ def build_fact_order_line(
 # --------------------------------------------------------------------------------------
 
 
+#: The click event columns the clickstream outputs use (:func:`deduplicate_events` keeps these).
+EVENT_COLUMNS = (
+    "event_id", "event_type", "event_time", "session_id", "customer_number", "product_code", "event_date", "ingest_date",
+)
+
+
 def deduplicate_events(events: DataFrame) -> DataFrame:
     """One row per ``event_id``: the copy from the earliest ``ingest_date``, then the earliest
-    ``event_time`` (the curated zone deduplicates only within a job window)."""
+    ``event_time``, then the smallest ``session_id`` (the curated zone deduplicates only
+    within a job window).
+
+    Returns only :data:`EVENT_COLUMNS`: the wide text columns (``page_url``, ``referrer``,
+    ``user_agent``) are not read from the curated Parquet nor shuffled. Runs one Spark
+    action: the ids with several copies (only ``event_id`` is shuffled). Usually there are
+    none and the events are returned as they are; otherwise only those ids' copies are
+    ranked (kept in memory for the joins).
+    """
+    events = events.select(*EVENT_COLUMNS)
+    duplicated = (
+        events.groupBy("event_id").agg(F.count(F.lit(1)).alias("_copies")).filter(F.col("_copies") > 1).select("event_id")
+    ).persist()
+    if duplicated.isEmpty():
+        duplicated.unpersist()
+        return events
     first = Window.partitionBy("event_id").orderBy(
         F.col("ingest_date").asc_nulls_last(), F.col("event_time").asc(), F.col("session_id").asc()
     )
-    return events.withColumn("_rank", F.row_number().over(first)).filter(F.col("_rank") == 1).drop("_rank")
+    first_copies = (
+        events.join(duplicated, "event_id", "left_semi")
+        .withColumn("_rank", F.row_number().over(first))
+        .filter(F.col("_rank") == 1)
+        .drop("_rank")
+    )
+    return events.join(duplicated, "event_id", "left_anti").unionByName(first_copies.select(*EVENT_COLUMNS))
 
 
 def _check_gap(gap_minutes: Any) -> int:
