@@ -44,6 +44,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from undercurrent_glue import gold, iceberg, quality
+from undercurrent_glue.frames import release_all
 from undercurrent_glue.ingest_dates import present_arguments
 from undercurrent_glue.metrics import DATA_QUALITY_FAILURES, DATA_QUALITY_WARNINGS, ROWS_WRITTEN, MetricsSink
 from undercurrent_glue.schema import load_gold_declaration, load_schema
@@ -180,11 +181,9 @@ def run(
     }
     curated = {name: gold.read_curated_table(spark, curated_path, name) for name in CURATED_TABLES}
     written: Dict[str, int] = {}
-    kept: List[DataFrame] = []
 
     def keep(df: DataFrame) -> DataFrame:
-        kept.append(df.persist(StorageLevel.MEMORY_AND_DISK))
-        return df
+        return df.persist(StorageLevel.MEMORY_AND_DISK)
 
     def rebuild(name: str, df: DataFrame, kept_output: bool = False) -> DataFrame:
         """Check ``df``, replace the table with it, and return the table as written.
@@ -228,8 +227,8 @@ def run(
         daily = rebuild("daily_product_views", gold.build_daily_product_views(events))
         rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(fact, sessions, daily)))
     finally:
-        for df in kept:
-            df.unpersist()
+        # What keep() and the builds (duplicated event ids) kept.
+        release_all(spark)
 
     for name in gold.SORT_BY:
         sink.publish(name, {ROWS_WRITTEN: written[name]})

@@ -121,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"\nscale {args.scale}, local[{args.cores}], best of {args.repeat}")
         print(f"{'step':40} {'wall s':>8} {'rows in':>10} {'rows/s':>10}   {'floor s':>8} {'ratio':>7}")
         total = floor_total = 0.0
-        for step, floor_name in FLOOR_STEPS:
+        for step, _ in FLOOR_STEPS:
             best = min(best_steps[step])
             total += best
             floor_total += floors[step]

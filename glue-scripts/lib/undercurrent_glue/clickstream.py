@@ -411,7 +411,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     classified = checkpoint(_with_run_columns(_classify(lines_df), run_id))
     is_valid = F.col(RULE).isNull()
     valid = classified.filter(is_valid)
-    # One pass over the lines (it fills the cache): rows per event_id of the valid lines, and
+    # One pass over the lines (it keeps them): rows per event_id of the valid lines, and
     # of the quarantined lines together under a null key. Only that key column is shuffled.
     per_key = (
         classified.groupBy(F.when(is_valid, F.col("event_id")).alias("_key"))
