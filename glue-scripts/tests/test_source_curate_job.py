@@ -14,7 +14,7 @@ import pytest
 
 from local.jobs import load_job
 
-from test_curate import MAY_1, MAY_2, NOW, T1, T2, write_raw
+from test_curate import MAY_1, MAY_2, NOW, T2, write_raw
 from undercurrent_glue.curate import CurateCounts, SourceCurationError
 from undercurrent_glue.metrics import RecordingSink
 from undercurrent_glue.schema import SOURCE_TABLES

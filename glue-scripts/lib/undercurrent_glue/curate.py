@@ -283,9 +283,9 @@ def curate_table(
 ) -> CurateResult:
     """Curate one source table (see the module doc for the steps).
 
-    Runs three Spark actions (the accounting aggregate, the curated count and the rules'
-    aggregate) over kept intermediate results (:func:`undercurrent_glue.frames.checkpoint`);
-    writing is the caller's.
+    Runs two Spark actions: the accounting aggregate, which keeps the ranked rows
+    (:func:`undercurrent_glue.frames.checkpoint`), and the rules' aggregate over the curated
+    rows read from them; writing is the caller's.
 
     Args:
         raw: the raw rows to curate (a snapshot's latest partition, or every partition of
