@@ -167,6 +167,36 @@ def test_a_valid_event_is_trimmed_lower_cased_and_typed(spark):
     assert row["raw_line"] == raw
 
 
+def test_a_line_without_escapes_has_its_spaces_trimmed(spark):
+    raw = event(" e-1 ", event_type=" page_view  ", session_id="  s-9", page_url="https://shop.example/ ")
+    assert "\\" not in raw
+
+    [row] = parse_events(lines(spark, raw), RUN_ID).valid.collect()
+
+    assert (row["event_id"], row["event_type"], row["session_id"]) == ("e-1", "page_view", "s-9")
+    assert row["page_url"] == "https://shop.example/"
+
+
+def test_every_escaped_whitespace_character_at_the_edges_is_trimmed(spark):
+    raw = event("e-1", session_id="\u000b\f\r s-9 \t\n", page_url="\thttps://shop.example/\u000b")
+
+    [row] = parse_events(lines(spark, raw), RUN_ID).valid.collect()
+
+    assert row["session_id"] == "s-9"
+    assert row["page_url"] == "https://shop.example/"
+
+
+def test_a_raw_control_character_inside_a_string_makes_the_line_malformed(spark):
+    # What lets a line without a backslash skip the full trim: JSON has no raw control
+    # character in a string, and the parser rejects the line.
+    raw = event("e-1", session_id="s-9").replace('"s-9"', '"\ts-9"')
+    assert "\t" in raw and "\\" not in raw
+
+    [row] = parse_events(lines(spark, raw), RUN_ID).quarantine.collect()
+
+    assert row["rule"] == "malformed_json"
+
+
 def test_anonymous_visitors_keep_a_null_customer_number_and_blank_optional_strings_become_null(spark):
     raw = event("e-2", customer_number=None, product_code=ABSENT, referrer="  ", user_agent="")
 
@@ -267,6 +297,25 @@ def test_deduplication_keeps_the_same_rows_whatever_the_input_order(spark):
 
     assert forward == backward
     assert [row["session_id"] for row in forward] == ["s-0"]
+
+
+def test_distinct_ids_that_share_a_hash_are_told_apart_exactly(spark, monkeypatch):
+    raws = [
+        event("a-1"), event("b-1"), event("a-1", session_id="s-2"), event("c-22"), event("dd-3"),
+        event("dd-3", event_time="2024-05-01T11:00:00Z", session_id="s-0"), event("bad", event_type="login"),
+    ]
+    expected = transform_clickstream(lines(spark, *raws), RUN_ID)
+    expected_rows = sorted(expected.curated.collect())
+    # The length of the id as its "hash": a-1 and b-1 share one, c-22 and dd-3 another.
+    monkeypatch.setattr(clickstream, "_id_hash", lambda event_id: F.length(event_id).cast("long"))
+
+    result = transform_clickstream(lines(spark, *raws), RUN_ID)
+
+    assert result.counts == expected.counts == ClickstreamCounts(7, 4, 1, 2)
+    assert sorted(result.curated.collect()) == expected_rows
+    assert {(r["event_id"], r["session_id"]) for r in expected_rows} == {
+        ("a-1", "s-1"), ("b-1", "s-1"), ("c-22", "s-1"), ("dd-3", "s-0")
+    }
 
 
 def test_deduplicate_names_the_columns_it_needs(spark):

@@ -191,9 +191,16 @@ def _trim_whitespace(column: Column) -> Column:
     return F.btrim(column, F.lit(_WHITESPACE))
 
 
-def _strip(column: Column) -> Column:
-    """Trim all edge whitespace; blank becomes null."""
-    stripped = _trim_whitespace(column)
+def _strip(column: Column, plain: Column) -> Column:
+    """Trim all edge whitespace; blank becomes null.
+
+    ``plain``: the value comes from a line without a backslash. JSON allows no raw control
+    character in a string (Spark's parser rejects the line), so such a value's only possible
+    whitespace is the space, which ``F.trim`` removes without the costlier scan of
+    :func:`_trim_whitespace`. A value whose JSON is not a string (a number, an object) is
+    compact JSON text from the parser, with no whitespace outside its strings.
+    """
+    stripped = F.when(plain, F.trim(column)).otherwise(_trim_whitespace(column))
     return F.when(stripped != "", stripped)
 
 
@@ -247,9 +254,10 @@ def _classify(lines_df: DataFrame) -> DataFrame:
             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT},
         ),
     )
+    plain = ~F.col(RAW_LINE).contains("\\")
     texts = []
     for c in columns:
-        text = _strip(F.col("_json")[c["name"]])
+        text = _strip(F.col("_json")[c["name"]], plain)
         if c["name"] in allowed:
             text = F.lower(text)
         texts.append(text.alias(_text(c["name"])))
@@ -370,6 +378,11 @@ def deduplicate(df: DataFrame) -> DedupResult:
     return DedupResult(ranked.filter(F.col(_RANK) == 1).drop(_RANK), removed)
 
 
+def _id_hash(event_id: Column) -> Column:
+    """The 64-bit hash :func:`transform_clickstream` groups the valid lines by."""
+    return F.xxhash64(event_id)
+
+
 def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult:
     """Run the whole raw -> curated transform: parse, validate, clean, deduplicate, count.
 
@@ -380,13 +393,14 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     kept (see :func:`deduplicate`).
 
     The classified lines are kept (:func:`undercurrent_glue.frames.checkpoint`) by one
-    aggregation, the only pass over the raw files, which counts the valid lines per
-    ``event_id`` and the quarantined lines (only that key column is shuffled); the counts
-    come from those per-key rows. When some id has several copies, one more small action
-    persists those ids, so that only their copies are ranked (:func:`_dedup_window`, the
-    same order as :func:`deduplicate`). The returned DataFrames read from the kept lines,
-    so writing them does not re-read the raw files, and ``quarantined_at`` is the same
-    for the whole run.
+    aggregation, the only pass over the raw files, which counts the valid lines per 64-bit
+    hash of ``event_id`` and the quarantined lines (only that hash is shuffled); the counts
+    come from those per-hash rows. When some hash is held by several lines (copies of an
+    id, or, very rarely, distinct ids), two more small actions keep those hashes and count
+    their lines' distinct ids exactly, and only those lines are ranked (:func:`_dedup_window`,
+    the same order as :func:`deduplicate`). The returned DataFrames read from the kept
+    lines, so writing them does not re-read the raw files, and ``quarantined_at`` is the
+    same for the whole run.
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
@@ -405,62 +419,65 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     """
     _check_input(lines_df, run_id)
     # The raw lines are parsed once: the classified lines (with raw_line, needed by the
-    # quarantine and the tie-break) are cached, not shuffled. Only the event_id of the
-    # valid lines is shuffled, to find the ids that occur more than once; the ranking
-    # window then sorts the (few) copies of those ids alone.
+    # quarantine and the tie-break) are kept, not shuffled.
     classified = checkpoint(_with_run_columns(_classify(lines_df), run_id))
     is_valid = F.col(RULE).isNull()
     valid = classified.filter(is_valid)
-    # One pass over the lines (it keeps them): rows per event_id of the valid lines, and
-    # of the quarantined lines together under a null key. Only that key column is shuffled.
-    per_key = (
-        classified.groupBy(F.when(is_valid, F.col("event_id")).alias("_key"))
+    # One pass over the lines (it keeps them) groups them by a 64-bit hash of the event_id of
+    # the valid lines, and the quarantined lines under a null key: only that long is shuffled
+    # (hashing and shuffling a long costs far less than the id's text). Distinct ids that
+    # share a hash look like copies of one id here; they are told apart exactly below.
+    id_hash = _id_hash(F.col("event_id"))
+    per_hash = (
+        classified.groupBy(F.when(is_valid, id_hash).alias("_hash"))
         .agg(
-            F.count(F.lit(1)).alias("_copies"),
+            F.count(F.lit(1)).alias("_rows"),
             F.count(F.when(F.col(INGEST_DATE).isNull(), 1)).alias("_no_ingest_date"),
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    is_id = F.col("_key").isNotNull()
-    row = per_key.agg(
-        F.sum("_copies").alias("rows_in"),
-        F.sum(F.when(~is_id, F.col("_copies"))).alias("rows_quarantined"),
-        F.count(F.col("_key")).alias("event_ids"),
-        F.sum(F.when(is_id & (F.col("_copies") > 1), F.col("_copies") - 1)).alias("duplicates"),
+    is_hash = F.col("_hash").isNotNull()
+    row = per_hash.agg(
+        F.sum("_rows").alias("rows_in"),
+        F.sum(F.when(~is_hash, F.col("_rows"))).alias("rows_quarantined"),
+        F.sum(F.when(is_hash & (F.col("_rows") > 1), 1)).alias("shared_hashes"),
         F.sum("_no_ingest_date").alias("_no_ingest_date"),
     ).first()
     if row["_no_ingest_date"]:
-        per_key.unpersist()
+        per_hash.unpersist()
         release(classified)
         raise ValueError(
             f"{row['_no_ingest_date']} input line(s) have a null '{INGEST_DATE}'; every line must "
             "carry the raw partition it was read from."
         )
-    counts = ClickstreamCounts(
-        rows_in=int(row["rows_in"] or 0),
-        rows_curated=int(row["event_ids"]),
-        rows_quarantined=int(row["rows_quarantined"] or 0),
-        duplicates_removed=int(row["duplicates"] or 0),
-    )
-    check_accounting(counts)
-    if not counts.duplicates_removed:
+    rows_in = int(row["rows_in"] or 0)
+    rows_quarantined = int(row["rows_quarantined"] or 0)
+    if not row["shared_hashes"]:
+        duplicates = 0
         curated = valid.select(*curated_columns())
     else:
-        duplicate_ids = (
-            per_key.filter(is_id & (F.col("_copies") > 1))
-            .select(F.col("_key").alias("event_id"))
-            .persist(StorageLevel.MEMORY_AND_DISK)
+        # The hashes held by several valid lines (usually none; a few when copies arrived):
+        # only their lines are compared by event_id, and only they are ranked.
+        shared = (
+            per_hash.filter(is_hash & (F.col("_rows") > 1)).select("_hash").persist(StorageLevel.MEMORY_AND_DISK)
         )
         # Materialized now, so the joins below see its real (usually small: broadcast) size.
-        duplicate_ids.count()
-        singles = valid.join(duplicate_ids, "event_id", "left_anti")
-        first_copies = (
-            valid.join(duplicate_ids, "event_id", "left_semi")
-            .withColumn(_RANK, F.row_number().over(_dedup_window()))
-            .filter(F.col(_RANK) == 1)
-        )
+        shared.count()
+        candidates = valid.withColumn("_hash", id_hash)
+        sharing = candidates.join(shared, "_hash", "left_semi")
+        exact = sharing.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("event_id").alias("ids")).first()
+        duplicates = int(exact["rows"]) - int(exact["ids"])
+        singles = candidates.join(shared, "_hash", "left_anti")
+        first_copies = sharing.withColumn(_RANK, F.row_number().over(_dedup_window())).filter(F.col(_RANK) == 1)
         curated = singles.select(*curated_columns()).unionByName(first_copies.select(*curated_columns()))
-    per_key.unpersist()
+    per_hash.unpersist()
+    counts = ClickstreamCounts(
+        rows_in=rows_in,
+        rows_curated=rows_in - rows_quarantined - duplicates,
+        rows_quarantined=rows_quarantined,
+        duplicates_removed=duplicates,
+    )
+    check_accounting(counts)
     return ClickstreamResult(curated, _quarantine_view(classified), counts)
 
 
