@@ -25,12 +25,15 @@ What a run writes, and why a rerun on the same input leaves the same tables:
 * every other table is rebuilt from the whole curated input and replaced atomically, all
   rows, in one snapshot (``overwrite(lit(True))``): identical input gives identical rows,
   and rows a previous run wrote that the input no longer produces do not linger (dynamic
-  partition overwrite would keep their partitions).
+  partition overwrite would keep their partitions). The new rows are written once, to the
+  table's audit branch, checked there, and published only if the check passes
+  (write-audit-publish, :func:`undercurrent_glue.iceberg.replace_audited`).
 
 The order matters: the type 1 dimensions, then dim_customer, then the fact (it looks its
 keys up in the written dimensions), then the clickstream outputs, then dim_date (it spans
-the dates of all of them). Before each write, ``check_quality(table, df)`` sees the output
-(see :func:`run`). Each table's rows written are published as metric ``RowsWritten``.
+the dates of all of them). Before a table's new rows are published (for dim_customer:
+before the MERGE), ``check_quality(table, df)`` sees them (see :func:`run`). Each table's
+rows written are published as metric ``RowsWritten``.
 """
 
 from __future__ import annotations
@@ -59,8 +62,8 @@ ICEBERG_CATALOG = "glue_catalog"
 #: The curated source tables the gold tables are built from.
 CURATED_TABLES = ("customers", "employees", "offices", "order_lines", "orders", "product_lines", "products")
 
-#: ``check_quality(table, df)``: evaluates the gold data-quality rules of ``table`` on the
-#: output ``df`` before it is written; raises to stop the write.
+#: ``check_quality(table, df)``: evaluates the gold data-quality rules of ``table`` on its
+#: new rows ``df`` before they are published; raises to stop the run there.
 QualityCheck = Callable[[str, DataFrame], None]
 
 
@@ -71,32 +74,35 @@ def no_quality_check(table: str, df: DataFrame) -> None:
 class GoldQualityCheck:
     """The gold :data:`QualityCheck`: the rules of ``schemas/gold/<table>.json`` (``quality.GOLD``).
 
-    Each output is checked before its write; ``references`` rules read the outputs checked
-    before it in the run (the dimensions come before the fact). A failed warning rule is
-    logged and counted in ``DataQualityWarnings``; a failed blocking rule is counted in
-    ``DataQualityFailures`` and raises :class:`undercurrent_glue.quality.DataQualityError`,
-    which stops the run before that table is written (the tables written before it keep
-    their new contents; every table is replaced atomically on its own).
+    Each output is checked before it is published; ``references`` rules read the gold tables
+    checked before it in the run (the dimensions come before the fact), as published, through
+    ``read_table``. A failed warning rule is logged and counted in ``DataQualityWarnings``; a
+    failed blocking rule is counted in ``DataQualityFailures`` and raises
+    :class:`undercurrent_glue.quality.DataQualityError`, which stops the run before that table
+    is published (the tables published before it keep their new contents; every table is
+    replaced atomically on its own).
     """
 
-    def __init__(self, sink: MetricsSink, now: dt.datetime):
+    def __init__(self, sink: MetricsSink, now: dt.datetime, read_table: Callable[[str], DataFrame]):
         self.sink = sink
         self.now = now
-        self.outputs: Dict[str, DataFrame] = {}
+        self.read_table = read_table
+        self.checked: List[str] = []
 
     def __call__(self, table: str, df: DataFrame) -> None:
         rules = quality.load_rules(load_gold_declaration(table), quality.GOLD)
-        missing = [d for d in quality.reference_datasets(rules) if d not in self.outputs]
+        referenced = quality.reference_datasets(rules)
+        missing = [d for d in referenced if d not in self.checked]
         if missing:
             raise ValueError(f"Gold table '{table}' references {', '.join(missing)}, which this run has not built yet.")
-        results = quality.evaluate(df, rules, {d: self.outputs[d] for d in quality.reference_datasets(rules)}, self.now)
+        results = quality.evaluate(df, rules, {d: self.read_table(d) for d in referenced}, self.now)
         warnings = [r for r in results if r.warning]
         failures = [r for r in results if r.blocking_failure]
         for result in warnings:
             print(f"curated_to_gold: data-quality warning on {table}: {result.detail}", flush=True)
         self.sink.publish(table, {DATA_QUALITY_WARNINGS: len(warnings), DATA_QUALITY_FAILURES: len(failures)})
         quality.raise_for_failures(table, results)
-        self.outputs[table] = df
+        self.checked.append(table)
 
 
 def job_settings(argv: Sequence[str], get_resolved_options: Callable[[List[str], List[str]], Mapping[str, str]]) -> Dict[str, str]:
@@ -154,8 +160,8 @@ def run(
         session_gap_minutes: the inactivity that ends a click session.
         catalog: the Iceberg catalog.
         create_namespace: create the database first (local runs only).
-        check_quality: called with each output before it is written; default
-            :class:`GoldQualityCheck` (the declared gold rules).
+        check_quality: called with each table's new rows before they are published;
+            default :class:`GoldQualityCheck` (the declared gold rules).
         now: the run's instant (freshness rules); default the current UTC time.
 
     Returns:
@@ -163,8 +169,6 @@ def run(
         rows the MERGE inserted or closed (0 when nothing changed).
     """
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    if check_quality is None:
-        check_quality = GoldQualityCheck(sink, now or dt.datetime.now(dt.timezone.utc))
     gold._check_gap(session_gap_minutes)
     root = gold_path.rstrip("/") + "/"
     tables = {
@@ -179,26 +183,21 @@ def run(
         )
         for name in gold.SORT_BY
     }
+    if check_quality is None:
+        check_quality = GoldQualityCheck(sink, now or dt.datetime.now(dt.timezone.utc), lambda t: spark.table(tables[t]))
     curated = {name: gold.read_curated_table(spark, curated_path, name) for name in CURATED_TABLES}
     written: Dict[str, int] = {}
 
-    def keep(df: DataFrame) -> DataFrame:
-        return df.persist(StorageLevel.MEMORY_AND_DISK)
+    def rebuild(name: str, df: DataFrame) -> DataFrame:
+        """Replace the table with ``df`` if its check passes; return the table as published.
 
-    def rebuild(name: str, df: DataFrame, kept_output: bool = False) -> DataFrame:
-        """Check ``df``, replace the table with it, and return the table as written.
-
-        The output is computed twice (the check, the write) unless ``kept_output``: for
-        most tables computing it again costs less than caching its rows. The builds are
-        deterministic (a rerun on the same input writes the same rows, see test_gold_job).
+        Write-audit-publish (:func:`undercurrent_glue.iceberg.replace_audited`): ``df`` is
+        computed once, by its write to the audit branch; the check reads the rows written.
         """
-        if kept_output:
-            df = keep(df)
-        # --- Data-quality hook: evaluate the gold rules of `name` on its output before the write.
-        check_quality(name, df)
-        iceberg.replace_all(spark, tables[name], df)
+        # --- Data-quality hook: evaluate the gold rules of `name` on its new rows before they are published.
+        iceberg.replace_audited(spark, tables[name], df, lambda written_rows: check_quality(name, written_rows))
         table = spark.table(tables[name])
-        # The count of the snapshot just committed (Iceberg answers it from its metadata).
+        # The count of the snapshot just published (Iceberg answers it from its metadata).
         written[name] = table.count()
         return table
 
@@ -207,7 +206,7 @@ def run(
         dim_employee = rebuild("dim_employee", gold.build_dim_employee(curated["employees"], curated["offices"]))
 
         existing = spark.table(tables["dim_customer"])
-        changes = keep(gold.customer_changes(curated["customers"], existing))
+        changes = gold.customer_changes(curated["customers"], existing).persist(StorageLevel.MEMORY_AND_DISK)
         # --- Data-quality hook: dim_customer as the MERGE will leave it.
         check_quality("dim_customer", gold.apply_customer_changes(existing, changes))
         written["dim_customer"] = changes.count()
@@ -220,14 +219,11 @@ def run(
             gold.build_fact_order_line(curated["orders"], curated["order_lines"], dim_customer, dim_product, dim_employee),
         )
         events = gold.deduplicate_events(read_click_events(spark, clickstream_path))
-        # Sessionizing sorts every event: done once, its output kept for the check and the write.
-        sessions = rebuild(
-            "clickstream_sessions", gold.build_clickstream_sessions(events, session_gap_minutes), kept_output=True
-        )
+        sessions = rebuild("clickstream_sessions", gold.build_clickstream_sessions(events, session_gap_minutes))
         daily = rebuild("daily_product_views", gold.build_daily_product_views(events))
         rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(fact, sessions, daily)))
     finally:
-        # What keep() and the builds (duplicated event ids) kept.
+        # What the run persisted (the customer changes, duplicated event ids).
         release_all(spark)
 
     for name in gold.SORT_BY:

@@ -71,6 +71,9 @@ def local_spark(
         .config(f"spark.sql.catalog.{ICEBERG_CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
         .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.type", "hadoop")
         .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.warehouse", warehouse.resolve().as_uri())
+        # No table cache: the benchmark and the tests delete warehouse directories between
+        # runs, and a cached table (kept 30 s after its last use) would point at deleted metadata.
+        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.cache-enabled", "false")
         # Iceberg's vectorized (Arrow) Parquet reader crashed this local JVM (SIGSEGV in its
         # shaded Netty allocator on Java 17); the row reader gives the same rows.
         .config("spark.sql.iceberg.vectorization.enabled", "false")

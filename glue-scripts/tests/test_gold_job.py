@@ -13,7 +13,8 @@ from local.jobs import load_job
 
 from test_gold import CATALOG, D, T, click, declared_struct, write_curated, write_events
 from undercurrent_glue import iceberg
-from undercurrent_glue.metrics import ROWS_WRITTEN, RecordingSink
+from undercurrent_glue.metrics import DATA_QUALITY_FAILURES, ROWS_WRITTEN, RecordingSink
+from undercurrent_glue.quality import DataQualityError
 from undercurrent_glue.schema import GOLD_TABLES
 
 MONTHLY = {"fact_order_line": "order_date", "clickstream_sessions": "session_date", "daily_product_views": "event_date"}
@@ -208,6 +209,25 @@ def test_rows_the_new_input_no_longer_produces_do_not_linger(spark, history):
     assert spark.table(lake.table("clickstream_sessions")).count() == 2
     assert spark.table(lake.table("fact_order_line")).filter("order_number = 10102").count() == 0
     assert spark.table(lake.table("dim_date")).count() == 366
+
+
+def test_a_blocking_gold_failure_publishes_nothing_of_that_table_and_stops_the_run(spark, tmp_path, job):
+    lake = Lake(spark, tmp_path, "gold_job_blocked")
+    lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
+    lake.run(job)
+    before = {name: lake.rows(name) for name in GOLD_TABLES}
+    # A line with quantity 0 breaks the fact's blocking range rule.
+    lake.write(CUSTOMERS_1, ORDERS, LINES[:3] + [{**LINES[3], "quantity_ordered": 0}], EVENTS[:3])
+    sink = RecordingSink("CuratedToGold")
+
+    with pytest.raises(DataQualityError, match="'fact_order_line'.*range:quantity_ordered: 1 of 4 row"):
+        lake.run(job, sink)
+
+    assert sink.values[("fact_order_line", DATA_QUALITY_FAILURES)] == 1
+    # The fact and everything after it keep their previous rows; no audit branch is left.
+    for name in ("fact_order_line", "clickstream_sessions", "daily_product_views", "dim_date"):
+        assert lake.rows(name) == before[name], name
+        assert [r["name"] for r in spark.table(lake.table(name) + ".refs").collect()] == ["main"], name
 
 
 def test_job_settings_resolve_the_optional_gap_only_when_present(job):

@@ -21,8 +21,10 @@ Nullability is not part of the table: every column is created nullable (CloudFor
 creates them so too, the Glue catalog has no NOT NULL), and the declaration's
 ``"nullable": false`` is enforced by the gold data-quality rules before a write.
 
-Write strategies (:func:`replace_all`): the rebuilt tables are replaced atomically, all
-rows, in one snapshot (``writeTo(t).overwrite(lit(True))``). Dynamic partition overwrite
+Write strategies: the rebuilt tables are replaced atomically, all rows, in one snapshot
+(:func:`replace_all`: ``writeTo(t).overwrite(lit(True))``), and the gold job does it
+through write-audit-publish (:func:`replace_audited`): the new rows are written to a branch,
+checked there, and published only if the check accepts them. Dynamic partition overwrite
 is not used on purpose: it would leave partitions that the new input no longer produces
 (e.g. after a source row was deleted or its date corrected).
 """
@@ -30,7 +32,7 @@ is not used on purpose: it would leave partitions that the new input no longer p
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -55,6 +57,8 @@ TABLE_PROPERTIES: Dict[str, str] = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
 }
+#: The branch :func:`replace_audited` writes a table's new rows to and audits them on.
+AUDIT_BRANCH = "audit"
 #: Properties only settable at creation (changing them on an existing table is an upgrade
 #: done on purpose, not by a job).
 _CREATE_ONLY_PROPERTIES = ("format-version",)
@@ -315,6 +319,29 @@ def replace_all(spark: SparkSession, name: str, df: DataFrame) -> None:
     partition; readers see either the old or the new table, never a mix.
     """
     conform_to_table(spark, name, df).writeTo(name).overwrite(F.lit(True))
+
+
+def replace_audited(spark: SparkSession, name: str, df: DataFrame, audit: Callable[[DataFrame], None]) -> None:
+    """Replace every row of the table with ``df`` only if ``audit`` accepts them (write-audit-publish).
+
+    ``df`` is computed and written once, as a snapshot of the branch :data:`AUDIT_BRANCH`,
+    made from the table's current state (a branch that a failed run left is replaced);
+    readers of the table do not see it. ``audit`` gets the branch's rows, read back from the
+    files just written. When it raises, the table stays as it was. Otherwise the table's
+    ``main`` branch is fast-forwarded to the snapshot: one atomic commit, readers see either
+    the old or the new table, never a mix (as with :func:`replace_all`). The branch is
+    dropped either way; the files of a rejected snapshot stay until snapshot expiry or
+    orphan-file removal deletes them.
+    """
+    catalog, identifier = name.split(".", 1)
+    branch = f"{name}.branch_{AUDIT_BRANCH}"
+    spark.sql(f"ALTER TABLE {name} CREATE OR REPLACE BRANCH {AUDIT_BRANCH}")
+    try:
+        replace_all(spark, branch, df)
+        audit(spark.table(branch))
+        spark.sql(f"CALL {catalog}.system.fast_forward('{identifier}', 'main', '{AUDIT_BRANCH}')")
+    finally:
+        spark.sql(f"ALTER TABLE {name} DROP BRANCH IF EXISTS {AUDIT_BRANCH}")
 
 
 def data_file_count(spark: SparkSession, name: str) -> int:
