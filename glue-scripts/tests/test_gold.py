@@ -386,6 +386,22 @@ def test_deduplicate_events_without_duplicates_returns_every_event(spark):
     assert deduplicated.columns == list(gold.EVENT_COLUMNS)
 
 
+def test_deduplicate_events_tells_apart_distinct_ids_that_share_a_hash(spark, monkeypatch):
+    t0 = T(2024, 5, 1, 10, 0)
+    events = events_df(
+        spark,
+        [click("a1", t0, session_id="s-2"), click("a1", t0, session_id="s-1"), click("b1", t0), click("c22", t0)],
+    )
+    # Every id "hashes" to the same value: only the ranking by event_id tells them apart.
+    monkeypatch.setattr(gold, "_id_hash", lambda event_id: F.lit(7).cast("long"))
+
+    deduplicated = gold.deduplicate_events(events)
+
+    assert [(r["event_id"], r["session_id"]) for r in deduplicated.orderBy("event_id").collect()] == [
+        ("a1", "s-1"), ("b1", "s1"), ("c22", "s1")]
+    assert deduplicated.columns == list(gold.EVENT_COLUMNS)
+
+
 def test_sessions_split_after_more_than_the_gap_and_count_events(spark):
     t0 = T(2024, 5, 1, 23, 40)
     events = events_df(
@@ -492,6 +508,23 @@ def test_daily_product_views_counts_the_funnel_and_the_conversion_rate(spark):
 # --------------------------------------------------------------------------------------
 # dim_date
 # --------------------------------------------------------------------------------------
+
+
+def test_dates_used_bound_every_date_of_the_fact_and_the_clickstream_outputs(spark):
+    fact = spark.createDataFrame(
+        [(D(2024, 3, 1), 20240305, None), (D(2024, 2, 1), 20240210, 20231230)],
+        "order_date date, required_date_key int, shipped_date_key int",
+    )
+    # A session that starts on the last day of 2024 and ends in 2025.
+    sessions = spark.createDataFrame([(D(2024, 12, 31), T(2025, 1, 1, 0, 10))], "session_date date, session_end timestamp")
+    daily = spark.createDataFrame([(D(2024, 6, 1),)], "event_date date")
+
+    dates = gold.dates_used(fact, sessions, daily)
+
+    assert dates.agg(F.min("d"), F.max("d")).first() == (D(2023, 12, 30), D(2025, 1, 1))
+    assert gold.build_dim_date(spark, dates).agg(F.min("full_date"), F.max("full_date")).first() == (
+        D(2023, 1, 1), D(2025, 12, 31)
+    )
 
 
 def test_dim_date_spans_whole_years_of_the_dates_used(spark):

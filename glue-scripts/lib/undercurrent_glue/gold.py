@@ -326,6 +326,11 @@ EVENT_COLUMNS = (
 )
 
 
+def _id_hash(event_id: Column) -> Column:
+    """The 64-bit hash :func:`deduplicate_events` first groups the events by."""
+    return F.xxhash64(event_id)
+
+
 def deduplicate_events(events: DataFrame) -> DataFrame:
     """One row per ``event_id``: the copy from the earliest ``ingest_date``, then the earliest
     ``event_time``, then the smallest ``session_id`` (the curated zone deduplicates only
@@ -333,27 +338,28 @@ def deduplicate_events(events: DataFrame) -> DataFrame:
 
     Returns only :data:`EVENT_COLUMNS`: the wide text columns (``page_url``, ``referrer``,
     ``user_agent``) are not read from the curated Parquet nor shuffled. Runs one Spark
-    action: the ids with several copies (only ``event_id`` is shuffled). Usually there are
-    none and the events are returned as they are; otherwise only those ids' copies are
-    ranked (kept in memory for the joins).
+    action: the 64-bit hashes of ``event_id`` held by several events (only the hash is
+    shuffled). Usually there are none and the events are returned as they are; otherwise
+    only those events are ranked, by ``event_id`` (distinct ids that share a hash keep one
+    row each), and the hashes are kept in memory for the joins.
     """
-    events = events.select(*EVENT_COLUMNS)
-    duplicated = (
-        events.groupBy("event_id").agg(F.count(F.lit(1)).alias("_copies")).filter(F.col("_copies") > 1).select("event_id")
+    events = events.select(*EVENT_COLUMNS).withColumn("_hash", _id_hash(F.col("event_id")))
+    shared = (
+        events.groupBy("_hash").agg(F.count(F.lit(1)).alias("_copies")).filter(F.col("_copies") > 1).select("_hash")
     ).persist()
-    if duplicated.isEmpty():
-        duplicated.unpersist()
-        return events
+    if shared.isEmpty():
+        shared.unpersist()
+        return events.select(*EVENT_COLUMNS)
     first = Window.partitionBy("event_id").orderBy(
         F.col("ingest_date").asc_nulls_last(), F.col("event_time").asc(), F.col("session_id").asc()
     )
     first_copies = (
-        events.join(duplicated, "event_id", "left_semi")
+        events.join(shared, "_hash", "left_semi")
         .withColumn("_rank", F.row_number().over(first))
         .filter(F.col("_rank") == 1)
-        .drop("_rank")
     )
-    return events.join(duplicated, "event_id", "left_anti").unionByName(first_copies.select(*EVENT_COLUMNS))
+    singles = events.join(shared, "_hash", "left_anti")
+    return singles.select(*EVENT_COLUMNS).unionByName(first_copies.select(*EVENT_COLUMNS))
 
 
 def _check_gap(gap_minutes: Any) -> int:
@@ -455,14 +461,27 @@ def build_daily_product_views(events: DataFrame) -> DataFrame:
 
 
 def dates_used(fact_order_line: DataFrame, sessions: DataFrame, daily_product_views: DataFrame) -> DataFrame:
-    """Every date the fact and the clickstream outputs use, as one ``date`` column ``d``."""
+    """The earliest and the latest date of each date the fact and the clickstream outputs use,
+    as one ``date`` column ``d`` (what :func:`build_dim_date` needs: the bounds).
+
+    Each bound is the ``min`` or ``max`` of a plain column, which Iceberg answers from its
+    file statistics without reading the data (a ``yyyymmdd`` key orders as its date does).
+    """
+    def key_date(column: Column) -> Column:
+        return F.to_date(column.cast("string"), "yyyyMMdd")
+
+    columns = [
+        (fact_order_line, "order_date", lambda c: c),
+        (fact_order_line, "required_date_key", key_date),
+        (fact_order_line, "shipped_date_key", key_date),
+        (sessions, "session_date", lambda c: c),
+        (sessions, "session_end", F.to_date),
+        (daily_product_views, "event_date", lambda c: c),
+    ]
     parts = [
-        fact_order_line.select(F.col("order_date").alias("d")),
-        fact_order_line.select(F.to_date(F.col("required_date_key").cast("string"), "yyyyMMdd").alias("d")),
-        fact_order_line.select(F.to_date(F.col("shipped_date_key").cast("string"), "yyyyMMdd").alias("d")),
-        sessions.select(F.col("session_date").alias("d")),
-        sessions.select(F.to_date(F.col("session_end")).alias("d")),
-        daily_product_views.select(F.col("event_date").alias("d")),
+        df.agg(bound(column).alias("v")).select(as_date(F.col("v")).alias("d"))
+        for df, column, as_date in columns
+        for bound in (F.min, F.max)
     ]
     result = parts[0]
     for part in parts[1:]:
