@@ -61,6 +61,8 @@ RULE_CASES = [
     ("empty line", "", "malformed_json"),
     ("two objects on one line", event("m-1") + event("m-2"), "malformed_json"),
     ("text after the object", event("m-3") + " trailing", "malformed_json"),
+    ("two objects apart", event("m-4") + " \t " + event("m-5"), "malformed_json"),
+    ("object after leading braces", "{{" + event("m-6")[1:] + event("m-7"), "malformed_json"),
     ("event_id absent", event(event_id=ABSENT, session_id="r-1"), "missing_event_id"),
     ("event_id null", event(event_id=None, session_id="r-2"), "missing_event_id"),
     ("event_id blank", event(event_id=" \t ", session_id="r-3"), "missing_event_id"),
@@ -195,6 +197,15 @@ def test_a_raw_control_character_inside_a_string_makes_the_line_malformed(spark)
     [row] = parse_events(lines(spark, raw), RUN_ID).quarantine.collect()
 
     assert row["rule"] == "malformed_json"
+
+
+def test_braces_inside_strings_do_not_make_a_line_malformed(spark):
+    raw = event("e-1", page_url="https://shop.example/?q={a}{b}", referrer="{x}")
+
+    result = parse_events(lines(spark, raw), RUN_ID)
+
+    assert result.quarantine.count() == 0
+    assert result.valid.first()["page_url"] == "https://shop.example/?q={a}{b}"
 
 
 def test_anonymous_visitors_keep_a_null_customer_number_and_blank_optional_strings_become_null(spark):

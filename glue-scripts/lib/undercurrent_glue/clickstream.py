@@ -280,7 +280,9 @@ def _classify(lines_df: DataFrame) -> DataFrame:
                 | F.col("_json")[_CORRUPT].isNotNull()
                 # The cheap test first: nearly every line ends with "}" itself.
                 | (~line.endswith("}") & ~_trim_whitespace(line).endswith("}"))
-                | line.rlike(_TRAILING_CONTENT)
+                # The regex only where it can match: a "{" that follows a "}" is not in the
+                # line's leading run of "{" (a flat event has no other "{").
+                | (F.expr(f"trim(LEADING '{{' FROM {RAW_LINE})").contains("{") & line.rlike(_TRAILING_CONTENT))
             )
         elif kind == "missing":
             condition = F.col(_text(column)).isNull()
