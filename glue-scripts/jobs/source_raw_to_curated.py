@@ -18,10 +18,13 @@ some) the job rebuilds the table's full current state, one row per primary key:
   SchemaDrift, DataQualityWarnings and DataQualityFailures per table (CloudWatch custom
   metrics in ``--metrics_namespace``) and logs one ``curate`` JSON line per table.
 
-Tables are processed parents first (:func:`undercurrent_glue.curate.dependency_order`):
-a references rule checks against the parent's curated table as it is on S3 when the child
-runs, i.e. the one this run just wrote, or the existing one when the parent was not in the
-run or failed; a parent without a curated table counts as empty (logged). A table whose
+Up to :data:`CONCURRENT_TABLES` tables are curated side by side (one thread each, sharing
+the Spark cluster), and a table starts only once the tables its references rules name are
+done, curated or failed (:func:`undercurrent_glue.curate.dependency_order` gives the order
+they are started in): a references rule checks against the parent's curated table as it is
+on S3 when the child runs, i.e. the one this run just wrote, or the existing one when the
+parent was not in the run or failed; a parent without a curated table counts as empty
+(logged). A table whose
 raw schema drifted, that fails a blocking rule or has no raw data writes nothing (its
 curated table stays as it was), the other tables still run, and the job then fails with
 one error listing every failed table, so the stack's failed-run alarm fires.
@@ -39,6 +42,7 @@ import json
 import math
 import re
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
@@ -58,6 +62,9 @@ OPTIONAL_ARGUMENTS = [TABLES_ARGUMENT]
 #: Rows per curated Parquet file (about 50-150 MB for these tables).
 ROWS_PER_FILE = 1_000_000
 MAX_FILES = 64
+#: Tables curated at the same time, at most; each waits for the tables its references rules
+#: name. The small tables' Spark jobs leave most of the cluster idle on their own.
+CONCURRENT_TABLES = 4
 _PARTITION_DIR = re.compile(rf"^{INGEST_DATE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$")
 
 
@@ -215,51 +222,65 @@ def run(
     names = parse_tables(",".join(tables)) if tables is not None else list(SOURCE_TABLES)
     declarations = {t: load_source_declaration(t) for t in names}
     rules = {t: quality.load_rules(d, quality.CURATED) for t, d in declarations.items()}
+    order = curate.dependency_order(names, rules)
     counts: Dict[str, curate.CurateCounts] = {}
     failures: Dict[str, Exception] = {}
+
+    def curate_one(table: str, parents: Sequence[Future]) -> None:
+        # The parents are done (curated or failed) before the references rules read their tables.
+        wait(parents)
+        spark.sparkContext.setJobDescription(f"curate {table}")
+        declaration = declarations[table]
+        references = {
+            r.params["dataset"]: read_reference(spark, curated_path, r.params["dataset"], r.params["key"], _log)
+            for r in rules[table]
+            if r.kind == quality.REFERENCES and r.params["dataset"] != table
+        }
+        try:
+            result = curate.curate_table(read_raw(spark, raw_path, declaration), declaration, references, run_id, now)
+        except curate.SourceSchemaDriftError as error:
+            sink.publish(table, curate.metrics(None, None, True, []))
+            failures[table] = error
+            _log(f"FAILED {error}")
+            return
+        except curate.RawDataNotFoundError as error:
+            failures[table] = error
+            _log(f"FAILED {error}")
+            return
+        try:
+            sink.publish(table, curate.metrics(result.counts, result.drift, False, result.results))
+            _log(counts_log_line(table, run_id, result.counts))
+            if result.drift.added:
+                _log(f"WARNING '{table}' has undeclared column(s) {', '.join(result.drift.added)}; carried into curated.")
+            for warning in result.warnings:
+                _log(f"WARNING data quality of '{table}': {warning.detail}")
+            if result.failures:
+                error = quality.DataQualityError(table, result.results)
+                failures[table] = error
+                _log(f"FAILED {error}")
+                return
+            write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
+            if result.counts.rows_quarantined:
+                # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
+                write_quarantine(result.quarantine, _table_path(quarantine_path, table))
+            counts[table] = result.counts
+        finally:
+            result.release()
+
     try:
-        for table in curate.dependency_order(names, rules):
-            declaration = declarations[table]
-            references = {
-                r.params["dataset"]: read_reference(spark, curated_path, r.params["dataset"], r.params["key"], _log)
-                for r in rules[table]
-                if r.kind == quality.REFERENCES and r.params["dataset"] != table
-            }
-            try:
-                result = curate.curate_table(read_raw(spark, raw_path, declaration), declaration, references, run_id, now)
-            except curate.SourceSchemaDriftError as error:
-                sink.publish(table, curate.metrics(None, None, True, []))
-                failures[table] = error
-                _log(f"FAILED {error}")
-                continue
-            except curate.RawDataNotFoundError as error:
-                failures[table] = error
-                _log(f"FAILED {error}")
-                continue
-            try:
-                sink.publish(table, curate.metrics(result.counts, result.drift, False, result.results))
-                _log(counts_log_line(table, run_id, result.counts))
-                if result.drift.added:
-                    _log(f"WARNING '{table}' has undeclared column(s) {', '.join(result.drift.added)}; carried into curated.")
-                for warning in result.warnings:
-                    _log(f"WARNING data quality of '{table}': {warning.detail}")
-                if result.failures:
-                    error = quality.DataQualityError(table, result.results)
-                    failures[table] = error
-                    _log(f"FAILED {error}")
-                    continue
-                write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
-                if result.counts.rows_quarantined:
-                    # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
-                    write_quarantine(result.quarantine, _table_path(quarantine_path, table))
-                counts[table] = result.counts
-            finally:
-                result.release()
+        with ThreadPoolExecutor(max_workers=CONCURRENT_TABLES, thread_name_prefix="curate") as pool:
+            # Submitted parents first: a table waits only for tables that started before it.
+            futures: Dict[str, Future] = {}
+            for table in order:
+                parents = [futures[d] for d in quality.reference_datasets(rules[table]) if d in futures]
+                futures[table] = pool.submit(curate_one, table, parents)
+        for table in order:
+            futures[table].result()  # an unexpected error of a table fails the run
     finally:
         sink.flush()
     if failures:
-        raise curate.SourceCurationError(failures, counts)
-    return counts
+        raise curate.SourceCurationError({t: failures[t] for t in order if t in failures}, {t: counts[t] for t in order if t in counts})
+    return {t: counts[t] for t in order}
 
 
 def main(argv: Sequence[str]) -> None:

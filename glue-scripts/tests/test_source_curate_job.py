@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import json
 import py_compile
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from local.jobs import load_job
 from test_curate import MAY_1, MAY_2, NOW, T2, write_raw
 from undercurrent_glue.curate import CurateCounts, SourceCurationError
 from undercurrent_glue.metrics import RecordingSink
-from undercurrent_glue.schema import SOURCE_TABLES
+from undercurrent_glue import quality
+from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration
 
 JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "source_raw_to_curated.py"
 MAY_3 = dt.date(2024, 5, 3)
@@ -149,6 +151,36 @@ def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, t
     before = {t: (lake.curated(spark, t), lake.quarantine(t), sorted(lake.files(t))) for t in again}
     assert lake.run(job, spark, tables=again) == {t: counts[t] for t in again}
     assert {t: (lake.curated(spark, t), lake.quarantine(t), sorted(lake.files(t))) for t in again} == before
+
+
+def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_written(job, spark, tmp_path, monkeypatch):
+    lake = Lake(tmp_path)
+    write_all_tables(spark, lake)
+    started, written = {}, {}
+    curate_table, write_curated = job.curate.curate_table, job.write_curated
+
+    def timed_curate(raw, declaration, *args):
+        started[declaration["name"]] = time.monotonic()
+        return curate_table(raw, declaration, *args)
+
+    def timed_write(curated, path, rows):
+        write_curated(curated, path, rows)
+        written[path.rstrip("/").rsplit("/", 1)[-1]] = time.monotonic()
+
+    monkeypatch.setattr(job.curate, "curate_table", timed_curate)
+    monkeypatch.setattr(job, "write_curated", timed_write)
+    lake.run(job, spark)
+
+    assert set(started) == set(written) == set(SOURCE_TABLES)
+    pairs = [
+        (table, parent)
+        for table in SOURCE_TABLES
+        for parent in quality.reference_datasets(quality.load_rules(load_source_declaration(table), quality.CURATED))
+        if parent != table
+    ]
+    assert len(pairs) >= 6  # employees, customers, orders, payments, products, order_lines (2)
+    for table, parent in pairs:
+        assert written[parent] <= started[table], f"{table} started before {parent} was written"
 
 
 def test_failed_tables_keep_their_curated_table_and_the_run_fails_at_the_end(job, spark, tmp_path):
