@@ -29,9 +29,11 @@ What a run writes, and why a rerun on the same input leaves the same tables:
   table's audit branch, checked there, and published only if the check passes
   (write-audit-publish, :func:`undercurrent_glue.iceberg.replace_audited`).
 
-The order matters: the type 1 dimensions, then dim_customer, then the fact (it looks its
-keys up in the written dimensions), then the clickstream outputs, then dim_date (it spans
-the dates of all of them). Before a table's new rows are published (for dim_customer:
+Up to :data:`CONCURRENT_TABLES` tables are built side by side (one thread each, sharing the
+Spark cluster), each once the tables it is built from are published: the fact after the
+three dimensions (it looks its keys up in them), the clickstream outputs after the events
+are deduplicated, dim_date after the fact and the clickstream outputs (it spans their
+dates). Before a table's new rows are published (for dim_customer:
 before the MERGE), ``check_quality(table, df)`` sees them (see :func:`run`). Each table's
 rows written are published as metric ``RowsWritten``.
 """
@@ -41,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from pyspark import StorageLevel
@@ -61,6 +64,8 @@ OPTIONAL_ARGUMENTS = [SESSION_GAP_ARGUMENT]
 ICEBERG_CATALOG = "glue_catalog"
 #: The curated source tables the gold tables are built from.
 CURATED_TABLES = ("customers", "employees", "offices", "order_lines", "orders", "product_lines", "products")
+#: Gold tables built side by side, at most; each waits for the tables it is built from.
+CONCURRENT_TABLES = 4
 
 #: ``check_quality(table, df)``: evaluates the gold data-quality rules of ``table`` on its
 #: new rows ``df`` before they are published; raises to stop the run there.
@@ -78,9 +83,10 @@ class GoldQualityCheck:
     checked before it in the run (the dimensions come before the fact), as published, through
     ``read_table``. A failed warning rule is logged and counted in ``DataQualityWarnings``; a
     failed blocking rule is counted in ``DataQualityFailures`` and raises
-    :class:`undercurrent_glue.quality.DataQualityError`, which stops the run before that table
-    is published (the tables published before it keep their new contents; every table is
-    replaced atomically on its own).
+    :class:`undercurrent_glue.quality.DataQualityError`: that table is not published, nor the
+    tables built from it (dim_date, and after a dimension the fact), and the run fails once
+    the other tables are done (they are published; every table is replaced atomically on its
+    own).
     """
 
     def __init__(self, sink: MetricsSink, now: dt.datetime, read_table: Callable[[str], DataFrame]):
@@ -194,6 +200,7 @@ def run(
         Write-audit-publish (:func:`undercurrent_glue.iceberg.replace_audited`): ``df`` is
         computed once, by its write to the audit branch; the check reads the rows written.
         """
+        spark.sparkContext.setJobDescription(f"gold {name}")
         # --- Data-quality hook: evaluate the gold rules of `name` on its new rows before they are published.
         iceberg.replace_audited(spark, tables[name], df, lambda written_rows: check_quality(name, written_rows))
         table = spark.table(tables[name])
@@ -201,10 +208,8 @@ def run(
         written[name] = table.count()
         return table
 
-    try:
-        dim_product = rebuild("dim_product", gold.build_dim_product(curated["products"], curated["product_lines"]))
-        dim_employee = rebuild("dim_employee", gold.build_dim_employee(curated["employees"], curated["offices"]))
-
+    def update_dim_customer() -> DataFrame:
+        spark.sparkContext.setJobDescription("gold dim_customer")
         existing = spark.table(tables["dim_customer"])
         changes = gold.customer_changes(curated["customers"], existing).persist(StorageLevel.MEMORY_AND_DISK)
         # --- Data-quality hook: dim_customer as the MERGE will leave it.
@@ -212,16 +217,34 @@ def run(
         written["dim_customer"] = changes.count()
         if written["dim_customer"]:
             gold.merge_customer_changes(spark, tables["dim_customer"], changes)
-        dim_customer = spark.table(tables["dim_customer"])
+        return spark.table(tables["dim_customer"])
 
-        fact = rebuild(
-            "fact_order_line",
-            gold.build_fact_order_line(curated["orders"], curated["order_lines"], dim_customer, dim_product, dim_employee),
-        )
-        events = gold.deduplicate_events(read_click_events(spark, clickstream_path))
-        sessions = rebuild("clickstream_sessions", gold.build_clickstream_sessions(events, session_gap_minutes))
-        daily = rebuild("daily_product_views", gold.build_daily_product_views(events))
-        rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(fact, sessions, daily)))
+    tasks: List[Future] = []
+    try:
+        with ThreadPoolExecutor(max_workers=CONCURRENT_TABLES, thread_name_prefix="gold") as pool:
+
+            def task(build: Callable[..., DataFrame], *inputs: Future) -> Future:
+                """Run ``build(*results of inputs)`` once the inputs are done; a failed input fails it unrun."""
+                future = pool.submit(lambda: build(*[i.result() for i in inputs]))
+                tasks.append(future)
+                return future
+
+            # Submitted inputs first: a task waits only for tasks that started before it.
+            product = task(lambda: rebuild("dim_product", gold.build_dim_product(curated["products"], curated["product_lines"])))
+            employee = task(lambda: rebuild("dim_employee", gold.build_dim_employee(curated["employees"], curated["offices"])))
+            customer = task(update_dim_customer)
+            fact = task(
+                lambda p, e, c: rebuild(
+                    "fact_order_line", gold.build_fact_order_line(curated["orders"], curated["order_lines"], c, p, e)
+                ),
+                product, employee, customer,
+            )
+            events = task(lambda: gold.deduplicate_events(read_click_events(spark, clickstream_path)))
+            sessions = task(lambda ev: rebuild("clickstream_sessions", gold.build_clickstream_sessions(ev, session_gap_minutes)), events)
+            daily = task(lambda ev: rebuild("daily_product_views", gold.build_daily_product_views(ev)), events)
+            task(lambda f, s, d: rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(f, s, d))), fact, sessions, daily)
+        for future in tasks:
+            future.result()  # the first failure, in submission order: the cause of the ones after it
     finally:
         # What the run persisted (the customer changes, duplicated event ids).
         release_all(spark)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Dict, List
@@ -12,7 +13,7 @@ import pytest
 from local.jobs import load_job
 
 from test_gold import CATALOG, D, T, click, declared_struct, write_curated, write_events
-from undercurrent_glue import iceberg
+from undercurrent_glue import gold, iceberg
 from undercurrent_glue.metrics import DATA_QUALITY_FAILURES, ROWS_WRITTEN, RecordingSink
 from undercurrent_glue.quality import DataQualityError
 from undercurrent_glue.schema import GOLD_TABLES
@@ -211,7 +212,7 @@ def test_rows_the_new_input_no_longer_produces_do_not_linger(spark, history):
     assert spark.table(lake.table("dim_date")).count() == 366
 
 
-def test_a_blocking_gold_failure_publishes_nothing_of_that_table_and_stops_the_run(spark, tmp_path, job):
+def test_a_blocking_gold_failure_publishes_neither_that_table_nor_the_tables_built_from_it(spark, tmp_path, job):
     lake = Lake(spark, tmp_path, "gold_job_blocked")
     lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
     lake.run(job)
@@ -224,10 +225,43 @@ def test_a_blocking_gold_failure_publishes_nothing_of_that_table_and_stops_the_r
         lake.run(job, sink)
 
     assert sink.values[("fact_order_line", DATA_QUALITY_FAILURES)] == 1
-    # The fact and everything after it keep their previous rows; no audit branch is left.
-    for name in ("fact_order_line", "clickstream_sessions", "daily_product_views", "dim_date"):
+    # The fact and dim_date (built from it) keep their previous rows; the clickstream outputs,
+    # built side by side from other inputs, are published. No audit branch is left.
+    for name in ("fact_order_line", "dim_date"):
         assert lake.rows(name) == before[name], name
+    assert len(lake.rows("clickstream_sessions")) == len(before["clickstream_sessions"]) - 1  # e4's session is gone
+    for name in GOLD_TABLES:
         assert [r["name"] for r in spark.table(lake.table(name) + ".refs").collect()] == ["main"], name
+
+
+def test_each_gold_table_is_built_after_the_tables_it_is_built_from_are_published(spark, tmp_path, job, monkeypatch):
+    lake = Lake(spark, tmp_path, "gold_job_order")
+    lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
+    spans = {}
+    replace_audited, merge = iceberg.replace_audited, gold.merge_customer_changes
+
+    def timed_replace(spark_, name, df, audit):
+        started = time.monotonic()
+        replace_audited(spark_, name, df, audit)
+        spans[name.rsplit(".", 1)[-1]] = (started, time.monotonic())
+
+    def timed_merge(spark_, name, changes):
+        started = time.monotonic()
+        merge(spark_, name, changes)
+        spans["dim_customer"] = (started, time.monotonic())
+
+    monkeypatch.setattr(iceberg, "replace_audited", timed_replace)
+    monkeypatch.setattr(gold, "merge_customer_changes", timed_merge)
+    lake.run(job)
+
+    assert set(spans) == set(GOLD_TABLES)
+    inputs = {
+        "fact_order_line": ["dim_product", "dim_employee", "dim_customer"],
+        "dim_date": ["fact_order_line", "clickstream_sessions", "daily_product_views"],
+    }
+    for table, built_from in inputs.items():
+        for source in built_from:
+            assert spans[source][1] <= spans[table][0], f"{table} started before {source} was published"
 
 
 def test_job_settings_resolve_the_optional_gap_only_when_present(job):
