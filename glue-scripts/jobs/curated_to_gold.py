@@ -33,9 +33,9 @@ Up to :data:`CONCURRENT_TABLES` tables are built side by side (one thread each, 
 Spark cluster), each once the tables it is built from are published: the fact after the
 three dimensions (it looks its keys up in them), the clickstream outputs after the events
 are deduplicated, dim_date after the fact and the clickstream outputs (it spans their
-dates). Before a table's new rows are published (for dim_customer:
-before the MERGE), ``check_quality(table, df)`` sees them (see :func:`run`). Each table's
-rows written are published as metric ``RowsWritten``.
+dates). Before a table's new rows are published (for dim_customer: before the MERGE),
+``check_quality(table, df)`` sees them (see :func:`run`). Each table's rows written are
+published as metric ``RowsWritten``.
 """
 
 from __future__ import annotations

@@ -59,8 +59,10 @@ JOB_ARGUMENTS = ["JOB_NAME", "raw_path", "curated_path", "quarantine_path", "met
 #: Optional argument: comma-separated source tables to curate (default all).
 TABLES_ARGUMENT = "tables"
 OPTIONAL_ARGUMENTS = [TABLES_ARGUMENT]
-#: Rows per curated Parquet file (about 50-150 MB for these tables).
+#: Rows per curated Parquet file, at most (order_lines: about 13 MB per million rows).
 ROWS_PER_FILE = 1_000_000
+#: Rows per file, at least, of a table split over more files so that more cores write it.
+MIN_ROWS_PER_FILE = 250_000
 MAX_FILES = 64
 #: Tables curated at the same time, at most; each waits for the tables its references rules
 #: name. The small tables' Spark jobs leave most of the cluster idle on their own.
@@ -163,9 +165,16 @@ def read_reference(spark: SparkSession, curated_path: str, dataset: str, key: st
     return spark.createDataFrame([], f"`{key}` {spark_type(column['type'], key).simpleString()}")
 
 
+def curated_file_count(rows: int, cores: int) -> int:
+    """Files of a curated table of ``rows`` rows: at most :data:`ROWS_PER_FILE` rows each, and
+    one per core (``cores``) while each keeps :data:`MIN_ROWS_PER_FILE` rows (one file is
+    written by one task); 1 to :data:`MAX_FILES`."""
+    return min(MAX_FILES, max(1, math.ceil(rows / ROWS_PER_FILE), min(cores, rows // MIN_ROWS_PER_FILE)))
+
+
 def write_curated(curated: DataFrame, path: str, rows: int) -> None:
-    """Replace the curated table at ``path``: Parquet (snappy), about :data:`ROWS_PER_FILE` rows a file."""
-    files = min(MAX_FILES, max(1, math.ceil(rows / ROWS_PER_FILE)))
+    """Replace the curated table at ``path``: Parquet (snappy), :func:`curated_file_count` files."""
+    files = curated_file_count(rows, curated.sparkSession.sparkContext.defaultParallelism)
     (
         curated.coalesce(files)
         .write.mode("overwrite")

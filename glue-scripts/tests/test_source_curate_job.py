@@ -100,6 +100,14 @@ def test_job_settings_resolve_optional_tables(job):
         job.parse_tables("orders,clients")
 
 
+@pytest.mark.parametrize(
+    "rows, cores, files",
+    [(0, 8, 1), (7, 8, 1), (249_999, 8, 1), (997_826, 2, 2), (997_826, 8, 3), (3_500_000, 2, 4), (10**9, 64, 64)],
+)
+def test_a_curated_table_gets_a_file_per_core_while_files_keep_a_quarter_million_rows(job, rows, cores, files):
+    assert job.curated_file_count(rows, cores) == files
+
+
 def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, tmp_path):
     lake = Lake(tmp_path)
     write_all_tables(spark, lake)
