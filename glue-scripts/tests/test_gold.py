@@ -650,8 +650,19 @@ def test_replace_all_replaces_every_row_and_partition_in_one_snapshot(spark):
     assert spark.table(f"{name}.snapshots").count() == 2
 
 
-def _views(spark, name):
-    return sorted((r["event_date"], r["views"]) for r in spark.table(name).collect())
+def _views_table(spark, database):
+    return iceberg.ensure_table(
+        spark, CATALOG, database, load_gold_declaration("daily_product_views"), "s3://x/", create_namespace=True
+    )
+
+
+def _views_row(spark, day, views=1):
+    row = {"product_code": "P1", "views": views, "add_to_carts": 0, "purchases": 0, "conversion_rate": 0.0}
+    return spark.createDataFrame([{**row, "event_date": day}])
+
+
+def _views(df):
+    return sorted((r["event_date"], r["views"]) for r in df.collect())
 
 
 def _refs(spark, name):
@@ -659,60 +670,47 @@ def _refs(spark, name):
 
 
 def test_replace_audited_publishes_the_rows_the_audit_accepted_read_back_from_the_branch(spark):
-    name = iceberg.ensure_table(
-        spark, CATALOG, "gold_wap_accept", load_gold_declaration("daily_product_views"), "s3://x/", create_namespace=True
-    )
-    row = {"product_code": "P1", "views": 1, "add_to_carts": 0, "purchases": 0, "conversion_rate": 0.0}
+    name = _views_table(spark, "gold_wap_accept")
     seen = []
 
     def audit(staged):
-        seen.append((_views(spark, name), sorted((r["event_date"], r["views"]) for r in staged.collect())))
+        seen.append((_views(spark.table(name)), _views(staged)))
 
     # A table without any snapshot yet, then one with rows.
-    iceberg.replace_audited(spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 4, 30)}]), audit)
+    iceberg.replace_audited(spark, name, _views_row(spark, D(2024, 4, 30)), audit)
     snapshots = spark.table(f"{name}.snapshots").count()
-    iceberg.replace_audited(spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 5, 1), "views": 2}]), audit)
+    iceberg.replace_audited(spark, name, _views_row(spark, D(2024, 5, 1), views=2), audit)
 
     # During each audit readers still saw the old table; the audit saw the new rows.
     assert seen == [([], [(D(2024, 4, 30), 1)]), ([(D(2024, 4, 30), 1)], [(D(2024, 5, 1), 2)])]
-    assert _views(spark, name) == [(D(2024, 5, 1), 2)]
+    assert _views(spark.table(name)) == [(D(2024, 5, 1), 2)]
     assert spark.table(f"{name}.snapshots").count() == snapshots + 1  # one commit published
     assert _refs(spark, name) == ["main"]
 
 
 def test_replace_audited_leaves_the_table_as_it_was_when_the_audit_rejects_the_rows(spark):
-    name = iceberg.ensure_table(
-        spark, CATALOG, "gold_wap_reject", load_gold_declaration("daily_product_views"), "s3://x/", create_namespace=True
-    )
-    row = {"product_code": "P1", "views": 1, "add_to_carts": 0, "purchases": 0, "conversion_rate": 0.0}
-    iceberg.replace_all(spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 4, 30)}]))
+    name = _views_table(spark, "gold_wap_reject")
+    iceberg.replace_all(spark, name, _views_row(spark, D(2024, 4, 30)))
     current = spark.table(f"{name}.refs").collect()[0]["snapshot_id"]
 
     def reject(staged):
         raise ValueError(f"rejected {staged.count()} row(s)")
 
     with pytest.raises(ValueError, match="rejected 1 row"):
-        iceberg.replace_audited(spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 5, 1), "views": 2}]), reject)
+        iceberg.replace_audited(spark, name, _views_row(spark, D(2024, 5, 1), views=2), reject)
 
-    assert _views(spark, name) == [(D(2024, 4, 30), 1)]
+    assert _views(spark.table(name)) == [(D(2024, 4, 30), 1)]
     assert spark.table(f"{name}.refs").collect()[0]["snapshot_id"] == current
     assert _refs(spark, name) == ["main"]
 
 
 def test_replace_audited_replaces_an_audit_branch_a_failed_run_left(spark):
-    name = iceberg.ensure_table(
-        spark, CATALOG, "gold_wap_leftover", load_gold_declaration("daily_product_views"), "s3://x/", create_namespace=True
-    )
-    row = {"product_code": "P1", "views": 1, "add_to_carts": 0, "purchases": 0, "conversion_rate": 0.0}
-    iceberg.replace_all(spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 4, 30)}]))
+    name = _views_table(spark, "gold_wap_leftover")
+    iceberg.replace_all(spark, name, _views_row(spark, D(2024, 4, 30)))
     spark.sql(f"ALTER TABLE {name} CREATE BRANCH {iceberg.AUDIT_BRANCH}")
-    spark.createDataFrame([{**row, "event_date": D(2020, 1, 1)}]).select(*spark.table(name).columns).writeTo(
-        f"{name}.branch_{iceberg.AUDIT_BRANCH}"
-    ).append()
+    _views_row(spark, D(2020, 1, 1)).select(*spark.table(name).columns).writeTo(f"{name}.branch_{iceberg.AUDIT_BRANCH}").append()
 
-    iceberg.replace_audited(
-        spark, name, spark.createDataFrame([{**row, "event_date": D(2024, 5, 1), "views": 2}]), lambda staged: None
-    )
+    iceberg.replace_audited(spark, name, _views_row(spark, D(2024, 5, 1), views=2), lambda staged: None)
 
-    assert _views(spark, name) == [(D(2024, 5, 1), 2)]
+    assert _views(spark.table(name)) == [(D(2024, 5, 1), 2)]
     assert _refs(spark, name) == ["main"]
