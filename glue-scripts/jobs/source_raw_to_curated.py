@@ -217,7 +217,8 @@ def run(
     sink: MetricsSink,
     tables: Optional[Sequence[str]] = None,
 ) -> Dict[str, curate.CurateCounts]:
-    """Curate ``tables`` (default all) parents first; write, log and publish each.
+    """Curate ``tables`` (default all), side by side, each after the tables it references;
+    write, log and publish each.
 
     Returns:
         The counts of every table, when all were curated.
