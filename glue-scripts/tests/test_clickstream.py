@@ -279,7 +279,7 @@ def test_the_curated_columns_have_the_declared_types_and_the_event_date_then_ing
     assert result.curated.first()["ingest_date"] == INGEST_DATE
 
 
-def test_deduplicate_keeps_the_earliest_event_time_then_the_smallest_raw_line(spark):
+def test_deduplicate_keeps_the_earliest_event_time_then_the_smallest_other_values_in_declared_order(spark):
     raws = [
         event("d-1", event_time="2024-05-01T12:00:05Z", session_id="late"),
         event("d-1", event_time="2024-05-01T12:00:01Z", session_id="early-b"),
@@ -287,14 +287,18 @@ def test_deduplicate_keeps_the_earliest_event_time_then_the_smallest_raw_line(sp
         event("d-2"),
         event("d-2"),
         event("d-3"),
+        # The smaller raw line (leading space) holds the larger session_id: the values decide.
+        " " + event("d-4", session_id="s-b"),
+        event("d-4", session_id="s-a"),
     ]
     valid = parse_events(lines(spark, *raws), RUN_ID).valid
 
     events, removed = deduplicate(valid)
     kept = {row["event_id"]: row["session_id"] for row in events.collect()}
 
-    assert removed == 3
-    assert kept == {"d-1": "early-a", "d-2": "s-1", "d-3": "s-1"}
+    assert removed == 4
+    assert kept == {"d-1": "early-a", "d-2": "s-1", "d-3": "s-1", "d-4": "s-a"}
+    assert transform_clickstream(lines(spark, *raws), RUN_ID).curated.where("event_id = 'd-4'").first()["session_id"] == "s-a"
     assert events.columns == valid.columns
 
 
@@ -330,7 +334,7 @@ def test_distinct_ids_that_share_a_hash_are_told_apart_exactly(spark, monkeypatc
 
 
 def test_deduplicate_names_the_columns_it_needs(spark):
-    with pytest.raises(ValueError, match="deduplicate needs columns \\['raw_line'\\]"):
+    with pytest.raises(ValueError, match="deduplicate needs columns \\['event_type', 'session_id'"):
         deduplicate(spark.createDataFrame([("a", None)], "event_id string, event_time timestamp"))
 
 

@@ -19,7 +19,8 @@ the functions here take that DataFrame and return
 No line is lost: ``rows_in == rows_curated + rows_quarantined + duplicates_removed``.
 
 Deduplication keeps, per ``event_id``, the copy from the earliest ``ingest_date``, then
-the earliest ``event_time``, then the smallest raw line. It only sees the input it is
+the earliest ``event_time``, then the smallest values of the other declared columns, in
+declared order (copies equal in all of them make the same curated row). It only sees the input it is
 given, i.e. the job's window of ingest dates: an event whose copies arrived on ingest
 dates that are never in the same window (e.g. two days apart with the default two-day
 lookback) is not removed here and appears once per such ingest date in the curated zone;
@@ -337,21 +338,30 @@ def parse_events(lines_df: DataFrame, run_id: str) -> ParseResult:
     return ParseResult(valid, _quarantine_view(classified))
 
 
+def _dedup_order() -> List[str]:
+    """The columns that rank the copies of one event_id, after ``ingest_date``: ``event_time``,
+    then the other declared columns in declared order."""
+    others = [c["name"] for c in _declaration()["columns"] if c["name"] not in ("event_id", "event_time")]
+    return ["event_time", *others]
+
+
 def _dedup_window(*partition_by: Column, by_ingest_date: bool = True) -> Window:
-    """Rank rows of one event_id: earliest ingest_date, then event_time, then smallest raw line.
+    """Rank rows of one event_id: earliest ingest_date, then event_time, then the smallest
+    values of the other declared columns (:func:`_dedup_order`).
 
     The earliest ingest date comes first so that a copy arriving later never displaces a
-    row already written for an earlier ingest date (that partition would keep it too).
+    row already written for an earlier ingest date (that partition would keep it too). The
+    order is total on what is kept: copies that tie on every column are the same row.
     """
     order = [F.col(INGEST_DATE).asc()] if by_ingest_date else []
     return Window.partitionBy(*partition_by, F.col("event_id")).orderBy(
-        *order, F.col("event_time").asc(), F.col(RAW_LINE).asc()
+        *order, *[F.col(c).asc() for c in _dedup_order()]
     )
 
 
 def deduplicate(df: DataFrame) -> DedupResult:
     """Keep one row per ``event_id``: the earliest ``ingest_date`` (when ``df`` has it), then
-    the earliest ``event_time``, then the smallest ``raw_line``.
+    the earliest ``event_time``, then the smallest values of the other declared columns.
 
     The choice is deterministic: the same input gives the same rows whatever its
     partitioning or order. Runs one Spark action (the count of removed rows) on a
@@ -359,8 +369,7 @@ def deduplicate(df: DataFrame) -> DedupResult:
     are removed (the job's window of ingest dates; see the module docstring).
 
     Args:
-        df: valid events with at least ``event_id``, ``event_time`` and ``raw_line``
-            (as in :attr:`ParseResult.valid`).
+        df: valid events with the declared columns (as in :attr:`ParseResult.valid`).
 
     Returns:
         :class:`DedupResult` with the kept rows (same columns as ``df``) and the number
@@ -369,7 +378,7 @@ def deduplicate(df: DataFrame) -> DedupResult:
     Raises:
         ValueError: a required column is missing.
     """
-    missing = [c for c in ("event_id", "event_time", RAW_LINE) if c not in df.columns]
+    missing = [c for c in ("event_id", *_dedup_order()) if c not in df.columns]
     if missing:
         raise ValueError(f"deduplicate needs columns {missing}; pass ParseResult.valid.")
     window = _dedup_window(by_ingest_date=INGEST_DATE in df.columns)
@@ -401,8 +410,9 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
     id, or, very rarely, distinct ids), two more small actions keep those hashes and count
     their lines' distinct ids exactly, and only those lines are ranked (:func:`_dedup_window`,
     the same order as :func:`deduplicate`). The returned DataFrames read from the kept
-    lines, so writing them does not re-read the raw files, and ``quarantined_at`` is the
-    same for the whole run.
+    lines, so writing them does not re-read the raw files. Only a quarantined line keeps
+    its ``raw_line``; the run columns (``run_id``, ``quarantined_at``) are added by the
+    quarantine's own query, so ``quarantined_at`` is one instant for all its rows.
 
     Args:
         lines_df: a string column ``value`` and a date column ``ingest_date``, one row per
@@ -420,10 +430,10 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
         AccountingError: rows_in != rows_curated + rows_quarantined + duplicates_removed.
     """
     _check_input(lines_df, run_id)
-    # The raw lines are parsed once: the classified lines (with raw_line, needed by the
-    # quarantine and the tie-break) are kept, not shuffled.
-    classified = checkpoint(_with_run_columns(_classify(lines_df), run_id))
+    # The raw lines are parsed once: the classified lines are kept, not shuffled; a valid
+    # line's raw text (most of a row's size) is not needed any more.
     is_valid = F.col(RULE).isNull()
+    classified = checkpoint(_classify(lines_df).withColumn(RAW_LINE, F.when(~is_valid, F.col(RAW_LINE))))
     valid = classified.filter(is_valid)
     # One pass over the lines (it keeps them) groups them by a 64-bit hash of the event_id of
     # the valid lines, and the quarantined lines under a null key: only that long is shuffled
@@ -480,7 +490,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
         duplicates_removed=duplicates,
     )
     check_accounting(counts)
-    return ClickstreamResult(curated, _quarantine_view(classified), counts)
+    return ClickstreamResult(curated, _quarantine_view(_with_run_columns(classified, run_id)), counts)
 
 
 def check_accounting(counts: ClickstreamCounts) -> None:
