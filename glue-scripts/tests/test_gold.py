@@ -351,6 +351,27 @@ def test_fact_order_line_resolves_the_customer_version_valid_at_the_order_date(s
     assert rows[3]["status"] == "In Process"
 
 
+def test_fact_order_line_joins_the_lines_to_their_orders_without_broadcasting_the_lines(spark, tmp_path):
+    # Read from Parquet, as the job reads them: a small file makes Spark's size estimate small.
+    def parquet(table: str, rows: List[Dict[str, Any]]) -> DataFrame:
+        curated_df(spark, table, rows).write.parquet(str(tmp_path / table))
+        return spark.read.parquet(str(tmp_path / table))
+
+    fact = gold.build_fact_order_line(
+        parquet("orders", [{"order_number": 1, "order_date": D(2024, 4, 10), "customer_number": 103}]),
+        parquet("order_lines", [{"order_number": 1, "product_code": "S10_1678"}]),
+        scd2(spark, empty_dim_customer(spark), [{"customer_number": 103}]),
+        gold.build_dim_product(
+            parquet("products", [{"product_code": "S10_1678"}]), parquet("product_lines", [{"product_line": "Motorcycles"}])
+        ),
+        gold.build_dim_employee(parquet("employees", [{"employee_number": 1370}]), parquet("offices", [{"office_code": "4"}])),
+    )
+
+    plan = fact._jdf.queryExecution().executedPlan().toString()
+    assert "SortMergeJoin [order_number" in plan, plan
+    assert fact.count() == 1
+
+
 # --------------------------------------------------------------------------------------
 # Clickstream
 # --------------------------------------------------------------------------------------

@@ -297,9 +297,14 @@ def build_fact_order_line(
         valid.desc(), F.col("_v_from").asc_nulls_last(), F.col("customer_key").asc_nulls_last()
     )
     chosen_orders = with_versions.withColumn("_rank", F.row_number().over(pick)).filter(F.col("_rank") == 1)
-    chosen = order_lines.select(
-        "order_number", "product_code", "order_line_number", "quantity_ordered", "price_each"
-    ).join(chosen_orders, "order_number")
+    # A sort-merge join: on its size estimate of the projected Parquet, Spark would otherwise
+    # broadcast the order lines (about a million at scale 10), the larger side, building a
+    # hash table of every line on the driver.
+    chosen = (
+        order_lines.select("order_number", "product_code", "order_line_number", "quantity_ordered", "price_each")
+        .hint("merge")
+        .join(chosen_orders, "order_number")
+    )
     products = dim_product.select(F.col("product_code").alias("_p_code"), "product_key")
     employees = dim_employee.select(F.col("employee_number").alias("_e_number"), "employee_key")
     fact = chosen.join(products, chosen["product_code"] == products["_p_code"], "left").join(
