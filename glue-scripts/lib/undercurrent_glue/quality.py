@@ -507,7 +507,8 @@ def measure(
     now: dt.datetime,
     unique_by: Sequence[str] = (),
 ) -> Measurement:
-    """Count ``df``'s rows and check every ``block``/``warn`` rule, in one Spark aggregation.
+    """Count ``df``'s rows and check every ``block``/``warn`` rule, in one Spark aggregation
+    (and a second one for the distinct counts of the ``unique`` rules, when there are any).
 
     Args:
         df: the dataset (e.g. a curated table after deduplication).
@@ -529,12 +530,13 @@ def measure(
     known_unique = [r for r in checked if r.kind == UNIQUE and unique_by and set(r.columns) == set(unique_by)]
     frame, markers = _attach_references(df, checked, references)
     aggregates: List[Column] = [F.count(F.lit(1)).alias("__rows")]
+    distinct_counts: List[Column] = []
     for index, rule in enumerate(checked):
         alias = f"__m{index}"
         if rule.row_level:
             aggregates.append(F.sum(F.when(_fails(frame, rule, markers), 1).otherwise(0)).alias(alias))
         elif rule.kind == UNIQUE and rule not in known_unique:
-            aggregates.append(F.count_distinct(F.struct(*[F.col(f"`{c}`") for c in rule.columns])).alias(alias))
+            distinct_counts.append(F.count_distinct(F.struct(*[F.col(f"`{c}`") for c in rule.columns])).alias(alias))
         elif rule.kind == FRESHNESS:
             column = F.col(f"`{rule.columns[0]}`")
             if isinstance(frame.schema[rule.columns[0]].dataType, DateType):
@@ -545,6 +547,9 @@ def measure(
         elif rule.kind == COMPLETENESS:
             aggregates.append(F.count(F.col(f"`{rule.columns[0]}`")).alias(alias))
     values = frame.agg(*aggregates).collect()[0].asDict()
+    if distinct_counts:
+        # Apart: beside a distinct count, Spark keeps every other aggregate per distinct key.
+        values.update(df.agg(*distinct_counts).collect()[0].asDict())
     for index, rule in enumerate(checked):
         if rule in known_unique:
             values[f"__m{index}"] = values["__rows"]
