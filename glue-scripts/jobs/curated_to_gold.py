@@ -29,11 +29,12 @@ What a run writes, and why a rerun on the same input leaves the same tables:
   table's audit branch, checked there, and published only if the check passes
   (write-audit-publish, :func:`undercurrent_glue.iceberg.replace_audited`).
 
-Up to :data:`CONCURRENT_TABLES` tables are built side by side (one thread each, sharing the
-Spark cluster), each once the tables it is built from are published: the fact after the
-three dimensions (it looks its keys up in them), the clickstream outputs after the events
-are deduplicated, dim_date after the fact and the clickstream outputs (it spans their
-dates). Before a table's new rows are published (for dim_customer: before the MERGE),
+Every table is checked against its declaration (created when missing) and every curated
+input read before any table is built. The tables are then built side by side (one thread
+each, sharing the Spark cluster), each once the tables it is built from are published: the
+fact after the three dimensions (it looks its keys up in them), the clickstream outputs
+after the events are deduplicated (which starts first, while the tables are checked),
+dim_date after the fact and the clickstream outputs (it spans their dates). Before a table's new rows are published (for dim_customer: before the MERGE),
 ``check_quality(table, df)`` sees them (see :func:`run`). Each table's rows written are
 published as metric ``RowsWritten``.
 """
@@ -64,8 +65,6 @@ OPTIONAL_ARGUMENTS = [SESSION_GAP_ARGUMENT]
 ICEBERG_CATALOG = "glue_catalog"
 #: The curated source tables the gold tables are built from.
 CURATED_TABLES = ("customers", "employees", "offices", "order_lines", "orders", "product_lines", "products")
-#: Gold tables built side by side, at most; each waits for the tables it is built from.
-CONCURRENT_TABLES = 4
 
 #: ``check_quality(table, df)``: evaluates the gold data-quality rules of ``table`` on its
 #: new rows ``df`` before they are published; raises to stop the run there.
@@ -177,21 +176,16 @@ def run(
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     gold._check_gap(session_gap_minutes)
     root = gold_path.rstrip("/") + "/"
-    tables = {
-        name: iceberg.ensure_table(
-            spark,
-            catalog,
-            gold_database,
-            load_gold_declaration(name),
-            f"{root}{name}/",
-            create_namespace=create_namespace,
-            sort_by=gold.SORT_BY[name],
-        )
-        for name in gold.SORT_BY
-    }
+    if create_namespace:
+        iceberg.create_namespace_if_missing(spark, catalog, gold_database)
+
+    def ensure(name: str) -> str:
+        declaration = load_gold_declaration(name)
+        return iceberg.ensure_table(spark, catalog, gold_database, declaration, f"{root}{name}/", sort_by=gold.SORT_BY[name])
+
+    tables: Dict[str, str] = {}
     if check_quality is None:
         check_quality = GoldQualityCheck(sink, now or dt.datetime.now(dt.timezone.utc), lambda t: spark.table(tables[t]))
-    curated = {name: gold.read_curated_table(spark, curated_path, name) for name in CURATED_TABLES}
     written: Dict[str, int] = {}
 
     def rebuild(name: str, df: DataFrame) -> DataFrame:
@@ -221,7 +215,9 @@ def run(
 
     tasks: List[Future] = []
     try:
-        with ThreadPoolExecutor(max_workers=CONCURRENT_TABLES, thread_name_prefix="gold") as pool:
+        # One thread per task (the events, then each table): a task waiting for its inputs
+        # holds no other back.
+        with ThreadPoolExecutor(max_workers=len(gold.SORT_BY) + 1, thread_name_prefix="gold") as pool:
 
             def task(build: Callable[..., DataFrame], *inputs: Future) -> Future:
                 """Run ``build(*results of inputs)`` once the inputs are done; a failed input fails it unrun."""
@@ -229,7 +225,11 @@ def run(
                 tasks.append(future)
                 return future
 
-            # Submitted inputs first: a task waits only for tasks that started before it.
+            # The events need no gold table: their deduplication starts while the tables are checked.
+            events = task(lambda: gold.deduplicate_events(read_click_events(spark, clickstream_path)))
+            # Every table is checked (or created) and every curated input read before any is built.
+            tables.update(zip(gold.SORT_BY, pool.map(ensure, gold.SORT_BY)))
+            curated = dict(zip(CURATED_TABLES, pool.map(lambda t: gold.read_curated_table(spark, curated_path, t), CURATED_TABLES)))
             product = task(lambda: rebuild("dim_product", gold.build_dim_product(curated["products"], curated["product_lines"])))
             employee = task(lambda: rebuild("dim_employee", gold.build_dim_employee(curated["employees"], curated["offices"])))
             customer = task(update_dim_customer)
@@ -239,7 +239,6 @@ def run(
                 ),
                 product, employee, customer,
             )
-            events = task(lambda: gold.deduplicate_events(read_click_events(spark, clickstream_path)))
             sessions = task(lambda ev: rebuild("clickstream_sessions", gold.build_clickstream_sessions(ev, session_gap_minutes)), events)
             daily = task(lambda ev: rebuild("daily_product_views", gold.build_daily_product_views(ev)), events)
             task(lambda f, s, d: rebuild("dim_date", gold.build_dim_date(spark, gold.dates_used(f, s, d))), fact, sessions, daily)

@@ -18,16 +18,16 @@ some) the job rebuilds the table's full current state, one row per primary key:
   SchemaDrift, DataQualityWarnings and DataQualityFailures per table (CloudWatch custom
   metrics in ``--metrics_namespace``) and logs one ``curate`` JSON line per table.
 
-Up to :data:`CONCURRENT_TABLES` tables are curated side by side (one thread each, sharing
-the Spark cluster), and a table starts only once the tables its references rules name are
-done, curated or failed (:func:`undercurrent_glue.curate.dependency_order` gives the order
-they are started in): a references rule checks against the parent's curated table as it is
-on S3 when the child runs, i.e. the one this run just wrote, or the existing one when the
-parent was not in the run or failed; a parent without a curated table counts as empty
-(logged). A table whose
-raw schema drifted, that fails a blocking rule or has no raw data writes nothing (its
-curated table stays as it was), the other tables still run, and the job then fails with
-one error listing every failed table, so the stack's failed-run alarm fires.
+The tables are curated side by side (one thread each, sharing the Spark cluster), and a
+table starts only once the tables its references rules name have written their curated
+table or failed (:func:`undercurrent_glue.curate.dependency_order` gives the order they are
+started in; a parent's quarantine write runs beside its children): a references rule
+checks against the parent's curated table as it is on S3 when the child runs, i.e. the one
+this run just wrote, or the existing one when the parent was not in the run or failed; a
+parent without a curated table counts as empty (logged). A table whose raw schema drifted,
+that fails a blocking rule or has no raw data writes nothing (its curated table stays as it
+was), the other tables still run, and the job then fails with one error listing every
+failed table, so the stack's failed-run alarm fires.
 
 Job arguments: ``--JOB_NAME``, ``--raw_path`` (``s3://<raw>/source/``), ``--curated_path``
 (``s3://<curated>/``), ``--quarantine_path`` (``s3://<quarantine>/``),
@@ -42,7 +42,8 @@ import json
 import math
 import re
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
@@ -64,9 +65,6 @@ ROWS_PER_FILE = 1_000_000
 #: Rows per file, at least, of a table split over more files so that more cores write it.
 MIN_ROWS_PER_FILE = 250_000
 MAX_FILES = 64
-#: Tables curated at the same time, at most; each waits for the tables its references rules
-#: name. The small tables' Spark jobs leave most of the cluster idle on their own.
-CONCURRENT_TABLES = 4
 _PARTITION_DIR = re.compile(rf"^{INGEST_DATE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$")
 
 
@@ -236,9 +234,20 @@ def run(
     counts: Dict[str, curate.CurateCounts] = {}
     failures: Dict[str, Exception] = {}
 
-    def curate_one(table: str, parents: Sequence[Future]) -> None:
-        # The parents are done (curated or failed) before the references rules read their tables.
-        wait(parents)
+    # Set once a table's curated table is written or the table failed: its children may run.
+    written = {t: threading.Event() for t in order}
+
+    def curate_one(table: str) -> None:
+        # The references rules read the parents' curated tables as they are now.
+        for parent in quality.reference_datasets(rules[table]):
+            if parent in written and parent != table:
+                written[parent].wait()
+        try:
+            curate_and_write(table)
+        finally:
+            written[table].set()
+
+    def curate_and_write(table: str) -> None:
         spark.sparkContext.setJobDescription(f"curate {table}")
         declaration = declarations[table]
         references = {
@@ -270,6 +279,7 @@ def run(
                 _log(f"FAILED {error}")
                 return
             write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
+            written[table].set()
             if result.counts.rows_quarantined:
                 # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
                 write_quarantine(result.quarantine, _table_path(quarantine_path, table))
@@ -278,12 +288,9 @@ def run(
             result.release()
 
     try:
-        with ThreadPoolExecutor(max_workers=CONCURRENT_TABLES, thread_name_prefix="curate") as pool:
-            # Submitted parents first: a table waits only for tables that started before it.
-            futures: Dict[str, Future] = {}
-            for table in order:
-                parents = [futures[d] for d in quality.reference_datasets(rules[table]) if d in futures]
-                futures[table] = pool.submit(curate_one, table, parents)
+        # One thread per table: a thread waiting for its parents holds no other table back.
+        with ThreadPoolExecutor(max_workers=len(order), thread_name_prefix="curate") as pool:
+            futures = {table: pool.submit(curate_one, table) for table in order}
         for table in order:
             futures[table].result()  # an unexpected error of a table fails the run
     finally:

@@ -234,6 +234,19 @@ def test_a_blocking_gold_failure_publishes_neither_that_table_nor_the_tables_bui
         assert [r["name"] for r in spark.table(lake.table(name) + ".refs").collect()] == ["main"], name
 
 
+def test_a_gold_table_that_no_longer_matches_its_declaration_stops_the_run_before_any_table_is_built(spark, tmp_path, job):
+    lake = Lake(spark, tmp_path, "gold_job_mismatch")
+    lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{lake.database}")
+    spark.sql(f"CREATE TABLE {lake.table('daily_product_views')} (event_date date, views bigint) USING iceberg")
+
+    with pytest.raises(iceberg.TableMismatchError, match="daily_product_views"):
+        lake.run(job)
+
+    for name in GOLD_TABLES:
+        assert lake.snapshots(name) == 0, name
+
+
 def test_each_gold_table_is_built_after_the_tables_it_is_built_from_are_published(spark, tmp_path, job, monkeypatch):
     lake = Lake(spark, tmp_path, "gold_job_order")
     lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)

@@ -219,6 +219,12 @@ def _column_ddl(declaration: Mapping[str, Any]) -> str:
     )
 
 
+def create_namespace_if_missing(spark: SparkSession, catalog: str, database: str) -> None:
+    """``CREATE NAMESPACE IF NOT EXISTS catalog.database`` (local runs; in Glue the CDK app
+    creates the database and the job role may not create one)."""
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {_identifier(catalog, 'Catalog')}.{_identifier(database, 'Database')}")
+
+
 def ensure_table(
     spark: SparkSession,
     catalog: str,
@@ -252,7 +258,7 @@ def ensure_table(
     name = table_name(catalog, database, declaration["name"])
     spec = partition_spec(declaration)
     if create_namespace:
-        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
+        create_namespace_if_missing(spark, catalog, database)
     if not table_exists(spark, name):
         partitioned = f"PARTITIONED BY ({', '.join(spec)}) " if spec else ""
         location_sql = ""
