@@ -34,7 +34,8 @@ input read before any table is built. The tables are then built side by side (on
 each, sharing the Spark cluster), each once the tables it is built from are published: the
 fact after the three dimensions (it looks its keys up in them), the clickstream outputs
 after the events are deduplicated (which starts first, while the tables are checked),
-dim_date after the fact and the clickstream outputs (it spans their dates). Before a table's new rows are published (for dim_customer: before the MERGE),
+dim_date after the fact and the clickstream outputs (it spans their dates). Before a
+table's new rows are published (for dim_customer: before the MERGE),
 ``check_quality(table, df)`` sees them (see :func:`run`). Each table's rows written are
 published as metric ``RowsWritten``.
 """

@@ -20,11 +20,11 @@ No line is lost: ``rows_in == rows_curated + rows_quarantined + duplicates_remov
 
 Deduplication keeps, per ``event_id``, the copy from the earliest ``ingest_date``, then
 the earliest ``event_time``, then the smallest values of the other declared columns, in
-declared order (copies equal in all of them make the same curated row). It only sees the input it is
-given, i.e. the job's window of ingest dates: an event whose copies arrived on ingest
-dates that are never in the same window (e.g. two days apart with the default two-day
-lookback) is not removed here and appears once per such ingest date in the curated zone;
-a later stage's merge on ``event_id`` removes it.
+declared order (copies equal in all of them make the same curated row). It only sees the
+input it is given, i.e. the job's window of ingest dates: an event whose copies arrived on
+ingest dates that are never in the same window (e.g. two days apart with the default
+two-day lookback) is not removed here and appears once per such ingest date in the curated
+zone; a later stage's merge on ``event_id`` removes it.
 
 Rules, checked in this order (a line gets the first it fails):
 

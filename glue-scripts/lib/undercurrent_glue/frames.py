@@ -1,8 +1,8 @@
 """Keeping an intermediate DataFrame's rows for the several actions a job runs on it.
 
 ``DataFrame.persist`` stores the rows in Spark's columnar cache: every column of every row
-is encoded into column batches, which on wide text rows (click events with their raw line)
-costs more than computing them. :func:`checkpoint` keeps the computed rows as they are
+is encoded into column batches, which on wide text rows (click events, when they still
+carried their raw line) costs more than computing them. :func:`checkpoint` keeps the computed rows as they are
 instead (``localCheckpoint``: binary rows in executor memory, spilled to local disk when
 memory runs short) and cuts the lineage, so later actions read them back and never recompute
 the plan. Measured on the click events at scale 10 (local[2]), keeping the parsed lines this
