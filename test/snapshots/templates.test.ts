@@ -13,7 +13,31 @@ import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platf
 const ASSET_HASH = /[0-9a-f]{64}/g;
 
 function normalize(template: unknown): string {
-  return `${JSON.stringify(template, null, 2).replace(ASSET_HASH, '<asset-hash>')}\n`;
+  const masked: unknown = JSON.parse(JSON.stringify(template).replace(ASSET_HASH, '<asset-hash>'));
+  return `${JSON.stringify(sortResourceLists(masked), null, 2)}\n`;
+}
+
+/**
+ * An IAM statement's `Resource` list is a set, which CDK orders by value, asset hashes
+ * included: sorted again after masking, a Glue script edit does not reorder it.
+ */
+function sortResourceLists(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    return node.map(sortResourceLists);
+  }
+  if (node === null || typeof node !== 'object') {
+    return node;
+  }
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => {
+      const sorted = sortResourceLists(value);
+      if (key !== 'Resource' || !Array.isArray(sorted)) {
+        return [key, sorted];
+      }
+      const text = (item: unknown): string => JSON.stringify(item);
+      return [key, [...sorted].sort((a, b) => (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0))];
+    }),
+  );
 }
 
 function updating(): boolean {
