@@ -345,7 +345,7 @@ def _dedup_order() -> List[str]:
     return ["event_time", *others]
 
 
-def _dedup_window(*partition_by: Column, by_ingest_date: bool = True) -> Window:
+def _dedup_window(by_ingest_date: bool = True) -> Window:
     """Rank rows of one event_id: earliest ingest_date, then event_time, then the smallest
     values of the other declared columns (:func:`_dedup_order`).
 
@@ -354,7 +354,7 @@ def _dedup_window(*partition_by: Column, by_ingest_date: bool = True) -> Window:
     order is total on what is kept: copies that tie on every column are the same row.
     """
     order = [F.col(INGEST_DATE).asc()] if by_ingest_date else []
-    return Window.partitionBy(*partition_by, F.col("event_id")).orderBy(
+    return Window.partitionBy(F.col("event_id")).orderBy(
         *order, *[F.col(c).asc() for c in _dedup_order()]
     )
 
