@@ -388,6 +388,10 @@ def test_deduplicate_events_keeps_the_earliest_copy_and_only_the_columns_the_out
             click("e2", t0, session_id="s-z"),
             click("e2", t0, session_id="s-a"),  # same ingest_date and time: smallest session_id
             click("e3", t0),
+            # Same ingest_date, time and session: the smallest of the other values decides.
+            click("e4", t0, event_type="purchase", customer_number=7),
+            click("e4", t0, event_type="purchase", customer_number=5),
+            click("e4", t0, event_type="product_view", customer_number=9),
         ],
     )
 
@@ -395,7 +399,9 @@ def test_deduplicate_events_keeps_the_earliest_copy_and_only_the_columns_the_out
 
     assert deduplicated.columns == list(gold.EVENT_COLUMNS)
     assert [(r["event_id"], r["session_id"]) for r in deduplicated.orderBy("event_id").collect()] == [
-        ("e1", "s-c"), ("e2", "s-a"), ("e3", "s1")]
+        ("e1", "s-c"), ("e2", "s-a"), ("e3", "s1"), ("e4", "s1")]
+    e4 = deduplicated.where("event_id = 'e4'").first()
+    assert (e4["event_type"], e4["customer_number"]) == ("product_view", 9)
 
 
 def test_deduplicate_events_without_duplicates_returns_every_event(spark):

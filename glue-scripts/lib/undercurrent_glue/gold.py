@@ -338,8 +338,9 @@ def _id_hash(event_id: Column) -> Column:
 
 def deduplicate_events(events: DataFrame) -> DataFrame:
     """One row per ``event_id``: the copy from the earliest ``ingest_date``, then the earliest
-    ``event_time``, then the smallest ``session_id`` (the curated zone deduplicates only
-    within a job window).
+    ``event_time``, then the smallest ``session_id``, then the smallest values of the other
+    kept columns (the curated zone deduplicates only within a job window). The order is
+    total on what is kept, so a rerun keeps the same copy.
 
     Returns only :data:`EVENT_COLUMNS`: the wide text columns (``page_url``, ``referrer``,
     ``user_agent``) are not read from the curated Parquet nor shuffled. Runs one Spark
@@ -355,8 +356,12 @@ def deduplicate_events(events: DataFrame) -> DataFrame:
     if shared.isEmpty():
         shared.unpersist()
         return events.select(*EVENT_COLUMNS)
+    ranked_first = ("ingest_date", "event_time", "session_id")
     first = Window.partitionBy("event_id").orderBy(
-        F.col("ingest_date").asc_nulls_last(), F.col("event_time").asc(), F.col("session_id").asc()
+        F.col("ingest_date").asc_nulls_last(),
+        F.col("event_time").asc(),
+        F.col("session_id").asc(),
+        *[F.col(c).asc() for c in EVENT_COLUMNS if c not in ("event_id", *ranked_first)],
     )
     first_copies = (
         events.join(shared, "_hash", "left_semi")
