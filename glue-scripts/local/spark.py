@@ -18,6 +18,8 @@ from typing import Optional
 #: The Iceberg catalog name the gold job uses, in Glue and locally.
 ICEBERG_CATALOG = "glue_catalog"
 ICEBERG_JAR_VARIABLE = "UNDERCURRENT_ICEBERG_JAR"
+#: Generated classes Spark keeps for reuse (``spark.sql.codegen.cache.maxEntries``; default 100).
+CODEGEN_CACHE_ENTRIES = 2000
 _DEFAULT_JAR = Path(__file__).resolve().parents[2] / ".venv" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
 
 
@@ -74,9 +76,15 @@ def local_spark(
         # No table cache: the benchmark and the tests delete warehouse directories between
         # runs, and a cached table (kept 30 s after its last use) would point at deleted metadata.
         .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.cache-enabled", "false")
-        # Iceberg's vectorized (Arrow) Parquet reader crashed this local JVM (SIGSEGV in its
-        # shaded Netty allocator on Java 17); the row reader gives the same rows.
+        # Iceberg 1.7.1's vectorized (Arrow) Parquet reader crashes the JVM (SIGSEGV) under
+        # Spark 3.5.4 and later (apache/iceberg#11731, fixed in Iceberg 1.8.0); the row reader
+        # gives the same rows.
         .config("spark.sql.iceberg.vectorization.enabled", "false")
+        # Spark keeps 100 generated classes by default; the three transform jobs generate about
+        # 500 per run, so a second run in the same JVM (the benchmark's repeats, the tests)
+        # compiled them all again, and the JIT compiled their methods again. Glue runs each job
+        # in a fresh JVM, which compiles its classes once either way.
+        .config("spark.sql.codegen.cache.maxEntries", str(CODEGEN_CACHE_ENTRIES))
         .config("spark.sql.shuffle.partitions", partitions)
         .config("spark.default.parallelism", partitions)
         .config("spark.ui.enabled", "false")

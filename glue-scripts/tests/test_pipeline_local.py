@@ -97,3 +97,21 @@ def test_a_drifted_source_stops_only_its_own_table(spark, tmp_path):
     assert sink.values[("customers", "SchemaDrift")] == 1
     assert not (tmp_path / "curated" / "customers").exists()
     assert (tmp_path / "curated" / "products").exists()
+
+
+def test_the_local_session_reuses_the_classes_it_generated_for_more_queries_than_spark_keeps_by_default(spark):
+    from pyspark.sql import functions as F
+
+    from local.spark import CODEGEN_CACHE_ENTRIES
+
+    compilations = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    # Each literal is inlined in the generated code, so every query is a class of its own;
+    # Spark keeps 100 by default, so a second round would compile them all again.
+    queries = [spark.range(2).select((F.col("id") * (1_000 + i)).alias("x")) for i in range(150)]
+    for query in queries:
+        query.collect()
+    before = compilations.getCount()
+    for query in queries:
+        query.collect()
+    assert compilations.getCount() == before
+    assert spark.conf.get("spark.sql.codegen.cache.maxEntries") == str(CODEGEN_CACHE_ENTRIES)
