@@ -60,6 +60,7 @@ from undercurrent_glue.ingest_dates import INGEST_DATE
 from undercurrent_glue.metrics import AccountingError, RowCounts  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.metrics import check_accounting as _check_accounting
 from undercurrent_glue.schema import load_declaration, spark_type
+from undercurrent_glue.text import trim_whitespace
 
 #: Name of the declaration file (``schemas/clickstream_event.json``).
 DECLARATION = "clickstream_event"
@@ -79,9 +80,6 @@ MALFORMED_JSON = "malformed_json"
 
 _CORRUPT = "_corrupt_record"
 _RANK = "_dup_rank"
-_WHITESPACE_EDGES = r"^\s+|\s+$"
-#: The characters regex ``\s`` matches (Java, without UNICODE_CHARACTER_CLASS).
-_WHITESPACE = " \t\n\x0b\f\r"
 # ISO-8601 date-time with seconds and an explicit offset; fractions beyond microseconds
 # are truncated by Spark.
 _ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
@@ -183,25 +181,17 @@ def _text(name: str) -> str:
     return f"_text_{name}"
 
 
-def _trim_whitespace(column: Column) -> Column:
-    """Remove edge whitespace: the characters of regex ``\\s`` (``F.trim`` removes only spaces).
-
-    ``trim(BOTH chars FROM ...)`` gives the same result as ``regexp_replace`` with
-    :data:`_WHITESPACE_EDGES` at a fraction of the cost (no regex per value and column).
-    """
-    return F.btrim(column, F.lit(_WHITESPACE))
-
-
 def _strip(column: Column, plain: Column) -> Column:
     """Trim all edge whitespace; blank becomes null.
 
     ``plain``: the value comes from a line without a backslash. JSON allows no raw control
     character in a string (Spark's parser rejects the line), so such a value's only possible
     whitespace is the space, which ``F.trim`` removes without the costlier scan of
-    :func:`_trim_whitespace`. A value whose JSON is not a string (a number, an object) is
-    compact JSON text from the parser, with no whitespace outside its strings.
+    :func:`~undercurrent_glue.text.trim_whitespace`. A value whose JSON is not a string (a
+    number, an object) is compact JSON text from the parser, with no whitespace outside its
+    strings.
     """
-    stripped = F.when(plain, F.trim(column)).otherwise(_trim_whitespace(column))
+    stripped = F.when(plain, F.trim(column)).otherwise(trim_whitespace(column))
     return F.when(stripped != "", stripped)
 
 
@@ -280,7 +270,7 @@ def _classify(lines_df: DataFrame) -> DataFrame:
                 F.col("_json").isNull()
                 | F.col("_json")[_CORRUPT].isNotNull()
                 # The cheap test first: nearly every line ends with "}" itself.
-                | (~line.endswith("}") & ~_trim_whitespace(line).endswith("}"))
+                | (~line.endswith("}") & ~trim_whitespace(line).endswith("}"))
                 # The regex only where it can match: a "{" that follows a "}" is not in the
                 # line's leading run of "{" (a flat event has no other "{").
                 | (F.expr(f"trim(LEADING '{{' FROM {RAW_LINE})").contains("{") & line.rlike(_TRAILING_CONTENT))

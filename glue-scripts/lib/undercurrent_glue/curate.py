@@ -56,6 +56,7 @@ from undercurrent_glue.frames import checkpoint, release
 from undercurrent_glue.ingest_dates import INGEST_DATE
 from undercurrent_glue.metrics import AccountingError, RowCounts, check_accounting  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.schema import spark_type
+from undercurrent_glue.text import clean_whitespace
 
 #: Raw columns the extract adds (metadata and partition columns); not compared with the declaration.
 RAW_EXTRA_COLUMNS = (RUN_ID_COLUMN, EXTRACTED_AT_COLUMN, INGEST_DATE, RUN_ID_PARTITION)
@@ -70,8 +71,6 @@ _RAW = "__raw"
 _ROW_HASH = "__row_hash"
 _SOURCE_RUN_ID = "__source_run_id"
 _RANK = "__rank"
-_INNER_WHITESPACE = r"\s+"
-_EDGE_WHITESPACE = r"^\s+|\s+$"
 
 
 class DriftChange(NamedTuple):
@@ -229,8 +228,8 @@ def check_drift(table: str, raw_schema: StructType, declaration: Mapping[str, An
 
 
 def _clean_string(column: Column) -> Column:
-    trimmed = F.regexp_replace(F.regexp_replace(column, _EDGE_WHITESPACE, ""), _INNER_WHITESPACE, " ")
-    return F.when(trimmed != "", trimmed)
+    cleaned = clean_whitespace(column)
+    return F.when(cleaned != "", cleaned)
 
 
 def _declared_spelling(column: Column, values: Sequence[str]) -> Column:
