@@ -19,15 +19,16 @@ some) the job rebuilds the table's full current state, one row per primary key:
   metrics in ``--metrics_namespace``) and logs one ``curate`` JSON line per table.
 
 The tables are curated side by side (one thread each, sharing the Spark cluster), and a
-table starts only once the tables its references rules name have written their curated
-table or failed (:func:`undercurrent_glue.curate.dependency_order` gives the order they are
-started in; a parent's quarantine write runs beside its children): a references rule
-checks against the parent's curated table as it is on S3 when the child runs, i.e. the one
-this run just wrote, or the existing one when the parent was not in the run or failed; a
-parent without a curated table counts as empty (logged). A table whose raw schema drifted,
-that fails a blocking rule or has no raw data writes nothing (its curated table stays as it
-was), the other tables still run, and the job then fails with one error listing every
-failed table, so the stack's failed-run alarm fires.
+table starts only once the tables its references rules name are curated or failed
+(:func:`undercurrent_glue.curate.dependency_order` gives the order they are started in): a
+references rule checks against this run's curated rows of a parent that passed its rules,
+read from the rows the parent keeps in memory (its writes run beside its children), or
+against the parent's curated table as it is on S3 when the parent was not in the run or
+failed; a parent without a curated table counts as empty (logged). A table's kept rows are
+released once its writes are done and each child has been checked against them. A table
+whose raw schema drifted, that fails a blocking rule or has no raw data writes nothing (its
+curated table stays as it was), the other tables still run, and the job then fails with one
+error listing every failed table, so the stack's failed-run alarm fires.
 
 Job arguments: ``--JOB_NAME``, ``--raw_path`` (``s3://<raw>/source/``), ``--curated_path``
 (``s3://<curated>/``), ``--quarantine_path`` (``s3://<quarantine>/``),
@@ -205,6 +206,31 @@ def counts_log_line(table: str, run_id: str, counts: curate.CurateCounts) -> str
     return "curate " + json.dumps({"dataset": table, "run_id": run_id, **counts._asdict()}, sort_keys=True)
 
 
+class _Holds:
+    """Releases each table's kept rows (:meth:`curate.CurateResult.release`) once nothing
+    needs them: the table's own writes, and each child checked against its curated rows.
+
+    ``counts``: per table, 1 (the table itself) + its children in the run; each of them
+    calls :meth:`drop` once, whether it succeeded or not.
+    """
+
+    def __init__(self, counts: Mapping[str, int]):
+        self._counts = dict(counts)
+        self._results: Dict[str, curate.CurateResult] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, table: str, result: curate.CurateResult) -> None:
+        with self._lock:
+            self._results[table] = result
+
+    def drop(self, table: str) -> None:
+        with self._lock:
+            self._counts[table] -= 1
+            result = self._results.pop(table) if self._counts[table] == 0 and table in self._results else None
+        if result is not None:
+            result.release()
+
+
 def run(
     spark: SparkSession,
     raw_path: str,
@@ -234,28 +260,41 @@ def run(
     counts: Dict[str, curate.CurateCounts] = {}
     failures: Dict[str, Exception] = {}
 
-    # Set once a table's curated table is written or the table failed: its children may run.
-    written = {t: threading.Event() for t in order}
+    parents = {
+        t: [p for p in quality.reference_datasets(rules[t]) if p in declarations and p != t] for t in order
+    }
+    # Set once a table's curated rows passed its rules (they are final), or the table failed:
+    # its children may run. The curated rows are kept in memory until the table's own writes
+    # are done and every child has been checked against them (:class:`_Holds`).
+    ready = {t: threading.Event() for t in order}
+    passed: Dict[str, DataFrame] = {}
+    holds = _Holds({t: 1 + sum(t in parents[c] for c in order) for t in order})
 
     def curate_one(table: str) -> None:
-        # The references rules read the parents' curated tables as they are now.
-        for parent in quality.reference_datasets(rules[table]):
-            if parent in written and parent != table:
-                written[parent].wait()
+        for parent in parents[table]:
+            ready[parent].wait()
         try:
             curate_and_write(table)
         finally:
-            written[table].set()
+            ready[table].set()
+            holds.drop(table)
+
+    def reference(dataset: str, key: str) -> DataFrame:
+        """The keys a references rule checks: this run's curated rows of a parent that passed,
+        else the parent's curated table as it is now (not in the run, or failed)."""
+        if dataset in passed:
+            return passed[dataset].select(f"`{key}`")
+        return read_reference(spark, curated_path, dataset, key, _log)
 
     def curate_and_write(table: str) -> None:
         spark.sparkContext.setJobDescription(f"curate {table}")
         declaration = declarations[table]
-        references = {
-            r.params["dataset"]: read_reference(spark, curated_path, r.params["dataset"], r.params["key"], _log)
-            for r in rules[table]
-            if r.kind == quality.REFERENCES and r.params["dataset"] != table
-        }
         try:
+            references = {
+                r.params["dataset"]: reference(r.params["dataset"], r.params["key"])
+                for r in rules[table]
+                if r.kind == quality.REFERENCES and r.params["dataset"] != table
+            }
             result = curate.curate_table(read_raw(spark, raw_path, declaration), declaration, references, run_id, now)
         except curate.SourceSchemaDriftError as error:
             sink.publish(table, curate.metrics(None, None, True, []))
@@ -266,26 +305,29 @@ def run(
             failures[table] = error
             _log(f"FAILED {error}")
             return
-        try:
-            sink.publish(table, curate.metrics(result.counts, result.drift, False, result.results))
-            _log(counts_log_line(table, run_id, result.counts))
-            if result.drift.added:
-                _log(f"WARNING '{table}' has undeclared column(s) {', '.join(result.drift.added)}; carried into curated.")
-            for warning in result.warnings:
-                _log(f"WARNING data quality of '{table}': {warning.detail}")
-            if result.failures:
-                error = quality.DataQualityError(table, result.results)
-                failures[table] = error
-                _log(f"FAILED {error}")
-                return
-            write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
-            written[table].set()
-            if result.counts.rows_quarantined:
-                # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
-                write_quarantine(result.quarantine, _table_path(quarantine_path, table))
-            counts[table] = result.counts
         finally:
-            result.release()
+            # The parents' rows are read (the child's own rows are kept) by now.
+            for parent in parents[table]:
+                holds.drop(parent)
+        holds.keep(table, result)
+        sink.publish(table, curate.metrics(result.counts, result.drift, False, result.results))
+        _log(counts_log_line(table, run_id, result.counts))
+        if result.drift.added:
+            _log(f"WARNING '{table}' has undeclared column(s) {', '.join(result.drift.added)}; carried into curated.")
+        for warning in result.warnings:
+            _log(f"WARNING data quality of '{table}': {warning.detail}")
+        if result.failures:
+            error = quality.DataQualityError(table, result.results)
+            failures[table] = error
+            _log(f"FAILED {error}")
+            return
+        passed[table] = result.curated
+        ready[table].set()
+        write_curated(result.curated, _table_path(curated_path, table), result.counts.rows_curated)
+        if result.counts.rows_quarantined:
+            # Nothing to replace otherwise: the dynamic overwrite only replaces written partitions.
+            write_quarantine(result.quarantine, _table_path(quarantine_path, table))
+        counts[table] = result.counts
 
     try:
         # One thread per table: a thread waiting for its parents holds no other table back.

@@ -61,6 +61,11 @@ class Lake:
         return sorted(lines)
 
 
+def kept_rdds(spark):
+    """Ids of the session's persisted or locally checkpointed RDDs."""
+    return set(spark.sparkContext._jsc.getPersistentRDDs().keys())
+
+
 def write_all_tables(spark, lake: Lake):
     """Every source table, with one bad row of each kind where the table has such a rule."""
     raw = lake.raw
@@ -161,25 +166,28 @@ def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, t
     assert {t: (lake.curated(spark, t), lake.quarantine(t), sorted(lake.files(t))) for t in again} == before
 
 
-def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_written(job, spark, tmp_path, monkeypatch):
+def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_curated(job, spark, tmp_path, monkeypatch):
     lake = Lake(tmp_path)
     write_all_tables(spark, lake)
-    started, written = {}, {}
+    started, curated, written = {}, {}, {}
     curate_table, write_curated = job.curate.curate_table, job.write_curated
 
     def timed_curate(raw, declaration, *args):
         started[declaration["name"]] = time.monotonic()
-        return curate_table(raw, declaration, *args)
+        result = curate_table(raw, declaration, *args)
+        curated[declaration["name"]] = time.monotonic()
+        return result
 
-    def timed_write(curated, path, rows):
-        write_curated(curated, path, rows)
+    def timed_write(rows, path, count):
+        write_curated(rows, path, count)
         written[path.rstrip("/").rsplit("/", 1)[-1]] = time.monotonic()
 
     monkeypatch.setattr(job.curate, "curate_table", timed_curate)
     monkeypatch.setattr(job, "write_curated", timed_write)
+    kept_before = kept_rdds(spark)
     lake.run(job, spark)
 
-    assert set(started) == set(written) == set(SOURCE_TABLES)
+    assert set(started) == set(curated) == set(written) == set(SOURCE_TABLES)
     pairs = [
         (table, parent)
         for table in SOURCE_TABLES
@@ -188,7 +196,32 @@ def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_wr
     ]
     assert len(pairs) >= 6  # employees, customers, orders, payments, products, order_lines (2)
     for table, parent in pairs:
-        assert written[parent] <= started[table], f"{table} started before {parent} was written"
+        # A child is checked against its parent's curated rows of this run, which the parent
+        # may still be writing.
+        assert curated[parent] <= started[table], f"{table} started before {parent} was curated"
+    # Every kept row was released: by each table after its writes, or by its last child.
+    assert kept_rdds(spark) <= kept_before
+
+
+def test_a_child_of_a_failed_parent_is_checked_against_the_parents_existing_curated_table(job, spark, tmp_path):
+    lake = Lake(tmp_path)
+    write_raw(spark, lake.raw, "product_lines", [{"product_line": "Planes"}], MAY_1)
+    write_raw(spark, lake.raw, "products", [{"product_code": "S10_1", "product_line": "Planes"}], MAY_1)
+    lake.run(job, spark, tables=["product_lines", "products"])
+
+    # Next day every product_lines row is quarantined (row_count blocks): the table keeps
+    # "Planes", and "Ships", only in the failed snapshot, is unknown to the products.
+    write_raw(spark, lake.raw, "product_lines", [{"product_line": "Ships", "updated_at": None}], MAY_2)
+    write_raw(spark, lake.raw, "products", [{"product_code": "S10_1", "product_line": "Planes"},
+                                            {"product_code": "S10_2", "product_line": "Ships"}], MAY_2)
+    kept_before = kept_rdds(spark)
+    with pytest.raises(SourceCurationError, match="product_lines: Data quality check failed"):
+        lake.run(job, spark, tables=["product_lines", "products"], run_id="cr_2")
+    assert lake.curated(spark, "product_lines", "product_line", "_run_id") == [("Planes", "cr_1")]
+    assert lake.curated(spark, "products", "product_code", "_run_id") == [("S10_1", "cr_2")]
+    quarantined = [(rule, json.loads(record)["product_code"]) for _, rule, _, _, record in lake.quarantine("products")]
+    assert quarantined == [("references:product_line", "S10_2")]
+    assert kept_rdds(spark) <= kept_before
 
 
 def test_failed_tables_keep_their_curated_table_and_the_run_fails_at_the_end(job, spark, tmp_path):
