@@ -63,6 +63,7 @@ class PipelineRun:
     """What :func:`run_pipeline` did: the timed steps and the row counts it reported."""
 
     steps: List[StepTiming] = field(default_factory=list)
+    clickstream: object = None
     curated: Dict[str, object] = field(default_factory=dict)
     gold: Dict[str, int] = field(default_factory=dict)
 
@@ -95,7 +96,7 @@ def run_pipeline(spark, zones: Zones, run_id: str, now: dt.datetime) -> Pipeline
     run = PipelineRun()
 
     click_dates = click_ingest_dates(zones.root / "raw" / "clickstream")
-    _timed(
+    run.clickstream = _timed(
         run,
         "clickstream raw -> curated",
         lambda counts: counts.rows_in,

@@ -325,11 +325,13 @@ def test_each_source_bad_row_kind_is_in_the_data_in_the_manifests_count(spark, d
     assert distinct_lines.select("order_number", "product_code").distinct().count() == distinct_lines.count()
 
 
-def test_the_malformed_and_unparseable_click_lines_are_quarantined_under_their_rules(spark, dirty):
+def test_the_bad_click_lines_are_quarantined_under_their_rules_and_the_copies_removed(spark, dirty):
     bad, _ = dirty
     result = transform_clickstream(bad.lines(spark).select("value", "ingest_date"), "test-run")
     by_rule = {r.rule: r["count"] for r in result.quarantine.groupBy("rule").count().collect()}
-    assert by_rule == bad.manifest.bad_rows["clickstream_events"]
+    kinds = dict(bad.manifest.bad_rows["clickstream_events"])
+    assert result.counts.duplicates_removed == kinds.pop("duplicate") == 3
+    assert by_rule == kinds
     assert result.counts.rows_in == bad.manifest.rows["clickstream_events"]
 
 

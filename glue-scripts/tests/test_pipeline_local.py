@@ -49,6 +49,9 @@ def test_every_raw_row_is_curated_quarantined_or_a_removed_duplicate(lake):
 
 def test_the_injected_bad_rows_are_exactly_what_is_quarantined_or_removed(lake):
     _zones, manifest, first = lake
+    clicks = dict(manifest.bad_rows[generator.CLICKSTREAM_DATASET])
+    assert first.clickstream.duplicates_removed == clicks.pop("duplicate")
+    assert first.clickstream.rows_quarantined == sum(clicks.values())
     for table, kinds in manifest.bad_rows.items():
         if table == generator.CLICKSTREAM_DATASET:
             continue

@@ -57,7 +57,9 @@ catches them where there is one (see :data:`BAD_ROW_KINDS`):
   line of a product that does not exist, codes ``S99_0001``...);
 * ``clickstream_events``: ``malformed_json`` (truncated lines and a line that is not JSON)
   and ``invalid_event_time`` (``2024-13-45T99:00:00Z``, ``yesterday``), in the ingest date
-  before ``as_of``. The clickstream transform quarantines them under these rule names.
+  before ``as_of``; the clickstream transform quarantines them under these rule names.
+  ``duplicate``: exact copies of valid lines of that ingest date, next to their originals
+  (as Firehose's retries deliver them); the transform removes them.
 
 Schema drift (``drift``): ``rename`` writes customers with ``phone`` renamed
 ``phone_number`` (same position); ``retype`` writes ``order_lines.quantity_ordered`` as
@@ -104,7 +106,7 @@ BAD_ROW_KINDS: Mapping[str, Mapping[str, int]] = {
     "customers": {"not_null:customer_number": 2, "older_version": 3},
     "orders": {"not_null:order_number": 2, "duplicate": 3, "references:customer_number": 2},
     "order_lines": {"range:quantity_ordered": 3, "duplicate": 3, "references:product_code": 2},
-    CLICKSTREAM_DATASET: {"malformed_json": 3, "invalid_event_time": 2},
+    CLICKSTREAM_DATASET: {"malformed_json": 3, "invalid_event_time": 2, "duplicate": 3},
 }
 #: ``as_of`` when none is given (a fixed date, so that the default output never changes).
 DEFAULT_AS_OF = dt.date(2025, 6, 30)
@@ -801,6 +803,14 @@ def _bad_click_lines(g: _Gen) -> Tuple[List[Tuple[str, str, str]], Dict[str, int
     return lines, {"malformed_json": len(malformed), "invalid_event_time": len(unparseable)}
 
 
+def _duplicate_click_lines(g: _Gen, clicks: DataFrame, count: int) -> List[Tuple[str, str, str]]:
+    """(line, event_date, ingest_date) of ``count`` valid click lines of the ingest date before
+    ``as_of`` (fewer if it has fewer), picked by the hash of the line: copies to add."""
+    day = (g.as_of - dt.timedelta(days=1)).isoformat()
+    picked = clicks.filter(F.col(INGEST_DATE) == day).orderBy(F.xxhash64("value")).limit(count).collect()
+    return [(r["value"], r[RAW_EVENT_DATE], r[INGEST_DATE]) for r in picked]
+
+
 # --- click events -------------------------------------------------------------------------
 
 
@@ -1113,6 +1123,10 @@ def generate(
     rows = {t: clean[t] + sum(bad_counts.get(t, {}).values()) for t in SOURCE_TABLES}
 
     clicks = _click_lines(g)
+    if bad_rows:
+        copies = _duplicate_click_lines(g, clicks, BAD_ROW_KINDS[CLICKSTREAM_DATASET]["duplicate"])
+        click_bad += copies
+        bad_counts[CLICKSTREAM_DATASET]["duplicate"] = len(copies)
     if click_bad:
         bad_lines = g.rows({
             "value": ("string", [line for line, _, _ in click_bad]),
