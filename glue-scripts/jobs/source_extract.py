@@ -6,7 +6,9 @@ Job arguments (the CDK app passes them as ``--connection_name undercurrent-mysql
   the URL, credentials and network come from it (``useConnectionProperties``) and the job
   must list it in its connections;
 * ``--database`` (required): the MySQL database (schema) holding the tables;
-* ``--raw_path`` (required): the raw zone root, ``s3://<bucket>/<prefix>/`` ending in ``/``;
+* ``--raw_path`` (required): the raw zone's source prefix, ``s3://<raw bucket>/source/``
+  (ending in ``/``), the same value ``SourceToCurated`` reads from; each table goes to
+  ``<raw_path><table>/``;
 * ``--tables`` (required): comma-separated source tables to extract, each one of
   ``SOURCE_TABLES`` (``customers,employees,offices,order_lines,orders,payments,
   product_lines,products``); extracted in the given order, duplicates ignored.
@@ -20,8 +22,8 @@ primary key), i.e. whole, every run.
 Raw layout (see ``undercurrent_glue.extract``), ``ingest_date`` being the UTC date the
 run started::
 
-    <raw_path>source/<table>/ingest_date=YYYY-MM-DD/                  snapshot tables
-    <raw_path>source/<table>/ingest_date=YYYY-MM-DD/run_id=<run id>/  incremental tables
+    <raw_path><table>/ingest_date=YYYY-MM-DD/                  snapshot tables
+    <raw_path><table>/ingest_date=YYYY-MM-DD/run_id=<run id>/  incremental tables
 
 A snapshot run replaces that day's partition (dynamic partition overwrite); an
 incremental run appends its own ``run_id`` partition (the Glue ``JOB_RUN_ID``).
@@ -60,7 +62,7 @@ from undercurrent_glue.extract import (
     jdbc_connection_options,
     partition_columns,
     plan_for,
-    raw_table_path,
+    source_table_path,
     transformation_ctx,
     write_mode,
     write_options,
@@ -135,7 +137,7 @@ def check_raw_path(value: str) -> str:
         or not value[len("s3://"):].strip("/")
     ):
         raise ValueError(
-            f"Job argument '{RAW_PATH_ARGUMENT}' must be the raw zone root as s3://<bucket>/<prefix>/ "
+            f"Job argument '{RAW_PATH_ARGUMENT}' must be the raw zone's source prefix as s3://<bucket>/<prefix>/ "
             f"ending in '/'; got {value!r}."
         )
     return value
@@ -195,12 +197,12 @@ def _path_exists(spark: SparkSession, path: str) -> bool:
 
 def partition_path(raw_path: str, plan: ExtractPlan, ingest_date: dt.date, run_id: str) -> str:
     """The directory this run writes for the table (without a trailing slash)."""
-    path = f"{raw_table_path(raw_path, plan.table)}{INGEST_DATE}={ingest_date.isoformat()}"
+    path = f"{source_table_path(raw_path, plan.table)}{INGEST_DATE}={ingest_date.isoformat()}"
     return f"{path}/run_id={run_id}" if plan.incremental else path
 
 
 def write_table(spark: SparkSession, plan: ExtractPlan, conformed: ConformResult, raw_path: str) -> int:
-    """Write a conformed table to ``raw_table_path(raw_path, table)`` as snappy Parquet,
+    """Write a conformed table to ``source_table_path(raw_path, table)`` as snappy Parquet,
     partitioned and in the save mode of its plan; return the number of rows written.
 
     The DataFrame is persisted for the count, so the source is read once.
@@ -211,7 +213,7 @@ def write_table(spark: SparkSession, plan: ExtractPlan, conformed: ConformResult
         writer = df.write.mode(write_mode(plan))
         for key, value in write_options(plan).items():
             writer = writer.option(key, value)
-        writer.partitionBy(*partition_columns(plan)).parquet(raw_table_path(raw_path, plan.table))
+        writer.partitionBy(*partition_columns(plan)).parquet(source_table_path(raw_path, plan.table))
     finally:
         df.unpersist()
     return rows
@@ -235,7 +237,7 @@ def run_tables(
 
     Args:
         sources: (source declaration, DataFrame as read) per table, in write order.
-        raw_path: the raw zone root.
+        raw_path: the raw zone's source prefix (``s3://<raw>/source/``).
         ingest_date: the UTC date of the run.
         run_id: the Glue ``JOB_RUN_ID``.
         extracted_at: the instant of the extract, time-zone aware; default now.
@@ -263,7 +265,7 @@ def run_tables(
     reports = []
     for plan, conformed in prepared:
         rows = write_table(spark, plan, conformed, raw_path)
-        report = TableReport(plan.table, plan.mode, rows, conformed.added_columns, raw_table_path(raw_path, plan.table))
+        report = TableReport(plan.table, plan.mode, rows, conformed.added_columns, source_table_path(raw_path, plan.table))
         if on_written is not None:
             on_written(report)
         reports.append(report)

@@ -51,7 +51,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from undercurrent_glue import curate, quality
-from undercurrent_glue.extract import INCREMENTAL, RUN_ID_PARTITION
+from undercurrent_glue.extract import INCREMENTAL, RUN_ID_PARTITION, source_table_path
 from undercurrent_glue.ingest_dates import INGEST_DATE, present_arguments
 from undercurrent_glue.metrics import MetricsSink
 from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration, spark_type
@@ -134,7 +134,7 @@ def read_raw(spark: SparkSession, raw_path: str, declaration: Mapping) -> DataFr
         SourceSchemaDriftError: the newest increments of an incremental table drifted.
     """
     table = declaration["name"]
-    path = _table_path(raw_path, table)
+    path = source_table_path(raw_path, table)
     dates = ingest_dates(spark, path)
     if not dates:
         raise curate.RawDataNotFoundError(f"No raw data for '{table}': no {INGEST_DATE}= partition under {path}.")

@@ -160,6 +160,17 @@ def test_the_raw_table_path_is_source_then_the_table_under_the_raw_root(root):
     assert extract.raw_table_path(root, "customers") == "s3://lake-raw/source/customers/"
 
 
+@pytest.mark.parametrize("root", ["s3://lake-raw/source/", "s3://lake-raw/source"])
+def test_a_source_table_path_is_the_table_under_the_source_prefix_with_no_second_source(root):
+    assert extract.source_table_path(root, "customers") == "s3://lake-raw/source/customers/"
+
+
+@pytest.mark.parametrize("root, table", [("", "customers"), ("/", "customers"), ("s3://r/source/", "../x")])
+def test_a_source_table_path_refuses_an_empty_root_or_a_table_that_is_not_an_identifier(root, table):
+    with pytest.raises(ValueError):
+        extract.source_table_path(root, table)
+
+
 @pytest.mark.parametrize("root, table", [("", "customers"), ("/", "customers"), ("s3://r/", "../x"), ("s3://r/", "")])
 def test_the_raw_table_path_refuses_an_empty_root_or_a_table_that_is_not_an_identifier(root, table):
     with pytest.raises(ValueError):

@@ -56,14 +56,14 @@ def test_the_job_module_compiles(tmp_path):
 
 def test_a_snapshot_lands_under_its_ingest_date_and_a_rerun_that_day_replaces_it(job, spark, tmp_path):
     declaration = load_source_declaration("offices")
-    raw = f"{tmp_path}/raw/"
+    raw = f"{tmp_path}/raw/source/"
     table_path = tmp_path / "raw" / "source" / "offices"
 
     job.run_table(spark, offices(spark, "1", "2"), declaration, raw, MAY_1, "jr_a", AT)
     job.run_table(spark, offices(spark, "1", "2", "3"), declaration, raw, MAY_2, "jr_b", AT)
     report = job.run_table(spark, offices(spark, "4"), declaration, raw, MAY_2, "jr_c", AT)
 
-    assert report == job.TableReport("offices", "snapshot", 1, (), f"{raw}source/offices/")
+    assert report == job.TableReport("offices", "snapshot", 1, (), f"{raw}offices/")
     assert partition_dirs(table_path) == ["ingest_date=2024-05-01", "ingest_date=2024-05-02"]
     rows = spark.read.parquet(str(table_path)).select("office_code", "_run_id", "ingest_date").collect()
     assert sorted(tuple(r) for r in rows) == [("1", "jr_a", MAY_1), ("2", "jr_a", MAY_1), ("4", "jr_c", MAY_2)]
@@ -71,7 +71,7 @@ def test_a_snapshot_lands_under_its_ingest_date_and_a_rerun_that_day_replaces_it
 
 def test_incremental_runs_of_one_day_each_add_their_own_run_id_partition(job, spark, tmp_path):
     declaration = load_source_declaration("payments")
-    raw = f"{tmp_path}/raw/"
+    raw = f"{tmp_path}/raw/source/"
     table_path = tmp_path / "raw" / "source" / "payments"
 
     first = job.run_table(spark, payments(spark, "A1", "A2"), declaration, raw, MAY_1, "jr_a", AT)
@@ -90,7 +90,7 @@ def test_incremental_runs_of_one_day_each_add_their_own_run_id_partition(job, sp
 
 def test_an_incremental_run_id_used_before_is_refused_instead_of_adding_the_increment_twice(job, spark, tmp_path):
     declaration = load_source_declaration("payments")
-    raw = f"{tmp_path}/raw/"
+    raw = f"{tmp_path}/raw/source/"
     job.run_table(spark, payments(spark, "A1"), declaration, raw, MAY_1, "jr_a", AT)
 
     with pytest.raises(ValueError, match="run_id=jr_a already exists: run id 'jr_a' was used before"):
@@ -103,7 +103,7 @@ def test_schema_drift_in_any_table_stops_the_run_before_anything_is_written(job,
     written = []
 
     with pytest.raises(SchemaDriftError, match="declared column 'amount' .* is missing in source"):
-        job.run_tables(spark, sources, f"{tmp_path}/raw/", MAY_1, "jr_a", AT, on_written=written.append)
+        job.run_tables(spark, sources, f"{tmp_path}/raw/source/", MAY_1, "jr_a", AT, on_written=written.append)
 
     assert written == []
     assert not (tmp_path / "raw").exists()
@@ -113,7 +113,7 @@ def test_each_written_table_is_reported_as_it_is_written_and_logged_as_one_json_
     sources = [(load_source_declaration("offices"), offices(spark, "1")), (load_source_declaration("payments"), payments(spark, "A1"))]
     written = []
 
-    reports = job.run_tables(spark, sources, f"{tmp_path}/raw/", MAY_1, "jr_a", AT, on_written=written.append)
+    reports = job.run_tables(spark, sources, f"{tmp_path}/raw/source/", MAY_1, "jr_a", AT, on_written=written.append)
 
     assert written == reports
     assert [(r.table, r.mode, r.rows) for r in reports] == [("offices", "snapshot", 1), ("payments", "incremental", 1)]
@@ -164,7 +164,7 @@ def resolver(**overrides):
         "JOB_RUN_ID": "jr_123",
         "connection_name": "undercurrent-mysql",
         "database": "classicmodels",
-        "raw_path": "s3://undercurrent-raw/",
+        "raw_path": "s3://undercurrent-raw/source/",
         "tables": "orders, customers,orders",
         **overrides,
     }
@@ -177,7 +177,7 @@ def test_the_job_settings_resolve_the_five_arguments_and_keep_the_table_order_wi
 
     assert job.JOB_ARGUMENTS == ["JOB_NAME", "connection_name", "database", "raw_path", "tables"]
     assert settings == job.Settings(
-        "undercurrent-source-extract", "undercurrent-mysql", "classicmodels", "s3://undercurrent-raw/", ("orders", "customers")
+        "undercurrent-source-extract", "undercurrent-mysql", "classicmodels", "s3://undercurrent-raw/source/", ("orders", "customers")
     )
     assert args["JOB_RUN_ID"] == "jr_123"
 
@@ -204,7 +204,7 @@ def test_a_bad_tables_argument_is_refused_naming_the_value_and_the_known_tables(
 
 @pytest.mark.parametrize("raw_path", ["s3://undercurrent-raw", "/tmp/raw/", "s3:///", "undercurrent-raw/"])
 def test_a_raw_path_that_is_not_an_s3_prefix_ending_in_a_slash_is_refused(job, raw_path):
-    with pytest.raises(ValueError, match="Job argument 'raw_path' must be the raw zone root as s3://"):
+    with pytest.raises(ValueError, match="Job argument 'raw_path' must be the raw zone.s source prefix as s3://"):
         job.job_settings([], resolver(raw_path=raw_path))
 
 

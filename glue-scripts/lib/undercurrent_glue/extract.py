@@ -5,7 +5,7 @@ Each source table is declared in ``schemas/source/<table>.json`` (see
 the batch extract reads it:
 
 * ``snapshot``: the whole table every run. The run's copy lands under
-  ``<raw_root>/source/<table>/ingest_date=YYYY-MM-DD/`` and replaces that day's copy
+  ``<raw_root>/source/<table>/ingest_date=YYYY-MM-DD/`` (:func:`raw_table_path`) and replaces that day's copy
   (dynamic partition overwrite), so a rerun on the same day is idempotent and other days
   are never touched. The latest snapshot is the greatest ``ingest_date``. A run reading an
   empty table writes no partition (Spark writes none for no rows), so an earlier copy of
@@ -267,6 +267,21 @@ def write_options(plan: ExtractPlan) -> Dict[str, str]:
     return {"compression": RAW_COMPRESSION, "partitionOverwriteMode": "dynamic"}
 
 
+def source_table_path(source_root: str, table: str) -> str:
+    """Return ``<source_root>/<table>/`` (one trailing slash of ``source_root`` or not), where
+    ``source_root`` is the raw zone's source prefix ``s3://<raw>/source/``: the one path both
+    the extract job (writer) and ``SourceToCurated`` (reader) get as ``--raw_path``.
+
+    Raises:
+        ValueError: ``source_root`` is empty or ``table`` is not a lower-case identifier.
+    """
+    if not isinstance(source_root, str) or not source_root.strip("/ "):
+        raise ValueError(f"source_root must be the raw zone's source prefix; got {source_root!r}.")
+    if not isinstance(table, str) or not _TABLE.match(table):
+        raise ValueError(f"table must be a lower-case identifier (a-z, 0-9, _); got {table!r}.")
+    return f"{source_root.rstrip('/')}/{table}/"
+
+
 def raw_table_path(raw_root: str, table: str) -> str:
     """Return ``<raw_root>/source/<table>/`` (one trailing slash of ``raw_root`` or not).
 
@@ -275,9 +290,7 @@ def raw_table_path(raw_root: str, table: str) -> str:
     """
     if not isinstance(raw_root, str) or not raw_root.strip("/ "):
         raise ValueError(f"raw_root must be the raw zone's root path; got {raw_root!r}.")
-    if not isinstance(table, str) or not _TABLE.match(table):
-        raise ValueError(f"table must be a lower-case identifier (a-z, 0-9, _); got {table!r}.")
-    return f"{raw_root.rstrip('/')}/{RAW_SOURCE_PREFIX}/{table}/"
+    return source_table_path(f"{raw_root.rstrip('/')}/{RAW_SOURCE_PREFIX}/", table)
 
 
 def cast_is_safe(found: DataType, declared: DataType) -> bool:
