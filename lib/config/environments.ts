@@ -60,7 +60,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       workerType: 'G.1X',
       maxWorkers: 2,
       timeoutMinutes: 30,
-      maxRetries: 0,
+      workflowRetries: 0,
       // Nobody waits for dev runs: spare capacity at the Flex price.
       executionClass: 'FLEX',
     },
@@ -129,7 +129,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       workerType: 'G.1X',
       maxWorkers: 5,
       timeoutMinutes: 60,
-      maxRetries: 1,
+      workflowRetries: 1,
       executionClass: 'STANDARD',
     },
     warehouse: {
@@ -198,7 +198,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       workerType: 'G.2X',
       maxWorkers: 10,
       timeoutMinutes: 120,
-      maxRetries: 2,
+      workflowRetries: 2,
       executionClass: 'STANDARD',
     },
     // The gold star schema for BI, two ra3.xlplus nodes; snapshots kept the maximum 35 days.

@@ -184,8 +184,13 @@ export interface TransformConfig {
   readonly maxWorkers: number;
   /** Job timeout in minutes (1 to 2880). */
   readonly timeoutMinutes: number;
-  /** Automatic retries of a failed run (0 to 10). */
-  readonly maxRetries: number;
+  /**
+   * How many times the pipeline workflow starts a failed Glue job run again (0 to 10): the
+   * `Retry` of each job's task in the Step Functions workflow, with exponential backoff, so a
+   * failure alerts only after the last attempt. Glue itself never retries a run (every job has
+   * `MaxRetries` 0): a Glue-level retry is a new run the workflow does not follow.
+   */
+  readonly workflowRetries: number;
   /**
    * `FLEX` runs the Spark jobs on spare capacity, cheaper but with a start (and run time)
    * that can vary: for non-urgent runs. Glue offers it for Spark ETL jobs of Glue 3.0 or later

@@ -251,7 +251,16 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   const workerType = r.oneOf('transform.workerType', GLUE_WORKER_TYPES);
   r.int('transform.maxWorkers', 2, 299);
   r.int('transform.timeoutMinutes', 1, 2880);
-  r.int('transform.maxRetries', 0, 10);
+  const glueRetries = r.get('transform.maxRetries');
+  if (glueRetries !== undefined) {
+    // The field of older configs: a Glue-level retry is a new run the workflow does not follow.
+    r.fail(
+      'transform.maxRetries',
+      glueRetries,
+      'missing (every Glue job runs with MaxRetries 0; set transform.workflowRetries, the retries of the job tasks of the workflow, instead)',
+    );
+  }
+  r.int('transform.workflowRetries', 0, 10);
   const executionClass = r.oneOf('transform.executionClass', GLUE_EXECUTION_CLASSES);
   if (executionClass === 'FLEX' && !FLEX_WORKER_TYPES.includes(workerType)) {
     r.fail(

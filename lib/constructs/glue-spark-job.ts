@@ -42,6 +42,12 @@ export const GLUE_METRICS_NAMESPACE = 'Glue';
 const METRICS_NAMESPACE = /^[A-Za-z0-9._/#:-]{1,255}$/;
 
 
+/**
+ * What a job's capacity and limits come from (the `transform` config, or a part of it). Retries
+ * are deliberately not part of it: every job runs with `MaxRetries` 0, see {@link GlueSparkJob}.
+ */
+export type GlueJobSizing = Pick<TransformConfig, 'workerType' | 'maxWorkers' | 'timeoutMinutes' | 'executionClass'>;
+
 /** Files never shipped to Glue (and never part of an asset hash). */
 const ASSET_EXCLUDES = ['**/__pycache__', '**/*.pyc', '.pytest_cache'];
 
@@ -78,8 +84,8 @@ export interface GlueSparkJobProps {
   readonly pythonPackageDir?: string;
   /** Job arguments (names without the leading `--`), e.g. zone paths. */
   readonly arguments: Record<string, string>;
-  /** Worker type, scale, timeout and retries. */
-  readonly sizing: TransformConfig;
+  /** Worker type, scale, timeout and execution class. */
+  readonly sizing: GlueJobSizing;
   /** Key of the job's S3 output and bookmarks (the lake key). */
   readonly dataKey: kms.IKey;
   /** Key of the job's log groups. */
@@ -139,8 +145,13 @@ export const GLUE_VPC_ACTIONS = [
 /**
  * A Glue 5.0 PySpark job with the platform's defaults: its own least-privilege role,
  * the stack's Glue security configuration (encrypted output, logs and bookmarks), KMS-encrypted log groups with retention, real-time
- * logging, job and observability metrics, auto scaling, bookmarks, timeout and retries,
- * and an alert on every failed, timed-out or stopped run.
+ * logging, job and observability metrics, auto scaling, bookmarks, timeout, no Glue-level
+ * retries, and an alert on every failed, timed-out or stopped run.
+ *
+ * `MaxRetries` is fixed at 0 and no caller can change it: a Glue-level retry is a new job run
+ * that a Step Functions task waiting on the first run (`glue:startJobRun.sync`) does not follow,
+ * so the workflow would fail and alert while the retry runs on, out of order with the stages
+ * after it. Retries belong to the workflow's task (`transform.workflowRetries`).
  *
  * The construct is `IGrantable`: grant it its inputs and outputs with the helpers in
  * `grants.ts`, nothing else.
@@ -274,7 +285,8 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
         numberOfWorkers: props.sizing.maxWorkers,
       },
       timeout: Duration.minutes(props.sizing.timeoutMinutes),
-      maxRetries: props.sizing.maxRetries,
+      // Never a Glue-level retry: the workflow retries the run it follows (see the class comment).
+      maxRetries: 0,
       maxConcurrentRuns: 1,
       securityConfiguration: securityConfiguration(stack, props.dataKey, props.logKey),
       connections,
@@ -319,7 +331,7 @@ function securityConfiguration(stack: Stack, dataKey: kms.IKey, logKey: kms.IKey
   });
 }
 
-function workerType(name: TransformConfig['workerType']): glue.WorkerType {
+function workerType(name: GlueJobSizing['workerType']): glue.WorkerType {
   switch (name) {
     case 'G.1X':
       return glue.WorkerType.G_1X;

@@ -15,6 +15,22 @@ import { acknowledge } from '../constructs/nag';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { StageStack, StageStackProps } from './stage-stack';
 
+/**
+ * The errors after which the workflow starts a Glue job run again. `States.TaskFailed` is what
+ * `glue:startJobRun.sync` raises when the run ends FAILED, TIMEOUT or STOPPED (and, as a Step
+ * Functions wildcard, any other task error but `States.Timeout`); the Glue errors name the
+ * refusals to start a run, spelled out so that a reader sees them: another run of the job still
+ * running (MaxConcurrentRuns 1) and Glue's service errors (`Glue.AWSGlueException`, which the
+ * optimized integration raises for a failed Glue API call).
+ */
+export const JOB_RETRY_ERRORS = ['States.TaskFailed', 'Glue.ConcurrentRunsExceededException', 'Glue.AWSGlueException'] as const;
+/** The wait before the first retry of a job run; each later wait is {@link JOB_RETRY_BACKOFF_RATE} times the previous. */
+export const JOB_RETRY_INTERVAL = Duration.minutes(1);
+/** How much longer each wait between two attempts of a job run is than the previous one. */
+export const JOB_RETRY_BACKOFF_RATE = 2;
+/** Slack of the execution timeout for starting jobs and waiting for Flex capacity. */
+const START_UP_SLACK = Duration.minutes(30);
+
 /** Properties of the {@link OrchestrationStack}. */
 export interface OrchestrationStackProps extends StageStackProps {
   /**
@@ -32,6 +48,11 @@ export interface OrchestrationStackProps extends StageStackProps {
  * The orchestration undercurrent: a Step Functions workflow that runs the pipeline's jobs
  * stage by stage (the jobs of a stage in parallel) and notifies the alerts topic when any of
  * them fails, started by an EventBridge schedule where the environment asks for one.
+ *
+ * The workflow, not Glue, retries a failed job run (`transform.workflowRetries` times, with
+ * exponential backoff): the Glue jobs run with `MaxRetries` 0, because a Glue-level retry is a
+ * new run that the task waiting on the first one does not follow. The failure notification
+ * fires only once the last attempt has failed.
  */
 export class OrchestrationStack extends StageStack {
   public readonly stateMachine: sfn.StateMachine;
@@ -62,12 +83,24 @@ export class OrchestrationStack extends StageStack {
       resultPath: sfn.JsonPath.DISCARD,
     }).next(new sfn.Fail(this, 'PipelineFailed', { error: 'PipelineFailed', cause: 'A pipeline job failed' }));
 
-    const run = (job: glue.IJob): tasks.GlueStartJobRun =>
-      new tasks.GlueStartJobRun(this, `Run${jobStateName(job)}`, {
+    const retries = config.transform.workflowRetries;
+    const run = (job: glue.IJob): tasks.GlueStartJobRun => {
+      const task = new tasks.GlueStartJobRun(this, `Run${jobStateName(job)}`, {
         glueJobName: job.jobName,
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath: sfn.JsonPath.DISCARD,
       });
+      // Retriers come before any Catch: the stage's catch (and so the alert) sees only the last attempt.
+      if (retries > 0) {
+        task.addRetry({
+          errors: [...JOB_RETRY_ERRORS],
+          interval: JOB_RETRY_INTERVAL,
+          backoffRate: JOB_RETRY_BACKOFF_RATE,
+          maxAttempts: retries,
+        });
+      }
+      return task;
+    };
     let definition = sfn.Chain.start(new sfn.Pass(this, 'Start'));
     for (const stage of props.stages) {
       if (stage.length === 1) {
@@ -90,11 +123,13 @@ export class OrchestrationStack extends StageStack {
     });
     grantKeyEncryptDecrypt(role, props.logKey);
 
+    // Each stage takes at most every attempt of one job (its jobs run side by side) and the
+    // waits between them; plus start-up slack.
+    const executionTimeout = props.stages.length * stageTimeout(config.transform.timeoutMinutes, retries).toSeconds() + START_UP_SLACK.toSeconds();
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       role,
-      // Each stage takes at most one job timeout (its jobs run side by side), plus 30 minutes of start-up slack.
-      timeout: Duration.minutes(config.transform.timeoutMinutes * props.stages.length + 30),
+      timeout: Duration.seconds(executionTimeout),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
@@ -135,6 +170,18 @@ export class OrchestrationStack extends StageStack {
       description: 'A pipeline run timed out: a job hangs or the data grew past the configured timeouts.',
     });
   }
+}
+
+/**
+ * The longest one stage can take: every attempt of a job (the first run and `retries` more) up to
+ * the job timeout, and the backoff waits between them (interval, interval x rate, ...).
+ */
+export function stageTimeout(jobTimeoutMinutes: number, retries: number): Duration {
+  let waits = 0;
+  for (let attempt = 0; attempt < retries; attempt++) {
+    waits += JOB_RETRY_INTERVAL.toSeconds() * JOB_RETRY_BACKOFF_RATE ** attempt;
+  }
+  return Duration.seconds((retries + 1) * jobTimeoutMinutes * 60 + waits);
 }
 
 /**

@@ -79,6 +79,10 @@ export class ServingStack extends StageStack {
       }),
     );
     grantPrefixReadWrite(analyst, { bucket: props.queryResultsBucket, prefix: ATHENA_RESULTS_PREFIX });
+    // Athena looks up the region of the output bucket before it runs a query: that bucket only.
+    analyst.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [props.queryResultsBucket.bucketArn] }),
+    );
     const goldTables = this.formatArn({ service: 'glue', resource: 'table', resourceName: `${props.goldDatabase.databaseName}/*` });
     analyst.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -142,6 +142,9 @@ export class SourceStack extends StageStack {
       removalPolicy: this.snapshotRemovalPolicy,
       deleteAutomatedBackups: this.snapshotRemovalPolicy === RemovalPolicy.DESTROY,
       iamAuthentication: true,
+      // The CA of the server certificate the Glue extract validates (JDBC_ENFORCE_SSL), pinned
+      // rather than left to the account's RDS default: see docs/source-tls.md.
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       parameterGroup,
       optionGroup,
       cloudwatchLogsExports: [...SOURCE_LOG_EXPORTS],

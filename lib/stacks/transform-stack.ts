@@ -13,7 +13,7 @@ import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings, LakePermission 
 import { AlarmSeverity, ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../datasets';
 import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX, datasetPrefix, SOURCE_RAW_PREFIX } from '../lake-layout';
-import { loadQualityRules, QualityLayer, renderDqdl, splitBySeverity } from '../quality';
+import { loadQualityRules, QualityLayer, QualityRule, renderDqdl, splitBySeverity } from '../quality';
 import { StageStack, StageStackProps } from './stage-stack';
 import { DataZone, LakeBuckets } from './storage-stack';
 
@@ -95,7 +95,8 @@ const ROWS_QUARANTINED_ALARM: DatasetAlarm = {
  * - `CuratedToGold`: curated -> the gold Iceberg tables (star schema and clickstream aggregates).
  *
  * Each job role gets exactly its inputs and outputs; the data-quality rules of every curated
- * source table and gold table are also Glue Data Quality rulesets; the jobs' own metrics
+ * source table and gold table are also Glue Data Quality rulesets, for ad-hoc runs only (the
+ * jobs enforce the rules; the pipeline never evaluates the rulesets); the jobs' own metrics
  * (schema drift, data quality, quarantined rows) alarm per dataset.
  */
 export class TransformStack extends StageStack {
@@ -107,7 +108,10 @@ export class TransformStack extends StageStack {
   public readonly alarms: StageAlarms;
   /** The stage's Lake Formation grants. */
   public readonly lakeGrants: LakeFormationGrants;
-  /** Glue Data Quality rulesets by `<zone>/<table>/<blocking|warning>`, e.g. `curated/orders/blocking`. */
+  /**
+   * Glue Data Quality rulesets by `<zone>/<table>/<blocking|warning>`, e.g. `curated/orders/blocking`:
+   * a runnable copy of the declared rules for ad-hoc runs; the jobs enforce the rules, nothing evaluates these.
+   */
   public readonly rulesets: Record<string, glue.DataQualityRuleset> = {};
   /** The namespace of the jobs' own metrics. */
   public readonly metricsNamespace: string;
@@ -248,10 +252,10 @@ export class TransformStack extends StageStack {
       this.lakeGrants.grant({ principal: goldRole, database: databases.gold, table: declaration.name, permissions: GOLD_WRITER_TABLE_PERMISSIONS });
     }
 
-    // --- Data quality: the declared rules as Glue Data Quality rulesets --------------------
+    // --- Data quality: the declared rules as Glue Data Quality rulesets, not evaluated by the pipeline
     const quality = new Construct(this, 'DataQuality');
-    this.addRulesets(quality, 'curated', 'source', databases.curated, sources, 'SourceToCurated');
-    this.addRulesets(quality, 'gold', 'gold', databases.gold, golds, 'CuratedToGold');
+    this.addRulesets(quality, 'curated', 'source', databases.curated, sources, 'SourceToCurated', this.sourceJob);
+    this.addRulesets(quality, 'gold', 'gold', databases.gold, golds, 'CuratedToGold', this.goldJob);
 
     // --- Alarms on the jobs' own metrics, one per job and dataset ---------------------------
     this.addDatasetAlarm('ClickstreamToCurated', this.clickstreamJob, CLICKSTREAM_METRICS_DATASET, ROWS_QUARANTINED_ALARM);
@@ -267,7 +271,16 @@ export class TransformStack extends StageStack {
     }
   }
 
-  /** One blocking ruleset per declaration, and one warning ruleset where it has warn rules. */
+  /**
+   * The declared rules of each dataset as Glue Data Quality rulesets: one of the rules whose
+   * failure the job treats as blocking, and one of its warning rules where it has any.
+   *
+   * They are not enforcement, and their names, descriptions and tags say so: nothing in the
+   * pipeline evaluates them (an evaluation run costs DPU time per run, and the job already
+   * enforces the same rules on every run, on real Spark, with tests). They are the reviewable,
+   * runnable copy of the rules for ad-hoc Glue Data Quality runs. The construct ids keep the
+   * severity (`CuratedOrdersBlocking`) so that the resources are updated in place.
+   */
   private addRulesets(
     scope: Construct,
     zone: 'curated' | 'gold',
@@ -275,6 +288,7 @@ export class TransformStack extends StageStack {
     database: glue.IDatabase,
     declarations: readonly DatasetDeclaration[],
     jobId: string,
+    job: GlueSparkJob,
   ): void {
     const prefix = `${this.config.appName}_${this.config.envName}`.toLowerCase();
     for (const declaration of declarations) {
@@ -283,19 +297,29 @@ export class TransformStack extends StageStack {
         {
           severity: 'blocking',
           rules: blocking,
-          what: 'Blocking rules (action block, and quarantine: after quarantine the curated rows must satisfy them)',
+          // Every dataset has blocking rules (its implicit ones): this is its `_rules` ruleset.
+          suffix: 'rules',
+          what: `the rules of ${zone} ${declaration.name} whose failure ${jobId} treats as blocking (${
+            layer === 'source' ? 'action block, and quarantine: after quarantine the curated rows must satisfy them' : 'action block; gold has no quarantine'
+          })`,
         },
-        { severity: 'warning', rules: warning, what: 'Warning rules (action warn)' },
+        {
+          severity: 'warning',
+          rules: warning,
+          suffix: 'warning_rules',
+          what: `the rules of ${zone} ${declaration.name} whose failure ${jobId} only reports (action warn)`,
+        },
       ] as const;
-      for (const { severity, rules, what } of severities) {
+      for (const { severity, rules, suffix, what } of severities) {
         if (rules.length === 0) {
           continue;
         }
         const ruleset = new glue.DataQualityRuleset(scope, `${pascal(zone)}${pascal(declaration.name)}${pascal(severity)}`, {
-          rulesetName: `${prefix}_${zone}_${declaration.name}_${severity}`,
-          description: `${what} of ${zone} ${declaration.name}, from its declaration; job ${jobId} enforces the same rules on every run.`,
+          rulesetName: `${prefix}_${zone}_${declaration.name}_${suffix}`,
+          description: rulesetDescription(what, jobId, referencedDatasets(rules)),
           dqdl: glue.Dqdl.fromString(renderDqdl(declaration, rules)),
           targetTable: glue.DataQualityTargetTable.fromTableName(database, declaration.name),
+          tags: { severity, 'enforced-by': job.job.jobName },
         });
         this.rulesets[`${zone}/${declaration.name}/${severity}`] = ruleset;
       }
@@ -317,4 +341,21 @@ export class TransformStack extends StageStack {
       description: alarm.description(jobId, dataset),
     });
   }
+}
+
+/** The datasets the `references` rules of a ruleset read, in order of first use. */
+function referencedDatasets(rules: readonly QualityRule[]): string[] {
+  return [...new Set(rules.flatMap((rule) => (rule.kind === 'references' ? [rule.dataset] : [])))];
+}
+
+/**
+ * The description of a ruleset: what it holds, that the pipeline does not evaluate it and which
+ * job enforces the same rules, and what a Glue Data Quality run of it needs.
+ */
+function rulesetDescription(what: string, jobId: string, references: readonly string[]): string {
+  const run =
+    references.length === 0
+      ? 'It has no referential rules: a Glue Data Quality run needs only the target table.'
+      : `A Glue Data Quality run of its ReferentialIntegrity rules needs the referenced datasets as additional data sources, aliased ${references.join(', ')} (the tables of those names in the same database).`;
+  return `Reference copy of ${what}, from the dataset declaration. The pipeline does not evaluate this ruleset: job ${jobId} enforces the same rules on every run. ${run}`;
 }

@@ -504,3 +504,33 @@ describe('the transform execution class', () => {
     expect(() => validateConfig(patchedConfig('dev', { transform: { executionClass: 'STANDARD', workerType: 'G.8X' } }))).not.toThrow();
   });
 });
+
+describe('the workflow retries of the Glue jobs', () => {
+  test('dev never retries a failed job run, staging retries once and prod twice', () => {
+    expect(ENVIRONMENTS.dev.transform.workflowRetries).toBe(0);
+    expect(ENVIRONMENTS.staging.transform.workflowRetries).toBe(1);
+    expect(ENVIRONMENTS.prod.transform.workflowRetries).toBe(2);
+  });
+
+  test.each<[string, ConfigPatch, string]>([
+    ['more than ten retries', { transform: { workflowRetries: 11 } }, 'transform.workflowRetries is 11; allowed: an integer from 0 to 10.'],
+    ['a negative number of retries', { transform: { workflowRetries: -1 } }, 'transform.workflowRetries is -1; allowed: an integer from 0 to 10.'],
+    ['a fraction of a retry', { transform: { workflowRetries: 0.5 } }, 'transform.workflowRetries is 0.5; allowed: an integer from 0 to 10.'],
+    [
+      'missing workflow retries',
+      { transform: { workflowRetries: undefined as never } },
+      'transform.workflowRetries is missing; allowed: an integer from 0 to 10.',
+    ],
+    [
+      'a Glue-level maxRetries left from an older config',
+      { transform: { maxRetries: 2 } as never },
+      'transform.maxRetries is 2; allowed: missing (every Glue job runs with MaxRetries 0; set transform.workflowRetries, the retries of the job tasks of the workflow, instead).',
+    ],
+  ])('%s is rejected with the field, the value and what is allowed', (_name, patch, expected) => {
+    expect(errorOf(patch)).toBe(`Invalid config for environment "dev": ${expected}`);
+  });
+
+  test.each([0, 10])('%i workflow retries are allowed', (workflowRetries) => {
+    expect(() => validateConfig(patchedConfig('prod', { transform: { workflowRetries } }))).not.toThrow();
+  });
+});

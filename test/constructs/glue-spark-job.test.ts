@@ -89,15 +89,18 @@ describe('GlueSparkJob', () => {
     });
   });
 
-  test('worker type, number of workers, timeout and retries come from the sizing', () => {
+  test('worker type, number of workers and timeout come from the sizing', () => {
     const props = jobResource(clickstream).Properties;
     expect(props).toMatchObject({
-      WorkerType: SIZING.workerType,
-      NumberOfWorkers: SIZING.maxWorkers,
-      Timeout: SIZING.timeoutMinutes,
-      MaxRetries: SIZING.maxRetries,
+      WorkerType: 'G.1X',
+      NumberOfWorkers: 2,
+      Timeout: 30,
     });
     expect(props.MaxCapacity).toBeUndefined();
+  });
+
+  test('Glue never retries a failed run by itself (MaxRetries 0 on every job)', () => {
+    template.allResourcesProperties('AWS::Glue::Job', { MaxRetries: 0 });
   });
 
   test('at most one run of a job runs at a time', () => {
@@ -388,5 +391,32 @@ describe('GlueSparkJob options: execution class, Iceberg, metrics namespace', ()
     expect(
       () => new GlueSparkJob(other, 'Job', jobProps(jobDependencies(other), { metricsNamespace: 'A/B', arguments: { metrics_namespace: 'C' } })),
     ).toThrow('Glue job argument "metrics_namespace" of Other/Job is set by the construct; pass it through its own property.');
+  });
+});
+
+describe('GlueSparkJob retries', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    const stack = newStack('Retries');
+    const deps = jobDependencies(stack);
+    // The prod transform config: its workflow retries (2) belong to the workflow, not to Glue.
+    new GlueSparkJob(stack, 'FromProdConfig', jobProps(deps, { sizing: ENVIRONMENTS.prod.transform }));
+    const smuggled = { ...jobProps(deps), maxRetries: 3 };
+    new GlueSparkJob(stack, 'WithSmuggledRetries', smuggled);
+    template = Template.fromStack(stack);
+  });
+
+  test('a job sized by a config with workflow retries still runs with MaxRetries 0', () => {
+    template.hasResourceProperties('AWS::Glue::Job', { WorkerType: 'G.2X', NumberOfWorkers: 10, Timeout: 120, MaxRetries: 0 });
+  });
+
+  test('a caller cannot set Glue retries: the props have no such field, and a value passed anyway is ignored', () => {
+    expect(() =>
+      // @ts-expect-error GlueSparkJobProps has no retries field: the construct fixes MaxRetries at 0.
+      jobProps(jobDependencies(newStack('Typed')), { maxRetries: 3 }),
+    ).not.toThrow();
+    template.resourceCountIs('AWS::Glue::Job', 2);
+    template.allResourcesProperties('AWS::Glue::Job', { MaxRetries: 0 });
   });
 });

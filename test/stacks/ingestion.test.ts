@@ -548,14 +548,15 @@ describe.each([
       expect(job.DefaultArguments['--job-bookmark-option']).toBe('job-bookmark-enable');
     });
 
-    test('the job is sized by the transform config, runs once at a time, with the stack security configuration', () => {
+    test('the job is sized by the transform config, is never retried by Glue, runs once at a time, with the stack security configuration', () => {
       const { transform } = platform.config;
       expect(job).toEqual(
         expect.objectContaining({
           WorkerType: transform.workerType,
           NumberOfWorkers: transform.maxWorkers,
           Timeout: transform.timeoutMinutes,
-          MaxRetries: transform.maxRetries,
+          // Never retried by Glue: the workflow retries the run it follows.
+          MaxRetries: 0,
           ExecutionProperty: { MaxConcurrentRuns: 1 },
           SecurityConfiguration: { Ref: logicalId(platform.ingestion.node.findChild('GlueSecurityConfiguration')) },
         }),

@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENVIRONMENTS, validateConfig } from '../../lib/config';
 import { OrchestrationStack } from '../../lib/stacks/orchestration-stack';
-import { CDK_CONTEXT, SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { CDK_CONTEXT, patchedConfig, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
 
 describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) => {
@@ -34,6 +34,13 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
     ...definition.States[CURATE].Branches.map((b: JsonObject) => b.States[b.StartAt]),
     definition.States.RunCuratedToGold,
   ];
+
+  /** Every Glue task of the workflow by state name, the parallel branches' included. */
+  const runsByName = (): Record<string, JsonObject> => ({
+    RunSourceExtract: definition.States.RunSourceExtract,
+    ...Object.fromEntries(definition.States[CURATE].Branches.map((b: JsonObject) => [b.StartAt, b.States[b.StartAt]])),
+    RunCuratedToGold: definition.States.RunCuratedToGold,
+  });
 
   describe('state machine', () => {
     test('executions are traced with X-Ray', () => {
@@ -126,10 +133,61 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       expect(definition.States.PipelineFailed.Type).toBe('Fail');
     });
 
-    test('an execution times out after one job timeout per stage (three stages) plus 30 minutes', () => {
-      const stages = 3;
-      expect(definition.TimeoutSeconds).toBe((platform.config.transform.timeoutMinutes * stages + 30) * 60);
-      expect(definition.TimeoutSeconds).toBe(envName === 'prod' ? (120 * 3 + 30) * 60 : (30 * 3 + 30) * 60);
+    if (envName === 'prod') {
+      test('an execution times out after every attempt of one job per stage and the waits between them (three stages), plus 30 minutes', () => {
+        // Per stage: 3 attempts of a 120-minute job and waits of 60 s and 120 s.
+        expect(definition.TimeoutSeconds).toBe(3 * (3 * 120 * 60 + 60 + 120) + 30 * 60);
+        expect(definition.TimeoutSeconds).toBe(67140);
+      });
+    } else {
+      test('an execution times out after one job timeout per stage (three stages, no retries) plus 30 minutes', () => {
+        expect(definition.TimeoutSeconds).toBe((30 * 3 + 30) * 60);
+      });
+    }
+  });
+
+  describe('retries', () => {
+    if (envName === 'prod') {
+      test.each(['RunSourceExtract', 'RunSourceToCurated', 'RunClickstreamToCurated', 'RunCuratedToGold'])(
+        '%s starts a failed job run again twice, after 60 s and then 120 s',
+        (state) => {
+          expect(runsByName()[state].Retry).toEqual([
+            {
+              ErrorEquals: ['States.TaskFailed', 'Glue.ConcurrentRunsExceededException', 'Glue.AWSGlueException'],
+              IntervalSeconds: 60,
+              BackoffRate: 2,
+              MaxAttempts: 2,
+            },
+          ]);
+        },
+      );
+    } else {
+      test('no job task retries: dev has no workflow retries', () => {
+        expect(platform.config.transform.workflowRetries).toBe(0);
+        for (const run of allRuns()) {
+          expect(run.Retry).toBeUndefined();
+        }
+      });
+    }
+
+    test('a one-job stage catches on its job task, after the task\'s retries, so the failure notification follows the last attempt', () => {
+      for (const state of ['RunSourceExtract', 'RunCuratedToGold']) {
+        expect(definition.States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+        expect(definition.States[state].Retry).toEqual(envName === 'prod' ? [expect.objectContaining({ MaxAttempts: 2 })] : undefined);
+      }
+    });
+
+    test('the parallel curation is not retried as a whole (that would rerun a branch that succeeded); its branches retry their own job', () => {
+      expect(definition.States[CURATE].Retry).toBeUndefined();
+      for (const branch of definition.States[CURATE].Branches) {
+        expect(branch.States[branch.StartAt].Retry).toEqual(envName === 'prod' ? [expect.objectContaining({ MaxAttempts: 2 })] : undefined);
+      }
+    });
+
+    test('no Glue job of the pipeline retries by itself: every one runs with MaxRetries 0', () => {
+      for (const stack of ['ingestion', 'transform'] as const) {
+        platform.template(stack).allResourcesProperties('AWS::Glue::Job', { MaxRetries: 0 });
+      }
     });
   });
 
@@ -266,7 +324,7 @@ describe('OrchestrationStack built with stages of jobs', () => {
   });
 
   test('the execution timeout covers one job timeout per stage plus 30 minutes', () => {
-    expect(definition().TimeoutSeconds).toBe((config.transform.timeoutMinutes * 3 + 30) * 60);
+    expect(definition().TimeoutSeconds).toBe((30 * 3 + 30) * 60);
   });
 
   test.each([
@@ -284,5 +342,52 @@ describe('OrchestrationStack built with stages of jobs', () => {
           logKey: new kms.Key(support, 'LogKey'),
         }),
     ).toThrow('OrchestrationStack needs at least one stage to run, each with at least one job.');
+  });
+});
+
+describe('OrchestrationStack with three workflow retries and a 10-minute job timeout', () => {
+  let definition: JsonObject;
+
+  beforeAll(() => {
+    const config = validateConfig(patchedConfig('staging', { transform: { workflowRetries: 3, timeoutMinutes: 10 } }));
+    const app = new App({ context: CDK_CONTEXT });
+    const support = new Stack(app, 'Support');
+    const [extract, orders, events] = ['Extract', 'OrdersToCurated', 'EventsToCurated'].map((name) =>
+      glue.Job.fromJobAttributes(new Construct(support, name), 'Resource', { jobName: name.toLowerCase() }),
+    );
+    const stack = new OrchestrationStack(app, {
+      config,
+      stages: [[extract], [orders, events]],
+      alertsTopic: new sns.Topic(support, 'Alerts'),
+      logKey: new kms.Key(support, 'LogKey', { enableKeyRotation: true }),
+    });
+    definition = stateMachineDefinition(Object.values(resourcesOf(Template.fromStack(stack), 'AWS::StepFunctions::StateMachine'))[0]).definition;
+  });
+
+  const retry = {
+    ErrorEquals: ['States.TaskFailed', 'Glue.ConcurrentRunsExceededException', 'Glue.AWSGlueException'],
+    IntervalSeconds: 60,
+    BackoffRate: 2,
+    MaxAttempts: 3,
+  };
+
+  test('every job task, in a parallel branch or alone, retries three times with backoff from 60 s', () => {
+    expect(definition.States.RunExtract.Retry).toEqual([retry]);
+    for (const branch of definition.States.RunOrdersToCuratedAndEventsToCurated.Branches) {
+      expect(branch.States[branch.StartAt].Retry).toEqual([retry]);
+    }
+  });
+
+  test('the catch that sends the failure notification stays on the stage, after the retries', () => {
+    expect(definition.States.RunExtract.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+    expect(definition.States.RunOrdersToCuratedAndEventsToCurated.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' },
+    ]);
+    expect(definition.States.RunOrdersToCuratedAndEventsToCurated.Retry).toBeUndefined();
+  });
+
+  test('the execution timeout covers four attempts of 10 minutes and waits of 1, 2 and 4 minutes per stage, plus 30 minutes', () => {
+    expect(definition.TimeoutSeconds).toBe(2 * (4 * 10 + 1 + 2 + 4) * 60 + 30 * 60);
+    expect(definition.TimeoutSeconds).toBe(7440);
   });
 });

@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ATHENA_QUERY_ACTIONS, ATHENA_RESULTS_PREFIX, GLUE_READ_ACTIONS } from '../../lib/stacks/serving-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, ref, rolePolicyStatements } from './template-helpers';
+import { actionsOf, ref, rolePolicyStatements, statementsWithAction } from './template-helpers';
 
 describe.each([
   { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: true },
@@ -93,6 +93,15 @@ describe.each([
       expect(resources).not.toMatch(/RawDatabase|CuratedDatabase|QuarantineDatabase/);
       const lf = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('lakeformation:')));
       expect(lf).toEqual([{ Effect: 'Allow', Action: 'lakeformation:GetDataAccess', Resource: '*' }]);
+    });
+
+    test('may look up the location of the query-results bucket (Athena checks it before a query), on that bucket only', () => {
+      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const location = statementsWithAction(statements, 's3:GetBucketLocation');
+      const bucketArn = ref(platform.storage, platform.storage.buckets.queryResults.bucketArn);
+      expect(bucketArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^QueryResults/), 'Arn'] });
+      expect(location).toEqual([{ Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: bucketArn }]);
+      expect(location[0].Condition).toBeUndefined();
     });
 
     test('writes query results only under athena/ of the results bucket, and reads no data bucket directly', () => {

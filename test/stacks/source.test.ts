@@ -150,6 +150,11 @@ describe.each([
     });
   });
 
+  test('the server certificate is signed by the pinned RDS CA rds-ca-rsa2048-g1, not by whatever RDS defaults to (docs/source-tls.md)', () => {
+    expect(db.CACertificateIdentifier).toBe('rds-ca-rsa2048-g1');
+    template.hasResourceProperties('AWS::RDS::DBInstance', { CACertificateIdentifier: 'rds-ca-rsa2048-g1' });
+  });
+
   test('the option group turns on the audit plugin', () => {
     const [groupId] = Object.keys(resourcesOf(template, 'AWS::RDS::OptionGroup'));
     expect(db.OptionGroupName).toEqual({ Ref: groupId });

@@ -8,6 +8,7 @@ import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   asList,
   expectGlueOnlyRole,
+  identityStatements,
   JsonObject,
   logicalId,
   ref,
@@ -227,59 +228,123 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
   });
 
   describe('data-quality rulesets', () => {
-    const rulesets = () => Object.values(resourcesOf(template, 'AWS::Glue::DataQualityRuleset')).map((r) => r.Properties!);
-    const expectedRulesets = () =>
-      (
-        [
-          ['curated', 'source', sourceTableDeclarations(), 'SourceToCurated'],
-          ['gold', 'gold', goldTableDeclarations(), 'CuratedToGold'],
-        ] as const
-      ).flatMap(([zone, layer, declarations, job]) =>
-        declarations.flatMap((declaration) => {
-          const { blocking, warning } = splitBySeverity(loadQualityRules(declaration, layer));
-          return (
-            [
-              ['blocking', blocking],
-              ['warning', warning],
-            ] as const
-          )
-            .filter(([, rules]) => rules.length > 0)
-            .map(([severity, rules]) => ({
-              Name: `undercurrent_${envName}_${zone}_${declaration.name}_${severity}`,
-              Ruleset: renderDqdl(declaration, rules),
-              TargetTable: { DatabaseName: s(platform.storage.databases[zone].databaseName), TableName: declaration.name },
-              description: [severity === 'blocking' ? 'Blocking rules' : 'Warning rules', `of ${zone} ${declaration.name}`, `job ${job} enforces the same rules`],
-            }));
-        }),
-      );
+    const rulesets = () => resourcesOf(template, 'AWS::Glue::DataQualityRuleset');
+    const byName = () => new Map(Object.values(rulesets()).map((r) => [r.Properties!.Name as string, r.Properties!]));
 
-    test('every curated source table and every gold table has a blocking ruleset, and a warning ruleset exactly when it has warn rules', () => {
-      const actual = rulesets()
-        .map((r) => ({ Name: r.Name, Ruleset: r.Ruleset, TargetTable: r.TargetTable }))
-        .sort((a, b) => a.Name.localeCompare(b.Name));
-      const expected = expectedRulesets()
-        .map(({ description: _, ...r }) => r)
-        .sort((a, b) => a.Name.localeCompare(b.Name));
-      expect(actual).toEqual(expected);
-      for (const table of [...SOURCES.map((t) => `curated_${t}`), ...GOLDS.map((t) => `gold_${t}`)]) {
-        expect(actual.map((r) => r.Name)).toContain(`undercurrent_${envName}_${table}_blocking`);
-      }
+    /**
+     * Every ruleset: zone, table, severity, the construct id of before the rename (kept, so the
+     * resources are updated in place), and the datasets its references rules read.
+     */
+    const EXPECTED: readonly [zone: 'curated' | 'gold', table: string, severity: 'blocking' | 'warning', id: string, references: string][] = [
+      ['curated', 'customers', 'blocking', 'CuratedCustomersBlocking', ''],
+      ['curated', 'customers', 'warning', 'CuratedCustomersWarning', 'employees'],
+      ['curated', 'employees', 'blocking', 'CuratedEmployeesBlocking', 'offices'],
+      ['curated', 'employees', 'warning', 'CuratedEmployeesWarning', 'employees'],
+      ['curated', 'offices', 'blocking', 'CuratedOfficesBlocking', ''],
+      ['curated', 'offices', 'warning', 'CuratedOfficesWarning', ''],
+      ['curated', 'order_lines', 'blocking', 'CuratedOrderLinesBlocking', 'products, orders'],
+      ['curated', 'orders', 'blocking', 'CuratedOrdersBlocking', 'customers'],
+      ['curated', 'orders', 'warning', 'CuratedOrdersWarning', ''],
+      ['curated', 'payments', 'blocking', 'CuratedPaymentsBlocking', 'customers'],
+      ['curated', 'product_lines', 'blocking', 'CuratedProductLinesBlocking', ''],
+      ['curated', 'products', 'blocking', 'CuratedProductsBlocking', 'product_lines'],
+      ['curated', 'products', 'warning', 'CuratedProductsWarning', ''],
+      ['gold', 'clickstream_sessions', 'blocking', 'GoldClickstreamSessionsBlocking', ''],
+      ['gold', 'daily_product_views', 'blocking', 'GoldDailyProductViewsBlocking', ''],
+      ['gold', 'daily_product_views', 'warning', 'GoldDailyProductViewsWarning', ''],
+      ['gold', 'dim_customer', 'blocking', 'GoldDimCustomerBlocking', ''],
+      ['gold', 'dim_customer', 'warning', 'GoldDimCustomerWarning', ''],
+      ['gold', 'dim_date', 'blocking', 'GoldDimDateBlocking', ''],
+      ['gold', 'dim_employee', 'blocking', 'GoldDimEmployeeBlocking', ''],
+      ['gold', 'dim_product', 'blocking', 'GoldDimProductBlocking', ''],
+      ['gold', 'fact_order_line', 'blocking', 'GoldFactOrderLineBlocking', 'dim_customer, dim_product'],
+      ['gold', 'fact_order_line', 'warning', 'GoldFactOrderLineWarning', 'dim_employee'],
+    ];
+    const nameOf = (zone: string, table: string, severity: string): string =>
+      `undercurrent_${envName}_${zone}_${table}_${severity === 'blocking' ? 'rules' : 'warning_rules'}`;
+    const jobOf = (zone: string): 'SourceToCurated' | 'CuratedToGold' => (zone === 'curated' ? 'SourceToCurated' : 'CuratedToGold');
+
+    test('there are exactly these 23 rulesets: one of the blocking rules of every curated source table and gold table, one of the warnings where there are any', () => {
+      expect([...byName().keys()].sort()).toEqual(EXPECTED.map(([zone, table, severity]) => nameOf(zone, table, severity)).sort());
+      expect(EXPECTED.filter(([, , severity]) => severity === 'blocking').map(([zone, table]) => `${zone}_${table}`)).toEqual([
+        ...SOURCES.map((t) => `curated_${t}`),
+        ...GOLDS.map((t) => `gold_${t}`),
+      ]);
     });
 
-    test('each ruleset says whether it blocks or warns and that the job enforces the same rules', () => {
-      const byName = new Map(rulesets().map((r) => [r.Name as string, r.Description as string]));
-      for (const ruleset of expectedRulesets()) {
-        for (const part of ruleset.description) {
-          expect(byName.get(ruleset.Name)).toContain(part);
+    test('no ruleset name promises enforcement: none says blocking, and a warning ruleset ends in _warning_rules', () => {
+      for (const name of byName().keys()) {
+        expect(name).not.toMatch(/blocking|_warning$/);
+        expect(name).toMatch(new RegExp(`^undercurrent_${envName}_(curated|gold)_[a-z_]+_(rules|warning_rules)$`));
+      }
+      expect(byName().has(`undercurrent_${envName}_curated_orders_rules`)).toBe(true);
+      expect(byName().has(`undercurrent_${envName}_gold_fact_order_line_warning_rules`)).toBe(true);
+    });
+
+    test.each(EXPECTED.map(([zone, table, severity, id]) => [`${zone} ${table} ${severity}`, zone, table, severity, id] as const))(
+      'the %s ruleset keeps its construct id and is tagged with its severity and the job that enforces its rules',
+      (_what, zone, table, severity, id) => {
+        const job = zone === 'curated' ? platform.transform.sourceJob : platform.transform.goldJob;
+        const [logicalIdOfRuleset, ruleset] = Object.entries(rulesets()).find(([, r]) => r.Properties!.Name === nameOf(zone, table, severity))!;
+        expect(logicalIdOfRuleset).toMatch(new RegExp(`^DataQuality${id}[0-9A-F]{8}$`));
+        expect(ruleset.Properties!.Tags).toEqual({
+          app: 'Undercurrent',
+          environment: envName,
+          stage: 'Transform',
+          severity,
+          'enforced-by': { Ref: logicalId(job.job) },
+        });
+        expect(ruleset.Properties!.TargetTable).toEqual({ DatabaseName: s(platform.storage.databases[zone].databaseName), TableName: table });
+      },
+    );
+
+    test.each(EXPECTED.map(([zone, table, severity, , references]) => [`${zone} ${table} ${severity}`, zone, table, severity, references] as const))(
+      'the description of the %s ruleset says the pipeline does not evaluate it, which job enforces its rules, and what a Glue Data Quality run of it needs',
+      (_what, zone, table, severity, references) => {
+        const job = jobOf(zone);
+        const holds =
+          severity === 'warning'
+            ? `the rules of ${zone} ${table} whose failure ${job} only reports (action warn)`
+            : zone === 'curated'
+              ? `the rules of curated ${table} whose failure SourceToCurated treats as blocking (action block, and quarantine: after quarantine the curated rows must satisfy them)`
+              : `the rules of gold ${table} whose failure CuratedToGold treats as blocking (action block; gold has no quarantine)`;
+        const run =
+          references === ''
+            ? 'It has no referential rules: a Glue Data Quality run needs only the target table.'
+            : `A Glue Data Quality run of its ReferentialIntegrity rules needs the referenced datasets as additional data sources, aliased ${references} (the tables of those names in the same database).`;
+        expect(byName().get(nameOf(zone, table, severity))!.Description).toBe(
+          `Reference copy of ${holds}, from the dataset declaration. The pipeline does not evaluate this ruleset: job ${job} enforces the same rules on every run. ${run}`,
+        );
+      },
+    );
+
+    test('every ruleset holds the rules of its declaration and severity, rendered as DQDL', () => {
+      const layers = [
+        ['curated', 'source', sourceTableDeclarations()],
+        ['gold', 'gold', goldTableDeclarations()],
+      ] as const;
+      for (const [zone, layer, declarations] of layers) {
+        for (const declaration of declarations) {
+          const { blocking, warning } = splitBySeverity(loadQualityRules(declaration, layer));
+          expect(byName().get(nameOf(zone, declaration.name, 'blocking'))!.Ruleset).toBe(renderDqdl(declaration, blocking));
+          expect(byName().get(nameOf(zone, declaration.name, 'warning'))?.Ruleset).toBe(warning.length > 0 ? renderDqdl(declaration, warning) : undefined);
         }
       }
     });
 
     test('the blocking ruleset of a curated table holds its quarantine rules (they hold on curated after quarantine)', () => {
-      const orders = rulesets().find((r) => r.Name === `undercurrent_${envName}_curated_orders_blocking`)!;
+      const orders = byName().get(`undercurrent_${envName}_curated_orders_rules`)!;
       expect(orders.Ruleset).toContain('IsComplete "order_number"');
       expect(orders.Ruleset).toContain('IsUnique "order_number"');
       expect(orders.Ruleset).toMatch(/^Rules = \[\n {2}IsComplete "order_number",\n/);
+    });
+
+    test('nothing in the pipeline evaluates a ruleset: no role of the transform or orchestration stage may start a Glue Data Quality run', () => {
+      for (const stack of ['transform', 'orchestration'] as const) {
+        const actions = identityStatements(platform.template(stack)).flatMap(({ statement }) => asList(statement.Action));
+        expect(actions.filter((a) => /dataquality/i.test(a))).toEqual([]);
+      }
+      expect(JSON.stringify(platform.template('orchestration').toJSON())).not.toMatch(/DataQuality/i);
     });
   });
 

@@ -17,8 +17,8 @@ import {
 const ROLE_PATH = 'Transform/ClickstreamToCurated/Role';
 
 describe.each([
-  { envName: 'dev' as const, workerType: 'G.1X', workers: 2, timeout: 30, retries: 0, executionClass: 'FLEX' },
-  { envName: 'prod' as const, workerType: 'G.2X', workers: 10, timeout: 120, retries: 2, executionClass: 'STANDARD' },
+  { envName: 'dev' as const, workerType: 'G.1X', workers: 2, timeout: 30, executionClass: 'FLEX' },
+  { envName: 'prod' as const, workerType: 'G.2X', workers: 10, timeout: 120, executionClass: 'STANDARD' },
 ])('TransformStack in $envName: the clickstream job', (expected) => {
   const { envName } = expected;
   let platform: SynthesizedPlatform;
@@ -46,14 +46,13 @@ describe.each([
       expect(job.Command).toEqual(expect.objectContaining({ Name: 'glueetl', PythonVersion: '3' }));
     });
 
-    test(`the job uses ${expected.workers} ${expected.workerType} workers, a ${expected.timeout}-minute timeout, ${expected.retries} retries and the ${expected.executionClass} execution class as configured`, () => {
+    test(`the job uses ${expected.workers} ${expected.workerType} workers, a ${expected.timeout}-minute timeout and the ${expected.executionClass} execution class as configured`, () => {
       const { transform } = platform.config;
       expect(job).toEqual(
         expect.objectContaining({
           WorkerType: transform.workerType,
           NumberOfWorkers: transform.maxWorkers,
           Timeout: transform.timeoutMinutes,
-          MaxRetries: transform.maxRetries,
           ExecutionClass: transform.executionClass,
         }),
       );
@@ -62,10 +61,14 @@ describe.each([
           WorkerType: expected.workerType,
           NumberOfWorkers: expected.workers,
           Timeout: expected.timeout,
-          MaxRetries: expected.retries,
           ExecutionClass: expected.executionClass,
         }),
       );
+    });
+
+    test('no transform job is retried by Glue (MaxRetries 0): the workflow retries the run it follows', () => {
+      template.resourceCountIs('AWS::Glue::Job', 3);
+      template.allResourcesProperties('AWS::Glue::Job', { MaxRetries: 0 });
     });
 
     test('only one run of the job at a time can write the curated zone', () => {
