@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by the scripts that run PySpark locally (pytest.sh, pipeline-local.sh, bench-pipeline.sh):
-# makes .venv with the pinned requirements (Glue 5.0 = Spark 3.5 on Python 3.11) and the
-# Iceberg Spark runtime, then exports UNDERCURRENT_ICEBERG_JAR. Needs ROOT set and cwd = ROOT.
+# makes .venv with the pinned requirements (Glue 5.0 = Spark 3.5 on Python 3.11), the Iceberg Spark
+# runtime and the local twin's jars, then exports UNDERCURRENT_ICEBERG_JAR and UNDERCURRENT_TWIN_JARS
+# (colon-separated). Needs ROOT set and cwd = ROOT; mvn and a JDK 17 (javac, jar) for the jars.
 
 REQ="glue-scripts/requirements-dev.txt"
 VENV=".venv"
@@ -40,22 +41,99 @@ if [ "$want" != "$have" ]; then
   echo "$want" > "$STAMP"
 fi
 
-# The Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5), from
-# Maven Central, checked against its pinned SHA-256. The tests and the local pipeline put it
-# on the local Spark's class path (glue-scripts/lib/undercurrent_glue/local_spark.py).
-ICEBERG_JAR="$VENV/jars/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
+# Jars, resolved by Maven coordinates from Maven Central with mvn (`mvn dependency:copy`, no
+# transitive dependencies) into .venv/jars and checked against their pinned SHA-256:
+# - the Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5); the tests
+#   and the local pipeline put it on the local Spark's class path (glue-scripts/local/spark.py);
+# - for the local twin (glue-scripts/local/twin/): MySQL Connector/J, for the jobs' JDBC reads, and
+#   sqlite-jdbc, under the twin's stand-in for the Glue Data Catalog.
+JARS="$VENV/jars"
+ICEBERG_COORDS="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.7.1"
 ICEBERG_SHA256="cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c"
-ICEBERG_URL="https://repo1.maven.org/maven2/org/apache/iceberg/iceberg-spark-runtime-3.5_2.12/1.7.1/iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
-if [ ! -f "$ICEBERG_JAR" ] || [ "$(sha256sum "$ICEBERG_JAR" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
-  echo "python-env: downloading $ICEBERG_URL" >&2
-  mkdir -p "$(dirname "$ICEBERG_JAR")"
-  curl -fsSL --retry 3 -o "$ICEBERG_JAR.part" "$ICEBERG_URL"
-  if [ "$(sha256sum "$ICEBERG_JAR.part" | cut -d' ' -f1)" != "$ICEBERG_SHA256" ]; then
-    echo "python-env: $ICEBERG_URL does not have the pinned SHA-256 $ICEBERG_SHA256; refusing it." >&2
-    rm -f "$ICEBERG_JAR.part"
+MYSQL_COORDS="com.mysql:mysql-connector-j:9.4.0"
+MYSQL_SHA256="49ed93c8b2bea9cb0929b85a8a28837b191d0f8eac6919fdcef16e36e2cd53b3"
+SQLITE_COORDS="org.xerial:sqlite-jdbc:3.50.3.0"
+SQLITE_SHA256="a3f53a2aa15ae9425a9e793bbe9c8e5288febeb4b65ef5c1a4e80d4c2045cf08"
+
+# jar_path COORDS: where mvn puts the jar of group:artifact:version.
+jar_path() {
+  local artifact version
+  artifact="$(echo "$1" | cut -d: -f2)"
+  version="$(echo "$1" | cut -d: -f3)"
+  echo "$JARS/$artifact-$version.jar"
+}
+
+# fetch_jar COORDS SHA256: resolves the jar with mvn unless it is there with that SHA-256.
+fetch_jar() {
+  local coords="$1" sha="$2" jar staging fetched
+  jar="$(jar_path "$coords")"
+  if [ -f "$jar" ] && [ "$(sha256sum "$jar" | cut -d' ' -f1)" = "$sha" ]; then
+    return 0
+  fi
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "python-env: mvn is required to resolve $coords; install Maven (e.g. apt-get install -y maven)." >&2
     exit 1
   fi
-  mv "$ICEBERG_JAR.part" "$ICEBERG_JAR"
-fi
+  echo "python-env: resolving $coords" >&2
+  mkdir -p "$JARS"
+  staging="$(mktemp -d)"
+  if ! mvn -q -B dependency:copy -Dartifact="$coords" -DoutputDirectory="$staging" >"$staging/mvn.log" 2>&1; then
+    cat "$staging/mvn.log" >&2
+    rm -rf "$staging"
+    echo "python-env: mvn could not resolve $coords." >&2
+    exit 1
+  fi
+  fetched="$staging/$(basename "$jar")"
+  if [ ! -f "$fetched" ] || [ "$(sha256sum "$fetched" | cut -d' ' -f1)" != "$sha" ]; then
+    rm -rf "$staging"
+    echo "python-env: $coords does not have the pinned SHA-256 $sha; refusing it." >&2
+    exit 1
+  fi
+  mv -f "$fetched" "$jar"
+  rm -rf "$staging"
+}
+
+fetch_jar "$ICEBERG_COORDS" "$ICEBERG_SHA256"
+fetch_jar "$MYSQL_COORDS" "$MYSQL_SHA256"
+fetch_jar "$SQLITE_COORDS" "$SQLITE_SHA256"
+ICEBERG_JAR="$(jar_path "$ICEBERG_COORDS")"
+MYSQL_JAR="$(jar_path "$MYSQL_COORDS")"
+SQLITE_JAR="$(jar_path "$SQLITE_COORDS")"
 export UNDERCURRENT_ICEBERG_JAR="$ROOT/$ICEBERG_JAR"
 
+# The twin's JVM side (glue-scripts/local/twin/java: its s3:// file system and Glue catalog
+# stand-in), compiled against pyspark's jars and the Iceberg runtime into one jar, again only
+# when the sources, the requirements or the Iceberg jar change.
+TWIN_SRC="glue-scripts/local/twin/java"
+TWIN_JAR="$JARS/undercurrent-twin.jar"
+TWIN_STAMP="$JARS/.undercurrent-twin.sha256"
+twin_want="$( { echo "$want $ICEBERG_SHA256"; find "$TWIN_SRC" -name '*.java' -type f | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$TWIN_JAR" ] || [ "$twin_want" != "$(cat "$TWIN_STAMP" 2>/dev/null || true)" ]; then
+  for tool in javac jar; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      echo "python-env: $tool is required to build the twin's jar; install a JDK 17 (e.g. apt-get install -y openjdk-17-jdk-headless)." >&2
+      exit 1
+    fi
+  done
+  echo "python-env: compiling $TWIN_JAR" >&2
+  if ! pyspark_dir="$("$VENV/bin/python" -c 'import pyspark,os;print(os.path.dirname(pyspark.__file__))')"; then
+    echo "python-env: cannot find pyspark in $VENV to compile the twin's jar against." >&2
+    exit 1
+  fi
+  pyspark_jars="$pyspark_dir/jars"
+  build="$(mktemp -d)"
+  mkdir -p "$build/classes"
+  find "$TWIN_SRC" -name '*.java' -type f | LC_ALL=C sort > "$build/sources"
+  if ! javac -nowarn -Xlint:none -encoding UTF-8 --release 17 -cp "$pyspark_jars/*:$ICEBERG_JAR" \
+      -d "$build/classes" "@$build/sources" >"$build/log" 2>&1; then
+    cat "$build/log" >&2
+    rm -rf "$build"
+    echo "python-env: the twin's Java sources do not compile." >&2
+    exit 1
+  fi
+  jar cf "$build/undercurrent-twin.jar" -C "$build/classes" .
+  mv -f "$build/undercurrent-twin.jar" "$TWIN_JAR"
+  rm -rf "$build"
+  echo "$twin_want" > "$TWIN_STAMP"
+fi
+export UNDERCURRENT_TWIN_JARS="$ROOT/$TWIN_JAR:$ROOT/$MYSQL_JAR:$ROOT/$SQLITE_JAR"

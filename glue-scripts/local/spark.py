@@ -3,8 +3,9 @@
 It mirrors what Glue 5.0 gives a job: Spark 3.5, the UTC session time zone, and an Apache
 Iceberg catalog named :data:`ICEBERG_CATALOG` (in Glue it is the Glue Data Catalog; here a
 Hadoop catalog in a local warehouse directory). The Iceberg Spark runtime jar is the one
-``scripts/pytest.sh`` downloads from Maven Central and checks; its path comes from
-``UNDERCURRENT_ICEBERG_JAR``.
+``scripts/python-env.sh`` resolves from Maven Central and checks; its path comes from
+``UNDERCURRENT_ICEBERG_JAR``. :func:`session_builder` holds the settings that the local twin's
+session (``local/twin/spark.py``) shares.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 #: The Iceberg catalog name the gold job uses, in Glue and locally.
 ICEBERG_CATALOG = "glue_catalog"
@@ -35,47 +36,43 @@ def iceberg_jar() -> Path:
     """The Iceberg Spark runtime jar: ``$UNDERCURRENT_ICEBERG_JAR`` or ``.venv/jars/...``.
 
     Raises:
-        FileNotFoundError: the jar is not there; ``scripts/pytest.sh`` downloads it.
+        FileNotFoundError: the jar is not there; ``scripts/pytest.sh`` resolves it.
     """
     jar = Path(os.environ.get(ICEBERG_JAR_VARIABLE) or _DEFAULT_JAR)
     if not jar.is_file():
         raise FileNotFoundError(
-            f"Iceberg Spark runtime not found at {jar}; run scripts/pytest.sh once (it downloads and "
+            f"Iceberg Spark runtime not found at {jar}; run scripts/pytest.sh once (it resolves and "
             f"checks it) or set {ICEBERG_JAR_VARIABLE}."
         )
     return jar
 
 
-def local_spark(
-    warehouse: Path,
-    app_name: str = "undercurrent-local",
+def session_builder(
+    app_name: str,
     cores: int = 2,
     shuffle_partitions: Optional[int] = None,
+    jars: Sequence[Path] = (),
 ):
-    """Return a local SparkSession with the Iceberg catalog :data:`ICEBERG_CATALOG` at ``warehouse``.
+    """The builder every local session starts from (``local_spark`` and the twin's ``twin_spark``).
+
+    It has Glue 5.0's settings that do not depend on where the data is: ``local[cores]``, UTC,
+    the Iceberg SQL extensions, the settings below; ``jars`` go on the class path. No catalog.
 
     Args:
-        warehouse: directory of the local Iceberg warehouse (created if missing).
         app_name: Spark application name.
         cores: local cores (``local[cores]``).
         shuffle_partitions: ``spark.sql.shuffle.partitions``; default ``cores``.
+        jars: jars for ``spark.jars``.
     """
     pin_utc()
     from pyspark.sql import SparkSession
 
-    warehouse.mkdir(parents=True, exist_ok=True)
     partitions = str(shuffle_partitions or cores)
-    session = (
+    return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
-        .config("spark.jars", str(iceberg_jar()))
+        .config("spark.jars", ",".join(str(jar) for jar in jars))
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
-        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.type", "hadoop")
-        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.warehouse", warehouse.resolve().as_uri())
-        # No table cache: the benchmark and the tests delete warehouse directories between
-        # runs, and a cached table (kept 30 s after its last use) would point at deleted metadata.
-        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.cache-enabled", "false")
         # Iceberg 1.7.1's vectorized (Arrow) Parquet reader crashes the JVM (SIGSEGV) under
         # Spark 3.5.4 and later (apache/iceberg#11731, fixed in Iceberg 1.8.0); the row reader
         # gives the same rows.
@@ -95,6 +92,32 @@ def local_spark(
         .config("spark.driver.memory", "4g")
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+
+
+def local_spark(
+    warehouse: Path,
+    app_name: str = "undercurrent-local",
+    cores: int = 2,
+    shuffle_partitions: Optional[int] = None,
+):
+    """Return a local SparkSession with the Iceberg catalog :data:`ICEBERG_CATALOG` at ``warehouse``.
+
+    Args:
+        warehouse: directory of the local Iceberg warehouse (created if missing).
+        app_name: Spark application name.
+        cores: local cores (``local[cores]``).
+        shuffle_partitions: ``spark.sql.shuffle.partitions``; default ``cores``.
+    """
+    warehouse.mkdir(parents=True, exist_ok=True)
+    session = (
+        session_builder(app_name, cores, shuffle_partitions, [iceberg_jar()])
+        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
+        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.type", "hadoop")
+        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.warehouse", warehouse.resolve().as_uri())
+        # No table cache: the benchmark and the tests delete warehouse directories between
+        # runs, and a cached table (kept 30 s after its last use) would point at deleted metadata.
+        .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.cache-enabled", "false")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -83,6 +83,20 @@ export function acknowledgeWildcardResource(grantee: iam.IGrantable, resource: s
   });
 }
 
+/**
+ * The keys Glue's `s3://` file system touches for a prefix besides the objects under it: the
+ * prefix's own key without its slash (probed when it checks whether the path exists) and its
+ * `_$folder$` marker (probed by that check and written when it creates the "directory"). The
+ * local twin records both (docs/twin.md). Exact ARNs: no wildcard, no sibling prefix.
+ */
+function directoryKeys(target: PrefixGrant, prefix: string): { key: string; marker: string } | undefined {
+  if (prefix === '') {
+    return undefined;
+  }
+  const directory = prefix.slice(0, -1);
+  return { key: target.bucket.arnForObjects(directory), marker: target.bucket.arnForObjects(`${directory}_$folder$`) };
+}
+
 function objectAccess(grantee: iam.IGrantable, target: PrefixGrant, actions: readonly string[], verb: string): void {
   const prefix = normalizePrefix(target.prefix);
   const objects = target.bucket.arnForObjects(`${prefix}*`);
@@ -108,6 +122,10 @@ function listAccess(grantee: iam.IGrantable, target: PrefixGrant): void {
 /** Grants reading (get + list) the objects under a prefix, and decrypting them. */
 export function grantPrefixRead(grantee: iam.IGrantable, target: PrefixGrant): void {
   objectAccess(grantee, target, S3_READ_ACTIONS, 'Reads');
+  const directory = directoryKeys(target, normalizePrefix(target.prefix));
+  if (directory) {
+    addAll(grantee, [new iam.PolicyStatement({ actions: [...S3_READ_ACTIONS], resources: [directory.key, directory.marker] })]);
+  }
   listAccess(grantee, target);
   addAll(grantee, [keyStatement(target.bucket.encryptionKey, KMS_DECRYPT_ACTIONS)]);
 }
@@ -118,6 +136,10 @@ export function grantPrefixRead(grantee: iam.IGrantable, target: PrefixGrant): v
  */
 export function grantPrefixWrite(grantee: iam.IGrantable, target: PrefixGrant, overwrite = false): void {
   objectAccess(grantee, target, overwrite ? [...S3_WRITE_ACTIONS, ...S3_DELETE_ACTIONS] : S3_WRITE_ACTIONS, 'Writes');
+  const directory = directoryKeys(target, normalizePrefix(target.prefix));
+  if (directory) {
+    addAll(grantee, [new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [directory.marker] })]);
+  }
   listAccess(grantee, target);
   addAll(grantee, [keyStatement(target.bucket.encryptionKey, KMS_ENCRYPT_ACTIONS)]);
 }

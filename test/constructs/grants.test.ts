@@ -82,12 +82,17 @@ describe('grant helpers', () => {
     template = Template.fromStack(stack);
   });
 
-  test('grantPrefixRead gives exactly s3:GetObject on the prefix objects, a prefix-bound s3:ListBucket and kms:Decrypt on the bucket key', () => {
+  test('grantPrefixRead gives exactly s3:GetObject on the prefix objects, the prefix key and its folder marker, a prefix-bound s3:ListBucket and kms:Decrypt on the bucket key', () => {
     expect(statementsOf(template, reader)).toEqual([
       {
         Effect: 'Allow',
         Action: 's3:GetObject',
-        Resource: stack.resolve(lake.bucket.arnForObjects('raw/clickstream/*')),
+        // Glue's s3:// file system probes the prefix's own key and its _$folder$ marker (docs/twin.md).
+        Resource: [
+          stack.resolve(lake.bucket.arnForObjects('raw/clickstream')),
+          stack.resolve(lake.bucket.arnForObjects('raw/clickstream/*')),
+          stack.resolve(lake.bucket.arnForObjects('raw/clickstream_$folder$')),
+        ],
       },
       {
         Effect: 'Allow',
@@ -118,6 +123,7 @@ describe('grant helpers', () => {
         Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
         Resource: stack.resolve(lake.bucket.arnForObjects('curated/*')),
       },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: stack.resolve(lake.bucket.arnForObjects('curated_$folder$')) },
       {
         Effect: 'Allow',
         Action: 's3:ListBucket',
@@ -139,6 +145,7 @@ describe('grant helpers', () => {
         Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
         Resource: stack.resolve(lake.bucket.arnForObjects('curated/*')),
       },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: stack.resolve(lake.bucket.arnForObjects('curated_$folder$')) },
       {
         Effect: 'Allow',
         Action: 's3:ListBucket',
@@ -239,7 +246,10 @@ describe('grant helpers and the AwsSolutions-IAM5 acknowledgement', () => {
     Template.fromStack(consumer).hasResourceProperties('AWS::IAM::ManagedPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [{ 'Fn::ImportValue': Match.anyValue() }, '/x/*']] } }),
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: Match.arrayWith([{ 'Fn::Join': ['', [{ 'Fn::ImportValue': Match.anyValue() }, '/x/*']] }]),
+          }),
         ]),
       },
     });

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * `npm run twin -- -c env=dev [--scale N] [--workdir DIR]`: runs the local twin of an
+ * environment (lib/twin/twin.ts) and exits non-zero when any check fails.
+ * scripts/twin.sh prepares the Python venv and the jars first.
+ */
+import * as path from 'path';
+import { runTwin } from '../lib/twin/twin';
+
+function parse(argv: readonly string[]): { env: string; scale: number; work: string } {
+  let env = 'dev';
+  let scale = 0.2;
+  let work: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) {
+        throw new Error(`${arg} needs a value.`);
+      }
+      return next;
+    };
+    if (arg === '-c' || arg === '--context') {
+      const [key, v] = value().split('=', 2);
+      if (key !== 'env' || !v) {
+        throw new Error(`The twin takes only -c env=<name>; got -c ${key}=${v ?? ''}.`);
+      }
+      env = v;
+    } else if (arg === '--scale') {
+      scale = Number(value());
+      if (!(scale > 0 && scale <= 10)) {
+        throw new Error(`--scale must be a number greater than 0 and at most 10; got ${argv[i]}.`);
+      }
+    } else if (arg === '--workdir') {
+      work = value();
+    } else {
+      throw new Error(`Unknown argument ${arg}; usage: npm run twin -- -c env=<name> [--scale N] [--workdir DIR]`);
+    }
+  }
+  return { env, scale, work: work ?? path.join('.twin', env) };
+}
+
+/** Progress and the summary go to standard output. */
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const { env, scale, work } = parse(process.argv.slice(2));
+  const python = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '.venv', 'bin', 'python');
+  const started = Date.now();
+  const result = await runTwin({ env, scale, work, python, log: print });
+  print(`\nTwin of ${env} at scale ${scale} in ${((Date.now() - started) / 1000).toFixed(0)} s (work directory ${work}):`);
+  for (const [table, rows] of Object.entries(result.lake?.counts ?? {}).sort()) {
+    print(`  ${table.padEnd(48)} ${rows}`);
+  }
+  print(`  gold revenue ${result.lake?.revenue}; source revenue ${result.source.revenue}`);
+  if (result.problems.length > 0) {
+    console.error(`\n${result.problems.length} check(s) failed:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return 1;
+  }
+  print('\nEvery check passed.');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(2);
+  },
+);

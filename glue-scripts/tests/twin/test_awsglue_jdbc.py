@@ -1,0 +1,509 @@
+"""The twin's ``awsglue`` reading a real MariaDB over verified TLS: bookmarks, hash partitions, TLS.
+
+Each test runs one scenario in a fresh Python process (this file, run as a script) whose local
+Spark has MySQL Connector/J on the driver class path: the session the other tests share has no
+JDBC driver, and Glue runs every job run in a fresh JVM anyway. The MariaDB server comes from
+``scripts/mariadb.sh`` (TLS required, a throwaway CA, UTC); the tests are skipped when it, the
+MariaDB server or the Connector/J jar (``$UNDERCURRENT_TWIN_JARS``, ``.venv/jars`` or the local
+Maven cache) is missing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import glob
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
+ROOT = GLUE_SCRIPTS.parent
+LIB = GLUE_SCRIPTS / "lib"
+AWSGLUE = GLUE_SCRIPTS / "local" / "twin" / "awsglue"
+MARIADB_SH = ROOT / "scripts" / "mariadb.sh"
+JOB = "SourceExtract"
+DATABASE = "src"
+SCENARIO_TIMEOUT = 600
+
+
+def _load_awsglue():
+    if "awsglue" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("awsglue", AWSGLUE / "__init__.py", submodule_search_locations=[str(AWSGLUE)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["awsglue"] = module
+        spec.loader.exec_module(module)
+    assert Path(sys.modules["awsglue"].__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
+
+
+def connector_jar() -> Optional[str]:
+    """MySQL Connector/J: from ``$UNDERCURRENT_TWIN_JARS`` (colon-separated), .venv/jars or ~/.m2."""
+    listed = os.environ.get("UNDERCURRENT_TWIN_JARS", "").split(os.pathsep)
+    candidates = [j for j in listed if "mysql-connector" in Path(j).name and Path(j).is_file()]
+    candidates += sorted(glob.glob(str(ROOT / ".venv" / "jars" / "mysql-connector-j-*.jar")))
+    candidates += sorted(glob.glob(str(Path.home() / ".m2/repository/com/mysql/mysql-connector-j/*/mysql-connector-j-*.jar")))
+    return candidates[0] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- pytest side -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A MariaDB server with database ``src`` and a SELECT-only user ``extract``; stopped afterwards."""
+    if not MARIADB_SH.is_file() or not shutil.which("openssl"):
+        pytest.skip("scripts/mariadb.sh or openssl is missing")
+    if not (shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists()):
+        pytest.skip("mariadb-server is not installed")
+    jar = connector_jar()
+    if jar is None:
+        pytest.skip("MySQL Connector/J not found ($UNDERCURRENT_TWIN_JARS or ~/.m2)")
+    base = tmp_path_factory.mktemp("mariadb")
+    directory = base / "db"
+    started = subprocess.run(
+        ["bash", str(MARIADB_SH), "start", str(directory), str(_free_port())], capture_output=True, text=True, timeout=120
+    )
+    if started.returncode != 0:
+        pytest.fail(f"mariadb.sh start failed: {started.stderr}")
+    info = json.loads(started.stdout.strip().splitlines()[-1])
+    try:
+        password = "extract-" + os.urandom(12).hex()
+        _sql(
+            info,
+            f"CREATE DATABASE {DATABASE}; CREATE USER 'extract'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+            f"GRANT SELECT ON {DATABASE}.* TO 'extract'@'127.0.0.1';",
+        )
+        other_ca = base / "other-ca.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "1", "-keyout", str(base / "other-key.pem"),
+             "-out", str(other_ca), "-subj", "/CN=Some other CA", "-addext", "basicConstraints=critical,CA:TRUE"],
+            check=True, capture_output=True,
+        )
+        url = f"jdbc:mysql://127.0.0.1:{info['port']}/{DATABASE}"
+        connections = {
+            "source": {"url": url, "user": "extract", "password": password, "enforceSsl": True, "caFile": info["caFile"]},
+            "wrong-ca": {"url": url, "user": "extract", "password": password, "enforceSsl": True, "caFile": str(other_ca)},
+            "no-ca": {"url": url, "user": "extract", "password": password, "enforceSsl": True},
+        }
+        connections_file = base / "connections.json"
+        connections_file.write_text(json.dumps(connections))
+        yield {"info": info, "jar": jar, "connections": str(connections_file), "base": str(base)}
+    finally:
+        subprocess.run(["bash", str(MARIADB_SH), "stop", str(directory)], capture_output=True, timeout=120)
+
+
+def run_scenario(server: Dict[str, Any], name: str, tmp_path: Path) -> Dict[str, Any]:
+    work = tmp_path / "work"
+    work.mkdir()
+    params = {"info": server["info"], "warehouse": str(tmp_path / "warehouse"), "work": str(work)}
+    params_file, out_file = tmp_path / "params.json", tmp_path / "out.json"
+    params_file.write_text(json.dumps(params))
+    env = dict(
+        os.environ,
+        PYSPARK_SUBMIT_ARGS=f"--driver-class-path {server['jar']} pyspark-shell",
+        UNDERCURRENT_TWIN_WORK=str(work),
+        UNDERCURRENT_TWIN_CONNECTIONS=server["connections"],
+    )
+    done = subprocess.run(
+        [sys.executable, __file__, name, str(params_file), str(out_file)],
+        env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scenario {name} failed ({done.returncode}):\n{done.stderr[-6000:]}")
+    return json.loads(out_file.read_text())
+
+
+def test_bookmarks_read_only_past_the_last_commit(server, tmp_path):
+    out = run_scenario(server, "bookmarks", tmp_path)
+
+    assert out["run1"] == [1, 2, 3, 4, 5]
+    assert out["run1_partitions"] == 3  # the declared hashpartitions
+    assert out["schema"] == "struct<id:int,name:string,grp:int,updated_at:timestamp>"
+    assert out["first_updated_at"] == "2025-01-01 00:00:00.001000"  # the UTC instant MySQL holds
+    entry = out["bookmark1"]["entries"]["extract_events"]
+    assert entry["values"] == [{"type": "timestamp", "text": "2025-01-01 00:00:00.005"}]
+    assert entry["jobBookmarkKeys"] == ["updated_at"] and entry["runId"] == "jr_1"
+
+    assert out["run2"] == [6, 7]  # only the rows past the bookmark ...
+    assert out["bookmark2"] == out["bookmark1"]  # ... and no commit: the bookmark did not move,
+    assert out["run3"] == [6, 7]  # so the next run reads them again;
+    assert out["run3_again"] == [6, 7]  # a row inserted after the read was planned is not in it, even re-evaluated.
+    assert out["bookmark3"]["entries"]["extract_events"]["values"][0]["text"] == "2025-01-01 00:00:00.007"
+
+    assert out["run4_paused"] == [8]
+    assert out["bookmark4"] == out["bookmark3"]  # pause reads past the bookmark but does not move it
+    assert out["run5"] == [8]
+    assert out["run6"] == []  # nothing new
+    assert out["bookmark6"]["entries"]["extract_events"]["values"][0]["text"] == "2025-01-01 00:00:00.008"
+    assert out["bookmark6"]["run"] == 4  # runs 1, 3, 5, 6 committed
+    assert out["bookmark6"]["entries"]["extract_events"]["runId"] == "jr_5"  # the run that moved it
+
+    assert out["run7_disabled"] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert out["run8_no_ctx"] == [1, 2, 3, 4, 5, 6, 7, 8]  # no transformation_ctx: whole table, nothing kept
+    assert set(out["bookmark8"]["entries"]) == {"extract_events"}
+
+    # Compound key (updated_at, id) with ties on updated_at.
+    assert out["ticks1"] == [1, 2, 3]
+    assert out["ticks2"] == [4, 5]
+    assert [v["text"] for v in out["ticks_bookmark"]["values"]] == ["2025-01-01 00:00:01.000", "5"]
+
+
+def test_hash_partitions_read_every_row_once(server, tmp_path):
+    out = run_scenario(server, "hash", tmp_path)
+
+    assert out["partitions"] == 5
+    assert sorted(out["ids"]) == list(range(1, 201))  # every row, none twice
+    assert out["partition_of"] == out["expected_partition_of"]  # MOD(CRC32(code), 5), NULLs in 0
+    assert all(out["sizes"][str(p)] > 0 for p in range(5))
+    assert out["default_partitions"] == 7
+
+    assert out["bookmarked_partitions"] == 4
+    assert sorted(out["bookmarked_ids"]) == list(range(1, 201))
+    assert sorted(out["bookmarked_next"]) == list(range(201, 211))
+
+
+def test_tls_is_verified(server, tmp_path):
+    out = run_scenario(server, "tls", tmp_path)
+
+    assert out["ssl_mode"] == "VERIFY_IDENTITY"
+    assert out["ssl_version"] in ("TLSv1.2", "TLSv1.3")
+    assert out["rows_with_right_ca"] == 1
+    # The server's certificate does not chain to another CA: the read fails, nothing falls back.
+    assert out["wrong_ca_error"] is not None
+    assert any(s in out["wrong_ca_error"] for s in ("PKIX", "certification path", "unable to find valid certification"))
+    assert "caFile None is not a file" in out["no_ca_error"]
+    assert "is not one of the job's connections" in out["unknown_connection_error"]
+    assert out["truststore_removed"] is False  # kept while the process runs, removed at exit
+
+
+CLASSIC_MODELS = ROOT / "lib" / "source-db" / "migrations" / "V001__classic_models.sql"
+SOURCE_ROWS = f"""
+INSERT INTO classicmodels.offices (office_code, city, phone, address_line1, address_line2, state, country, postal_code, territory)
+  VALUES ('1', 'Paris', '+33 1 00', '1 rue de la Paix', NULL, NULL, 'France', '75002', 'EMEA');
+INSERT INTO classicmodels.employees (employee_number, last_name, first_name, extension, email, office_code, reports_to, job_title)
+  VALUES (1002, 'Murphy', 'Diane', 'x5800', 'dmurphy@example.com', '1', NULL, 'President');
+INSERT INTO classicmodels.customers (customer_number, customer_name, contact_last_name, contact_first_name, phone, address_line1,
+  address_line2, city, state, postal_code, country, sales_rep_employee_number, credit_limit) VALUES
+  (103, 'Atelier graphique', 'Schmitt', 'Carine', '40.32.2555', '54, rue Royale', NULL, 'Nantes', NULL, '44000', 'France', 1002, 21000.00),
+  (112, 'Signal Gift Stores', 'King', 'Jean', '7025551838', '8489 Strong St.', NULL, 'Las Vegas', 'NV', '83030', 'USA', 1002, 71800.00),
+  (114, 'Australian Collectors', 'Ferguson', 'Peter', '03 9520 4555', '636 St Kilda Road', 'Level 3', 'Melbourne', 'Victoria', '3004',
+   'Australia', NULL, NULL);
+INSERT INTO classicmodels.product_lines (product_line, text_description, html_description) VALUES ('Classic Cars', 'Cars', NULL);
+INSERT INTO classicmodels.products (product_code, product_name, product_line, product_scale, product_vendor, product_description,
+  quantity_in_stock, buy_price, msrp) VALUES
+  ('S10_1678', '1969 Harley Davidson', 'Classic Cars', '1:10', 'Min Lin Diecast', 'A replica', 7933, 48.81, 95.70),
+  ('S10_1949', '1952 Alpine Renault', 'Classic Cars', '1:10', 'Classic Metal', 'Turnable front wheels', 7305, 98.58, 214.30);
+INSERT INTO classicmodels.orders (order_number, order_date, required_date, shipped_date, status, comments, customer_number) VALUES
+  (10100, '2003-01-06', '2003-01-13', '2003-01-10', 'Shipped', NULL, 103),
+  (10101, '2003-01-09', '2003-01-18', NULL, 'In Process', 'Check on availability.', 112);
+INSERT INTO classicmodels.order_lines (order_number, product_code, quantity_ordered, price_each, order_line_number) VALUES
+  (10100, 'S10_1678', 30, 95.70, 1), (10100, 'S10_1949', 50, 214.30, 2), (10101, 'S10_1678', 25, 108.06, 1);
+INSERT INTO classicmodels.payments (customer_number, check_number, payment_date, amount) VALUES
+  (103, 'HQ336336', '2004-10-19', 6066.78), (112, 'BO864823', '2004-12-17', 14191.12);
+"""
+MORE_SOURCE_ROWS = """
+INSERT INTO classicmodels.customers (customer_number, customer_name, contact_last_name, contact_first_name, phone, address_line1,
+  address_line2, city, state, postal_code, country, sales_rep_employee_number, credit_limit)
+  VALUES (119, 'La Rochelle Gifts', 'Labrune', 'Janine', '40.67.8555', '67, rue des Cinquante Otages', NULL, 'Nantes', NULL,
+          '44000', 'France', 1002, 118200.00);
+INSERT INTO classicmodels.orders (order_number, order_date, required_date, shipped_date, status, comments, customer_number)
+  VALUES (10102, '2003-01-10', '2003-01-18', NULL, 'In Process', NULL, 119);
+"""
+
+
+def _extract_spec(server, tmp_path: Path, run_id: str) -> Path:
+    tables = "offices,employees,customers,product_lines,products,orders,order_lines,payments"
+    spec = {
+        "work": str(tmp_path / "work"),
+        "jobName": "undercurrent-dev-ingestion-SourceExtract",
+        "runId": run_id,
+        "script": str(GLUE_SCRIPTS / "jobs" / "source_extract.py"),
+        "extraPyFiles": [str(LIB)],
+        "arguments": {
+            "--connection_name": "undercurrent-mysql",
+            "--database": "classicmodels",
+            "--raw_path": "s3://raw-bucket/landing/",
+            "--tables": tables,
+            "--job-bookmark-option": "job-bookmark-enable",
+            "--enable-metrics": "",
+            "--enable-auto-scaling": "true",
+            "--custom-logGroup-prefix": "/aws-glue/jobs/undercurrent",
+        },
+        "principal": "arn:aws:iam::111122223333:role/SourceExtractRole",
+        "connections": {"undercurrent-mysql": json.loads(Path(server["connections"]).read_text())["source"]},
+        "account": "111122223333",
+        "region": "eu-west-1",
+    }
+    path = tmp_path / f"{run_id}.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def _extract_run(server, tmp_path: Path, run_id: str) -> Dict[str, Dict[str, Any]]:
+    run_job = GLUE_SCRIPTS / "local" / "twin" / "run_job.py"
+    done = subprocess.run(
+        [sys.executable, str(run_job), "--spec", str(_extract_spec(server, tmp_path, run_id))],
+        capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-6000:]
+    record = json.loads((tmp_path / "work" / "runs" / f"{run_id}.json").read_text())
+    assert record["status"] == "SUCCEEDED" and record["error"] is None
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return {line["table"]: line for line in lines}
+
+
+@pytest.mark.skipif(not (GLUE_SCRIPTS / "local" / "twin" / "spark.py").is_file(), reason="local/twin/spark.py is not there yet")
+def test_source_extract_job_runs_through_run_job(server, tmp_path):
+    info = server["info"]
+    _sql(info, "CREATE DATABASE classicmodels; GRANT SELECT ON classicmodels.* TO 'extract'@'127.0.0.1';")
+    _sql(info, "USE classicmodels;\n" + CLASSIC_MODELS.read_text())
+    _sql(info, SOURCE_ROWS)
+    (tmp_path / "work" / "s3" / "raw-bucket").mkdir(parents=True)
+
+    first = _extract_run(server, tmp_path, "jr_extract_1")
+    assert {t: first[t]["rows"] for t in first} == {
+        "offices": 1, "employees": 1, "customers": 3, "product_lines": 1, "products": 2, "orders": 2, "order_lines": 3, "payments": 2,
+    }
+    bookmark = json.loads((tmp_path / "work" / "bookmarks" / "undercurrent-dev-ingestion-SourceExtract.json").read_text())
+    assert set(bookmark["entries"]) == {"extract_customers", "extract_orders", "extract_order_lines", "extract_payments"}
+
+    _sql(info, MORE_SOURCE_ROWS)
+    second = _extract_run(server, tmp_path, "jr_extract_2")
+    assert {t: second[t]["rows"] for t in second} == {
+        "offices": 1, "employees": 1, "customers": 1, "product_lines": 1, "products": 2, "orders": 1, "order_lines": 0, "payments": 0,
+    }
+    bucket = tmp_path / "work" / "s3" / "raw-bucket"
+    runs = sorted(p.name for p in bucket.glob("landing/**/customers/ingest_date=*/run_id=*"))
+    assert runs == ["run_id=jr_extract_1", "run_id=jr_extract_2"]  # one increment per run, in the twin's s3://
+
+
+# --- scenario side (a fresh process) -----------------------------------------------------------
+
+
+def _sql(info: Dict[str, Any], statements: str) -> None:
+    client = shutil.which("mariadb") or "/usr/bin/mariadb"
+    subprocess.run(
+        [client, "--no-defaults", "--protocol=socket", f"--socket={info['socket']}", f"--user={getpass.getuser()}",
+         "--batch", "-e", statements],
+        check=True, capture_output=True, text=True,
+    )
+
+
+def _run(spark, run_id: str, option: str):
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+
+    glue = GlueContext(spark.sparkContext)
+    job = Job(glue)
+    job.init(JOB, {"JOB_NAME": JOB, "JOB_RUN_ID": run_id, "job_bookmark_option": option})
+    return glue, job
+
+
+def _read(glue, options, ctx: str = ""):
+    return glue.create_dynamic_frame.from_options(connection_type="mysql", connection_options=options, transformation_ctx=ctx).toDF()
+
+
+def _ids(df) -> List[int]:
+    return sorted(r["id"] for r in df.select("id").collect())
+
+
+def _bookmark(params) -> Dict[str, Any]:
+    path = Path(params["work"]) / "bookmarks" / f"{JOB}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _events_plan():
+    from undercurrent_glue.extract import ExtractPlan
+
+    return ExtractPlan(
+        table="events", mode="incremental", columns=("id", "name", "grp", "updated_at"), primary_key=("id",),
+        bookmark_keys=("updated_at",), hash_field="id", hash_partitions=3,
+    )
+
+
+def scenario_bookmarks(spark, params) -> Dict[str, Any]:
+    from undercurrent_glue.extract import jdbc_connection_options
+
+    info = params["info"]
+    _sql(info, f"""
+        CREATE TABLE {DATABASE}.events (id INT PRIMARY KEY, name VARCHAR(20), grp INT NULL, updated_at TIMESTAMP(3) NOT NULL);
+        INSERT INTO {DATABASE}.events VALUES
+          (1, 'a', 1, '2025-01-01 00:00:00.001'), (2, 'b', 2, '2025-01-01 00:00:00.002'),
+          (3, 'c', NULL, '2025-01-01 00:00:00.003'), (4, 'd', 4, '2025-01-01 00:00:00.004'),
+          (5, 'e', 5, '2025-01-01 00:00:00.005');""")
+    options = jdbc_connection_options(_events_plan(), "source", DATABASE)
+    ctx = "extract_events"
+    out: Dict[str, Any] = {}
+
+    glue, job = _run(spark, "jr_1", "job-bookmark-enable")
+    df = _read(glue, options, ctx)
+    out["run1"], out["run1_partitions"], out["schema"] = _ids(df), df.rdd.getNumPartitions(), df.schema.simpleString()
+    out["first_updated_at"] = str(df.where("id = 1").collect()[0]["updated_at"])
+    job.commit()
+    out["bookmark1"] = _bookmark(params)
+
+    _sql(info, f"INSERT INTO {DATABASE}.events VALUES (6, 'f', 6, '2025-01-01 00:00:00.006'), (7, 'g', 7, '2025-01-01 00:00:00.007');")
+    glue, job = _run(spark, "jr_2", "job-bookmark-enable")
+    out["run2"] = _ids(_read(glue, options, ctx))  # the run fails here: no commit
+    out["bookmark2"] = _bookmark(params)
+
+    glue, job = _run(spark, "jr_3", "job-bookmark-enable")
+    df = _read(glue, options, ctx)
+    _sql(info, f"INSERT INTO {DATABASE}.events VALUES (8, 'h', 8, '2025-01-01 00:00:00.008');")
+    out["run3"] = _ids(df)
+    out["run3_again"] = _ids(df)
+    job.commit()
+    out["bookmark3"] = _bookmark(params)
+
+    glue, job = _run(spark, "jr_4", "job-bookmark-pause")
+    out["run4_paused"] = _ids(_read(glue, options, ctx))
+    job.commit()
+    out["bookmark4"] = _bookmark(params)
+
+    glue, job = _run(spark, "jr_5", "job-bookmark-enable")
+    out["run5"] = _ids(_read(glue, options, ctx))
+    job.commit()
+    glue, job = _run(spark, "jr_6", "job-bookmark-enable")
+    out["run6"] = _ids(_read(glue, options, ctx))
+    job.commit()
+    out["bookmark6"] = _bookmark(params)
+
+    glue, job = _run(spark, "jr_7", "job-bookmark-disable")
+    out["run7_disabled"] = _ids(_read(glue, options, ctx))
+    job.commit()
+    glue, job = _run(spark, "jr_8", "job-bookmark-enable")
+    out["run8_no_ctx"] = _ids(_read(glue, options, ""))
+    job.commit()
+    out["bookmark8"] = _bookmark(params)
+
+    _sql(info, f"""
+        CREATE TABLE {DATABASE}.ticks (id INT PRIMARY KEY, updated_at TIMESTAMP(3) NOT NULL);
+        INSERT INTO {DATABASE}.ticks VALUES (1, '2025-01-01 00:00:00.500'), (2, '2025-01-01 00:00:01'), (3, '2025-01-01 00:00:01');""")
+    ticks = {"useConnectionProperties": "true", "connectionName": "source", "dbtable": f"{DATABASE}.ticks",
+             "jobBookmarkKeys": ["updated_at", "id"], "jobBookmarkKeysSortOrder": "asc"}
+    glue, job = _run(spark, "jr_9", "job-bookmark-enable")
+    out["ticks1"] = _ids(_read(glue, ticks, "ticks"))
+    job.commit()
+    _sql(info, f"INSERT INTO {DATABASE}.ticks VALUES (4, '2025-01-01 00:00:01'), (5, '2025-01-01 00:00:01');")
+    glue, job = _run(spark, "jr_10", "job-bookmark-enable")
+    out["ticks2"] = _ids(_read(glue, ticks, "ticks"))
+    job.commit()
+    out["ticks_bookmark"] = _bookmark(params)["entries"]["ticks"]
+    return out
+
+
+def scenario_hash(spark, params) -> Dict[str, Any]:
+    from pyspark.sql import functions as F
+
+    from undercurrent_glue.extract import ExtractPlan, jdbc_connection_options
+
+    info = params["info"]
+    rows = ", ".join(
+        f"({i}, {'NULL' if i % 17 == 0 else repr(f'C{i * 7919 % 1000:03d}')}, '2025-01-01 00:00:{i % 60:02d}.{i:03d}')" for i in range(1, 201)
+    )
+    _sql(info, f"""
+        CREATE TABLE {DATABASE}.items (id INT PRIMARY KEY, code VARCHAR(10) NULL, updated_at TIMESTAMP(3) NOT NULL);
+        INSERT INTO {DATABASE}.items VALUES {rows};""")
+    codes = {i: (None if i % 17 == 0 else f"C{i * 7919 % 1000:03d}") for i in range(1, 201)}
+    out: Dict[str, Any] = {}
+    glue, job = _run(spark, "jr_1", "job-bookmark-enable")
+    base = {"useConnectionProperties": "true", "connectionName": "source", "dbtable": f"{DATABASE}.items"}
+    df = _read(glue, dict(base, hashfield="code", hashpartitions="5"))
+    out["partitions"] = df.rdd.getNumPartitions()
+    tagged = df.select("id", F.spark_partition_id().alias("p")).collect()
+    out["ids"] = [r["id"] for r in tagged]
+    out["partition_of"] = {str(r["id"]): r["p"] for r in tagged}
+    out["expected_partition_of"] = {
+        str(i): (0 if code is None else zlib.crc32(code.encode("utf-8")) % 5) for i, code in codes.items()
+    }
+    sizes: Dict[str, int] = {}
+    for r in tagged:
+        sizes[str(r["p"])] = sizes.get(str(r["p"]), 0) + 1
+    out["sizes"] = sizes
+    out["default_partitions"] = _read(glue, dict(base, hashfield="code")).rdd.getNumPartitions()
+
+    plan = ExtractPlan(
+        table="items", mode="incremental", columns=("id", "code", "updated_at"), primary_key=("id",),
+        bookmark_keys=("updated_at",), hash_field="id", hash_partitions=4,
+    )
+    options = jdbc_connection_options(plan, "source", DATABASE)
+    df = _read(glue, options, "extract_items")
+    out["bookmarked_partitions"] = df.rdd.getNumPartitions()
+    out["bookmarked_ids"] = _ids(df)
+    job.commit()
+    more = ", ".join(f"({i}, 'N{i}', '2025-01-02 00:00:00.{i:03d}')" for i in range(201, 211))
+    _sql(info, f"INSERT INTO {DATABASE}.items VALUES {more};")
+    glue, job = _run(spark, "jr_2", "job-bookmark-enable")
+    out["bookmarked_next"] = [r["id"] for r in _read(glue, options, "extract_items").select("id").collect()]
+    return out
+
+
+def scenario_tls(spark, params) -> Dict[str, Any]:
+    import awsglue._jdbc as jdbc
+
+    info = params["info"]
+    _sql(info, f"CREATE TABLE {DATABASE}.one (id INT PRIMARY KEY); INSERT INTO {DATABASE}.one VALUES (1);")
+    out: Dict[str, Any] = {}
+    glue, job = _run(spark, "jr_1", "job-bookmark-disable")
+    url, properties = jdbc._connection_properties(glue, "source")
+    out["ssl_mode"] = properties["sslMode"]
+    status = (
+        spark.read.format("jdbc").option("url", url)
+        .option("query", "SELECT VARIABLE_VALUE AS v FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_version'")
+        .options(**properties).load().collect()
+    )
+    out["ssl_version"] = status[0]["v"]
+    base = {"useConnectionProperties": "true", "dbtable": f"{DATABASE}.one"}
+    out["rows_with_right_ca"] = _read(glue, dict(base, connectionName="source")).count()
+
+    def failure(connection: str) -> Optional[str]:
+        try:
+            _read(glue, dict(base, connectionName=connection)).count()
+        except Exception as error:  # noqa: BLE001 - the message is the result
+            return f"{type(error).__name__}: {error}"[:20000]
+        return None
+
+    out["wrong_ca_error"] = failure("wrong-ca")
+    out["no_ca_error"] = failure("no-ca")
+    out["unknown_connection_error"] = failure("not-a-connection")
+    store = Path(properties["trustCertificateKeyStoreUrl"][len("file://"):])
+    out["truststore_removed"] = not store.exists()
+    return out
+
+
+SCENARIOS = {"bookmarks": scenario_bookmarks, "hash": scenario_hash, "tls": scenario_tls}
+
+
+def _scenario_main(argv: List[str]) -> int:
+    name, params_file, out_file = argv
+    params = json.loads(Path(params_file).read_text())
+    for path in (LIB, GLUE_SCRIPTS):
+        sys.path.insert(0, str(path))
+    _load_awsglue()
+    from local.spark import local_spark
+
+    spark = local_spark(Path(params["warehouse"]), app_name=f"awsglue-jdbc-{name}")
+    try:
+        result = SCENARIOS[name](spark, params)
+    finally:
+        spark.stop()
+    Path(out_file).write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_scenario_main(sys.argv[1:]))

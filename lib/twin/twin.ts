@@ -1,0 +1,313 @@
+/**
+ * The local twin of one environment: the pipeline as the synthesized templates deploy it, run
+ * on this machine. Every fact comes from the cloud assembly: the buckets (local directories),
+ * the catalog tables (a local catalog with the templates' locations and columns), the source
+ * database (a real MariaDB on the port the RDS instance declares, set up by the project's own
+ * custom-resource handler), the Firehose delivery (its prefixes and JQ query), the Glue jobs
+ * (their script assets, resolved arguments, connections and roles) and the Step Functions
+ * workflow (interpreted). Afterwards it checks the lake from the catalog, as Athena would
+ * read it, against the source, and evaluates every recorded access against the IAM policies
+ * of the templates.
+ */
+import { execFileSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { createConnection } from 'mysql2/promise';
+import { TwinAssembly, type TwinEnvironment } from './assembly';
+import { deliver, deliveryStream } from './firehose';
+import { catalogTables, GlueTwin, type JobRun, type TwinSecret } from './glue';
+import { startMariaDb, type MariaDbServer } from './mariadb';
+import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
+import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
+import { generateSecretFromTemplate, setUpSourceDatabase, twinTlsOptions, type SourceSetupResourceProperties } from './source-database';
+import { runStateMachine, type ExecutionResult } from './workflow';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const LAKE_SCRIPT = path.join(ROOT, 'glue-scripts', 'local', 'twin', 'lake.py');
+/** The account the twin stands in for when the assembly is account-agnostic: AWS's documentation example. */
+export const TWIN_ACCOUNT = '123456789012';
+
+/** Options of {@link runTwin}. */
+export interface TwinOptions {
+  /** The environment (`-c env=`). */
+  readonly env: string;
+  /** The twin's working directory (created; its previous content is removed). */
+  readonly work: string;
+  /** Scale of the source sample rows and of the click events (1 = 122 customers, 1000 clicks). */
+  readonly scale: number;
+  /** The Python of the project's venv (with pyspark); see scripts/python-env.sh. */
+  readonly python: string;
+  /**
+   * An existing cloud assembly to run instead of synthesizing one (a test may have edited it).
+   * @default - `npx cdk synth -c env=<env>` into `<work>/cdk.out`
+   */
+  readonly assemblyDir?: string;
+  /** Progress lines. @default - none */
+  readonly log?: (line: string) => void;
+  /** Factor on the workflow's Retry intervals. @default 1 */
+  readonly delayScale?: number;
+}
+
+/** The lake as the twin's catalog reads it (from glue-scripts/local/twin/lake.py). */
+export interface LakeReport {
+  readonly counts: Record<string, number>;
+  readonly revenue: string | null;
+  readonly quarantine: Record<string, Record<string, unknown>[]>;
+}
+
+/** What a twin run did and found. */
+export interface TwinResult {
+  readonly assembly: TwinAssembly;
+  readonly execution: ExecutionResult;
+  readonly runs: readonly JobRun[];
+  readonly lake?: LakeReport;
+  /** Every check that failed, one sentence each; empty when the run is as the design promises. */
+  readonly problems: readonly string[];
+  /** The source's row counts (after the injected rows) and its revenue. */
+  readonly source: SourceFacts;
+  readonly clicks: ClickScenario;
+  /** Every S3 request and catalog call the jobs made, as recorded, and those their policies deny. */
+  readonly accesses: readonly AccessRecord[];
+  readonly denials: readonly Denial[];
+}
+
+/** Row counts per source table and the revenue of all order lines, read from the source database. */
+export interface SourceFacts {
+  readonly rows: Record<string, number>;
+  readonly revenue: string;
+  readonly badRevenue: string;
+}
+
+/** Synthesizes the environment's cloud assembly into `dir` with the project's CDK CLI. */
+export function synthesize(env: string, dir: string): void {
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '-q', '-c', `env=${env}`, '-o', dir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+  });
+}
+
+/** The account and region of the assembly's stacks (`aws://<account>/<region>`). */
+export function assemblyEnvironment(dir: string): TwinEnvironment {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+    artifacts: Record<string, { type: string; environment?: string }>;
+  };
+  const environments = new Set(
+    Object.values(manifest.artifacts).filter((a) => a.type === 'aws:cloudformation:stack').map((a) => a.environment),
+  );
+  if (environments.size !== 1) {
+    throw new Error(`The twin runs one environment; the assembly has ${[...environments].join(', ')}.`);
+  }
+  const match = /^aws:\/\/([^/]+)\/([^/]+)$/.exec([...environments][0] ?? '');
+  if (!match || match[2] === 'unknown-region') {
+    throw new Error('The assembly has no region: the twin needs the region the environment config pins.');
+  }
+  const account = /^\d{12}$/.test(match[1]) ? match[1] : TWIN_ACCOUNT;
+  return { account, region: match[2], partition: match[2].startsWith('cn-') ? 'aws-cn' : 'aws' };
+}
+
+/** Runs the whole twin; never throws for a failed check (see `problems`), only for a twin that cannot start. */
+export async function runTwin(options: TwinOptions): Promise<TwinResult> {
+  const log = options.log ?? (() => undefined);
+  const work = path.resolve(options.work);
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+
+  const assemblyDir = options.assemblyDir ?? path.join(work, 'cdk.out');
+  if (!options.assemblyDir) {
+    log(`synthesizing ${options.env} into ${assemblyDir}`);
+    synthesize(options.env, assemblyDir);
+  }
+  const env = assemblyEnvironment(assemblyDir);
+  const database = TwinAssembly.load(assemblyDir, env).resourcesOfType('AWS::RDS::DBInstance');
+  if (database.length !== 1) {
+    throw new Error(`The twin expects one source database instance in the assembly; found ${database.length}.`);
+  }
+  const port = Number((database[0].properties as { Port?: string }).Port);
+  // The database endpoint resolves to the twin's server, on the port the instance declares.
+  const assembly = TwinAssembly.load(assemblyDir, env, { 'AWS::RDS::DBInstance': { 'Endpoint.Address': '127.0.0.1' } });
+
+  const s3Root = path.join(work, 's3');
+  for (const bucket of assembly.resourcesOfType('AWS::S3::Bucket')) {
+    fs.mkdirSync(path.join(s3Root, bucket.ref), { recursive: true });
+  }
+
+  log(`starting the source database (MariaDB) on 127.0.0.1:${port}`);
+  const server = await startMariaDb(path.join(work, 'mysql'), port);
+  try {
+    const secrets = twinSecrets(assembly, server);
+    const setup = assembly.resourcesOfType('Custom::SourceDatabaseSetup');
+    if (setup.length !== 1) {
+      throw new Error(`The twin expects one Custom::SourceDatabaseSetup in the assembly; found ${setup.length}.`);
+    }
+    log('setting up the source schema with the project\'s custom-resource handler');
+    await setUpSourceDatabase(server, {
+      resourceProperties: setup[0].properties as unknown as SourceSetupResourceProperties,
+      secrets: Object.fromEntries(secrets),
+      sampleDataScale: options.scale,
+      logicalResourceId: setup[0].logicalId,
+    });
+    const source = await injectAndMeasure(server, String((setup[0].properties as { Database: string }).Database));
+
+    const tables = catalogTables(assembly);
+    const lakeSpec = path.join(work, 'lake-spec.json');
+    fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...env, tables }, null, 1));
+    log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
+    execFileSync(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec], { stdio: ['ignore', 'pipe', 'pipe'] });
+
+    const clicks = clickScenario(Math.max(10, Math.round(1000 * options.scale)), new Date(Date.now() - 2 * 3600_000));
+    const delivery = deliver(deliveryStream(assembly), clicks.records, new Date(), s3Root);
+    log(`Firehose delivered ${delivery.delivered} click records (${delivery.failed} to its error prefix)`);
+
+    const machines = assembly.resourcesOfType('AWS::StepFunctions::StateMachine');
+    if (machines.length !== 1) {
+      throw new Error(`The twin expects one state machine in the assembly; found ${machines.length}.`);
+    }
+    const glue = new GlueTwin({ assembly, work, python: options.python, secrets, caFile: server.caFile, log: (line) => log(`  ${line}`) });
+    log(`running the workflow ${machines[0].ref}`);
+    const execution = await runStateMachine(JSON.parse(String(machines[0].properties.DefinitionString)), {}, glue.tasks, {
+      executionId: `${machines[0].ref}:twin-${crypto.randomBytes(4).toString('hex')}`,
+      delayScale: options.delayScale,
+    });
+    for (const run of glue.runs) {
+      log(`  ${run.jobName} ${run.status} in ${run.seconds.toFixed(1)} s${run.error ? `: ${run.error}` : ''}`);
+    }
+
+    const problems: string[] = [];
+    if (execution.status !== 'SUCCEEDED') {
+      problems.push(`the workflow failed: ${execution.error}: ${execution.cause}`);
+    }
+    log('reading the lake through the catalog tables');
+    const reportFile = path.join(work, 'lake-report.json');
+    execFileSync(options.python, [LAKE_SCRIPT, 'verify', '--spec', lakeSpec, '--out', reportFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lake = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as LakeReport;
+    problems.push(...checkLake(assembly, lake, source, clicks));
+
+    const accesses = jobAccesses(work);
+    const denials = deniedAccesses(await evaluateAccesses(assembly, accesses));
+    log(`evaluated ${accesses.length} recorded accesses of the jobs against the templates' IAM policies: ${denials.length} denied`);
+    problems.push(...denials.map(formatDenial));
+    return { assembly, execution, runs: glue.runs, lake, problems, source, clicks, accesses, denials };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The accesses recorded for the jobs' roles (the twin's own setup and reads are recorded for `twin:` principals). */
+export function jobAccesses(work: string): AccessRecord[] {
+  const dir = path.join(work, 'access');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort() : [];
+  return files
+    .flatMap((file) => parseAccessRecords(fs.readFileSync(path.join(dir, file), 'utf8')))
+    .filter((record) => !record.principal.startsWith('twin:'));
+}
+
+/** The twin's Secrets Manager: generated values for the templates' secrets; the RDS-managed admin secret is the server's admin. */
+function twinSecrets(assembly: TwinAssembly, server: MariaDbServer): Map<string, TwinSecret> {
+  const secrets = new Map<string, TwinSecret>();
+  for (const secret of assembly.resourcesOfType('AWS::SecretsManager::Secret')) {
+    const generate = secret.properties.GenerateSecretString as Parameters<typeof generateSecretFromTemplate>[0] | undefined;
+    if (generate) {
+      secrets.set(secret.ref, JSON.parse(generateSecretFromTemplate(generate)) as TwinSecret);
+    }
+  }
+  for (const instance of assembly.resourcesOfType('AWS::RDS::DBInstance')) {
+    const adminArn = assembly.resolveAttribute(instance, 'MasterUserSecret.SecretArn');
+    secrets.set(adminArn, { username: server.adminUser, password: server.adminPassword });
+  }
+  return secrets;
+}
+
+/** Inserts the bad rows, then reads what the source holds: rows per table and the order lines' revenue. */
+async function injectAndMeasure(server: MariaDbServer, database: string): Promise<SourceFacts> {
+  const tls = twinTlsOptions(server);
+  const connection = await createConnection({
+    host: server.host,
+    port: server.port,
+    user: server.adminUser,
+    password: server.adminPassword,
+    database,
+    ssl: { ...tls, ca: [...tls.ca] },
+  });
+  try {
+    for (const row of BAD_SOURCE_ROWS) {
+      for (const statement of row.statements) {
+        await connection.query(statement);
+      }
+    }
+    const [tables] = await connection.query(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_name <> 'schema_migrations'",
+      [database],
+    );
+    const rows: Record<string, number> = {};
+    for (const { name } of tables as { name: string }[]) {
+      const [count] = await connection.query(`SELECT COUNT(*) AS n FROM \`${name}\``);
+      rows[name] = Number((count as { n: number }[])[0].n);
+    }
+    const [revenue] = await connection.query('SELECT CAST(SUM(quantity_ordered * price_each) AS CHAR) AS total FROM order_lines');
+    return { rows, revenue: (revenue as { total: string }[])[0].total, badRevenue: '0.00' };
+  } finally {
+    await connection.end();
+  }
+}
+
+/** The checks of the lake against the source and the injected rows; one sentence per failure. */
+export function checkLake(assembly: TwinAssembly, lake: LakeReport, source: SourceFacts, clicks: ClickScenario): string[] {
+  const problems: string[] = [];
+  const database = (zone: string): string => {
+    const found = assembly.resourcesOfType('AWS::Glue::Database').map((d) => d.ref).filter((name) => name.endsWith(`_${zone}`));
+    if (found.length !== 1) {
+      throw new Error(`The twin expects one ${zone} database in the assembly; found ${found.join(', ') || 'none'}.`);
+    }
+    return found[0];
+  };
+  const [raw, curated, quarantine, gold] = ['raw', 'curated', 'quarantine', 'gold'].map(database);
+  const count = (table: string): number | undefined => lake.counts[table];
+
+  for (const [table, rows] of Object.entries(source.rows)) {
+    const bad = BAD_SOURCE_ROWS.filter((r) => r.table === table).length;
+    if (count(`${raw}.source_${table}`) !== rows) {
+      problems.push(`raw ${raw}.source_${table} holds ${count(`${raw}.source_${table}`)} rows; the source table has ${rows}`);
+    }
+    if (count(`${curated}.${table}`) !== rows - bad) {
+      problems.push(`curated ${curated}.${table} holds ${count(`${curated}.${table}`)} rows; expected ${rows - bad} (the source's ${rows} less ${bad} quarantined)`);
+    }
+    const quarantined = lake.quarantine[table] ?? [];
+    const expected = BAD_SOURCE_ROWS.filter((r) => r.table === table);
+    const matched = expected.filter((bad) =>
+      quarantined.some((row) => row.rule === bad.rule && matchesKey(row.record, bad.key)),
+    );
+    if (quarantined.length !== expected.length || matched.length !== expected.length) {
+      problems.push(
+        `quarantine ${quarantine}.${table} holds ${JSON.stringify(quarantined.map((r) => r.rule))}; expected exactly ${JSON.stringify(expected.map((r) => r.rule))}`,
+      );
+    }
+  }
+
+  const clickRows = count(`${curated}.clickstream_events`);
+  if (clickRows !== clicks.valid) {
+    problems.push(`curated ${curated}.clickstream_events holds ${clickRows} rows; expected the ${clicks.valid} distinct valid events`);
+  }
+  const expectedClickRules = clicks.bad.filter((b) => b.rule !== 'firehose').map((b) => b.rule).sort();
+  const clickRules = (lake.quarantine.clickstream_events ?? []).map((r) => String(r.rule)).sort();
+  if (JSON.stringify(clickRules) !== JSON.stringify(expectedClickRules)) {
+    problems.push(`quarantine ${quarantine}.clickstream_events holds ${JSON.stringify(clickRules)}; expected exactly ${JSON.stringify(expectedClickRules)}`);
+  }
+
+  for (const [name, rows] of Object.entries(lake.counts).filter(([name]) => name.startsWith(`${gold}.`))) {
+    if (rows === 0) {
+      problems.push(`gold ${name} is empty`);
+    }
+  }
+  const expectedRevenue = (Number(source.revenue) - Number(source.badRevenue)).toFixed(2);
+  if (lake.revenue === null || Number(lake.revenue).toFixed(2) !== expectedRevenue) {
+    problems.push(`gold revenue is ${lake.revenue}; the source's order lines add up to ${expectedRevenue}`);
+  }
+  return problems;
+}
+
+function matchesKey(record: unknown, key: Readonly<Record<string, string | number>>): boolean {
+  const parsed = typeof record === 'string' ? (JSON.parse(record) as Record<string, unknown>) : (record as Record<string, unknown>);
+  return Object.entries(key).every(([column, value]) => String(parsed?.[column]) === String(value));
+}

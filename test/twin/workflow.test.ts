@@ -1,0 +1,155 @@
+import { applyResultPath, errorMatches, renderParameters, runStateMachine, StatesError, type TaskHandler } from '../../lib/twin/workflow';
+
+const GLUE = 'arn:aws:states:::glue:startJobRun.sync';
+
+/** A task handler that records each call and fails the named jobs the given number of times. */
+function jobs(failures: Record<string, number> = {}): { calls: string[]; handler: TaskHandler } {
+  const calls: string[] = [];
+  const left = { ...failures };
+  const handler: TaskHandler = async (_resource, parameters) => {
+    const name = String(parameters.JobName);
+    calls.push(name);
+    if ((left[name] ?? 0) > 0) {
+      left[name] -= 1;
+      throw new StatesError('States.TaskFailed', `${name} failed`);
+    }
+    return { JobRunState: 'SUCCEEDED' };
+  };
+  return { calls, handler };
+}
+
+const task = (job: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  Type: 'Task',
+  Resource: GLUE,
+  Parameters: { JobName: job },
+  ResultPath: null,
+  ...extra,
+});
+
+const notify = {
+  NotifyFailure: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', Parameters: { 'error.$': '$.failure.Error' }, ResultPath: null, Next: 'Failed' },
+  Failed: { Type: 'Fail', Error: 'PipelineFailed', Cause: 'A pipeline job failed' },
+};
+
+describe('the state machine interpreter', () => {
+  test('runs states in order and the branches of a Parallel state side by side', async () => {
+    const { calls, handler } = jobs();
+    const definition = {
+      StartAt: 'A',
+      States: {
+        A: task('a', { Next: 'P' }),
+        P: {
+          Type: 'Parallel',
+          ResultPath: null,
+          Next: 'Done',
+          Branches: [
+            { StartAt: 'B', States: { B: task('b', { End: true }) } },
+            { StartAt: 'C', States: { C: task('c', { End: true }) } },
+          ],
+        },
+        Done: { Type: 'Succeed' },
+      },
+    };
+    const result = await runStateMachine(definition, {}, handler, { executionId: 'x' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls[0]).toBe('a');
+    expect(calls.slice(1).sort()).toEqual(['b', 'c']);
+  });
+
+  test('retries a failed task as its Retry says before its Catch sends it to the failure path', async () => {
+    const { calls, handler } = jobs({ a: 5 });
+    const definition = {
+      StartAt: 'A',
+      States: {
+        A: task('a', {
+          Next: 'Done',
+          Retry: [{ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 60, BackoffRate: 2, MaxAttempts: 2 }],
+          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }],
+        }),
+        Done: { Type: 'Succeed' },
+        ...notify,
+      },
+    };
+    const notified: unknown[] = [];
+    const handler2: TaskHandler = async (resource, parameters, context) => {
+      if (resource.endsWith('sns:publish')) {
+        notified.push(parameters);
+        return {};
+      }
+      return handler(resource, parameters, context);
+    };
+    const result = await runStateMachine(definition, {}, handler2, { executionId: 'x', delayScale: 0 });
+    expect(calls).toEqual(['a', 'a', 'a']);
+    expect(result.history.filter((e) => e.type === 'StateRetry').map((e) => e.detail)).toEqual([
+      'States.TaskFailed (retry 1 after 60 s)',
+      'States.TaskFailed (retry 2 after 120 s)',
+    ]);
+    expect(notified).toEqual([{ error: 'States.TaskFailed' }]);
+    expect(result).toMatchObject({ status: 'FAILED', error: 'PipelineFailed' });
+  });
+
+  test('a retry that succeeds continues the run without notifying', async () => {
+    const { calls, handler } = jobs({ a: 1 });
+    const definition = {
+      StartAt: 'A',
+      States: {
+        A: task('a', { Next: 'Done', Retry: [{ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 1 }] }),
+        Done: { Type: 'Succeed' },
+      },
+    };
+    const result = await runStateMachine(definition, {}, handler, { executionId: 'x', delayScale: 0 });
+    expect(calls).toEqual(['a', 'a']);
+    expect(result.status).toBe('SUCCEEDED');
+  });
+
+  test('a failed Parallel branch fails the state after every branch ended', async () => {
+    const { calls, handler } = jobs({ b: 1 });
+    const definition = {
+      StartAt: 'P',
+      States: {
+        P: {
+          Type: 'Parallel',
+          End: true,
+          Branches: [
+            { StartAt: 'B', States: { B: task('b', { End: true }) } },
+            { StartAt: 'C', States: { C: task('c', { End: true }) } },
+          ],
+        },
+      },
+    };
+    const result = await runStateMachine(definition, {}, handler, { executionId: 'x' });
+    expect(calls.sort()).toEqual(['b', 'c']);
+    expect(result).toMatchObject({ status: 'FAILED', error: 'States.TaskFailed', cause: 'b failed' });
+  });
+
+  test('a state type or field outside the subset fails the run and names it', async () => {
+    const { handler } = jobs();
+    const choice = await runStateMachine({ StartAt: 'X', States: { X: { Type: 'Choice', Choices: [] } } }, {}, handler, { executionId: 'x' });
+    expect(choice).toMatchObject({ status: 'FAILED', error: 'Twin.Unsupported' });
+    expect(choice.cause).toContain('Choices');
+    const map = await runStateMachine({ StartAt: 'X', States: { X: { Type: 'Map', End: true } } }, {}, handler, { executionId: 'x' });
+    expect(map.cause).toBe('state X is of type Map, which the twin does not interpret');
+  });
+});
+
+describe('the interpreter\'s data flow', () => {
+  test('ResultPath null keeps the input, $ replaces it and $.a.b sets a field', () => {
+    expect(applyResultPath({ a: 1 }, { r: 2 }, null)).toEqual({ a: 1 });
+    expect(applyResultPath({ a: 1 }, { r: 2 }, '$')).toEqual({ r: 2 });
+    expect(applyResultPath({ a: 1 }, { r: 2 }, '$.failure.detail')).toEqual({ a: 1, failure: { detail: { r: 2 } } });
+  });
+
+  test('Parameters read the input and the context object through ".$" keys', () => {
+    expect(renderParameters({ 'e.$': '$.failure.Error', 'id.$': '$$.Execution.Id', fixed: 'v' }, { failure: { Error: 'E' } }, 'exec-1')).toEqual({
+      e: 'E',
+      id: 'exec-1',
+      fixed: 'v',
+    });
+  });
+
+  test('States.ALL matches every error but States.Runtime', () => {
+    expect(errorMatches(['States.ALL'], 'States.TaskFailed')).toBe(true);
+    expect(errorMatches(['States.ALL'], 'States.Runtime')).toBe(false);
+    expect(errorMatches(['States.TaskFailed'], 'Glue.ConcurrentRunsExceededException')).toBe(false);
+  });
+});
