@@ -1,0 +1,117 @@
+/**
+ * The local twin end to end (lib/twin/twin.ts): dev as its synthesized templates deploy it,
+ * on a real MariaDB, real Spark jobs and the interpreted workflow. Then the two mistakes the
+ * twin exists to catch: the extract's double `source/` prefix, put back into the job script
+ * of the assembly, and a permission a job needs, taken out of its role's policy.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { TwinResource } from '../../lib/twin/assembly';
+import { deniedAccesses, evaluateAccesses, formatDenial } from '../../lib/twin/permissions';
+import { runTwin, type TwinResult } from '../../lib/twin/twin';
+
+const PYTHON = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
+const SCALE = 0.05;
+const MINUTES = 60_000;
+
+function twin(work: string, assemblyDir?: string): Promise<TwinResult> {
+  if (!fs.existsSync(PYTHON)) {
+    throw new Error(`No Python venv at ${PYTHON}: run "source scripts/python-env.sh" (npm test does) first.`);
+  }
+  return runTwin({ env: 'dev', work, scale: SCALE, python: PYTHON, assemblyDir, delayScale: 0 });
+}
+
+describe('the local twin of dev', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'undercurrent-twin-'));
+  let result: TwinResult;
+  beforeAll(async () => {
+    result = await twin(path.join(root, 'run'));
+  }, 10 * MINUTES);
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('runs the workflow of the template to its end, every job of it once', () => {
+    expect(result.execution.status).toBe('SUCCEEDED');
+    expect(result.runs.map((r) => [r.jobName, r.status])).toEqual([
+      ['undercurrent-dev-ingestion-sourceextract246addb6', 'SUCCEEDED'],
+      expect.anything(),
+      expect.anything(),
+      ['undercurrent-dev-transform-curatedtogold2f829717', 'SUCCEEDED'],
+    ]);
+    expect(result.runs.slice(1, 3).map((r) => [r.jobName, r.status]).sort()).toEqual([
+      ['undercurrent-dev-transform-clickstreamtocurateddcf9167e', 'SUCCEEDED'],
+      ['undercurrent-dev-transform-sourcetocuratedc7af2823', 'SUCCEEDED'],
+    ]);
+  });
+
+  test('finds the lake as the design promises: raw holds the extract, curated and gold are built, gold revenue is the source\'s, quarantine holds exactly the injected rows', () => {
+    expect(result.problems).toEqual([]);
+    const counts = result.lake!.counts;
+    expect(counts['undercurrent_dev_raw.source_order_lines']).toBe(result.source.rows.order_lines);
+    expect(counts['undercurrent_dev_curated.customers']).toBe(result.source.rows.customers - 1);
+    expect(Number(result.lake!.revenue)).toBeCloseTo(Number(result.source.revenue), 2);
+    expect(counts['undercurrent_dev_quarantine.orders']).toBe(1);
+    expect(counts['undercurrent_dev_quarantine.order_lines']).toBe(0);
+    expect(result.lake!.quarantine.clickstream_events.map((r) => r.rule).sort()).toEqual([
+      'invalid_event_time',
+      'invalid_event_type',
+      'missing_event_id',
+    ]);
+    expect(counts['undercurrent_dev_curated.clickstream_events']).toBe(result.clicks.valid);
+  });
+
+  test('records the S3 requests of every job and finds each allowed by its role and the bucket policies', () => {
+    const roles = new Set(result.accesses.map((a) => a.principal.split('/').pop()));
+    expect([...roles].sort()).toEqual([
+      expect.stringMatching(/^undercurrent-dev-ingestion-sourceextractrole/),
+      expect.stringMatching(/^undercurrent-dev-transform-clickstreamtocuratedrole/),
+      expect.stringMatching(/^undercurrent-dev-transform-curatedtogoldrole/),
+      expect.stringMatching(/^undercurrent-dev-transform-sourcetocuratedrole/),
+    ]);
+    expect(result.accesses.some((a) => a.action === 'glue:UpdateTable')).toBe(true);
+    expect(result.denials).toEqual([]);
+  });
+
+  test('fails when a permission a job needs is taken out of its role', async () => {
+    // SourceToCurated without the statement that lets it read the raw source tables.
+    const rawRead = (r: TwinResource): boolean =>
+      r.type === 'AWS::IAM::ManagedPolicy' && r.logicalId.startsWith('SourceToCuratedRole');
+    const resources = result.assembly.resources.map((r) => {
+      if (!rawRead(r)) {
+        return r;
+      }
+      const document = r.properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] };
+      const Statement = document.Statement.filter(
+        (s) => !(s.Action === 's3:GetObject' && JSON.stringify(s.Resource).includes('rawzone')),
+      );
+      expect(Statement.length).toBe(document.Statement.length - 1);
+      return { ...r, properties: { ...r.properties, PolicyDocument: { ...document, Statement } } };
+    });
+    const denials = deniedAccesses(await evaluateAccesses({ env: result.assembly.env, resources }, result.accesses));
+    expect(denials.length).toBeGreaterThan(0);
+    expect(denials.map(formatDenial)[0]).toMatch(
+      /^undercurrent-dev-transform-sourcetocuratedrole\S* may not s3:GetObject on arn:aws:s3:::undercurrent-dev-storage-rawzonea7e2c7f3\/source\//,
+    );
+  });
+
+  test('fails when the extract writes under a second source/ again', async () => {
+    const assemblyDir = path.join(root, 'double-prefix.out');
+    fs.cpSync(path.join(root, 'run', 'cdk.out'), assemblyDir, { recursive: true });
+    const extract = result.assembly.resourcesOfType('AWS::Glue::Job').find((j) => j.logicalId.startsWith('SourceExtract'))!;
+    const script = path.join(assemblyDir, path.basename(result.assembly.asset((extract.properties.Command as { ScriptLocation: string }).ScriptLocation).path));
+    const code = fs.readFileSync(script, 'utf8');
+    // The code before the fix: raw_table_path adds source/ to a raw_path that already ends in source/.
+    const broken = code.replace('    source_table_path,\n', '    raw_table_path,\n').replace(/source_table_path\(raw_path/g, 'raw_table_path(raw_path');
+    expect(broken).not.toBe(code);
+    fs.writeFileSync(script, broken);
+
+    const failed = await twin(path.join(root, 'double-prefix'), assemblyDir);
+    expect(failed.execution).toMatchObject({ status: 'FAILED', error: 'PipelineFailed' });
+    expect(failed.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^raw undercurrent_dev_raw\.source_customers holds 0 rows; the source table has \d+$/),
+        expect.stringMatching(/^the workflow failed: PipelineFailed/),
+      ]),
+    );
+  }, 10 * MINUTES);
+});
