@@ -37,6 +37,7 @@ function copyRow(table: string, orderBy: string, changes: Record<string, string>
 /**
  * One bad row per source table that has a quarantine rule a MySQL schema lets through
  * (no CHECK constraints: ranges and allowed values are the pipeline's rules, not the database's).
+ * None is an order line, so the gold fact's revenue stays the source's (the twin checks it).
  */
 export const BAD_SOURCE_ROWS: readonly BadSourceRow[] = [
   {

@@ -56,7 +56,15 @@ describe('LeastPrivilegeRole', () => {
       Roles: [{ Ref: roleId(role) }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 's3:GetObject', Resource: stack.resolve(lake.bucket.arnForObjects('raw/*')) }),
+          // grantPrefixRead: the objects under raw/, plus the prefix key and its marker that Glue's s3:// probes.
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: [
+              stack.resolve(lake.bucket.arnForObjects('raw')),
+              stack.resolve(lake.bucket.arnForObjects('raw/*')),
+              stack.resolve(lake.bucket.arnForObjects('raw_$folder$')),
+            ],
+          }),
           Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']), Resource: stack.resolve(key.keyArn) }),
           Match.objectLike({ Action: Match.arrayWith(['s3:PutObject']) }),
           Match.objectLike({ Action: 'sns:Publish', Resource: stack.resolve(topic.topicArn) }),

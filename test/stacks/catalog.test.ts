@@ -337,7 +337,7 @@ describe.each(['dev', 'prod'] as const)('the source and gold catalog tables and 
     expect(JSON.stringify(logGroup.Properties?.LogGroupName)).toContain('/aws-glue/crawlers-role/');
   });
 
-  test('the crawler role reads only raw source/, and creates or updates tables only in the drift database, deleting nothing', () => {
+  test('the crawler role reads only raw source/ (plus the prefix key and its _$folder$ marker that Glue\'s s3:// probes), and creates or updates tables only in the drift database, deleting nothing', () => {
     const crawler = platform.storage.rawDriftCrawler;
     const statements = rolePolicyStatements(template, 'Storage/RawDriftCrawler/Role');
     const raw = logicalId(platform.storage.buckets.raw);
@@ -348,7 +348,15 @@ describe.each(['dev', 'prod'] as const)('the source and gold catalog tables and 
     };
     const drift = `undercurrent_${envName}_raw_drift`;
     expect(statements.map((s) => ({ actions: actionsOf(s).sort(), resource: s.Resource, condition: s.Condition }))).toEqual([
-      { actions: ['s3:GetObject'], resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [raw, 'Arn'] }, '/source/*']] }, condition: undefined },
+      {
+        actions: ['s3:GetObject'],
+        resource: [
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [raw, 'Arn'] }, '/source']] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [raw, 'Arn'] }, '/source/*']] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [raw, 'Arn'] }, '/source_$folder$']] },
+        ],
+        condition: undefined,
+      },
       {
         actions: ['s3:ListBucket'],
         resource: { 'Fn::GetAtt': [raw, 'Arn'] },

@@ -102,6 +102,8 @@ describe.each([
   let policy: StatementJson[];
   let streamArn: unknown;
   let rawBucketArn: unknown;
+  /** The ARN of one exact key (or, with a trailing `*`, of a key pattern) of the raw bucket, as this stack imports it. */
+  const rawObject = (key: string): unknown => ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(key));
 
   beforeAll(() => {
     platform = synthPlatform(envName);
@@ -271,15 +273,13 @@ describe.each([
       }
     });
 
-    test('the role writes objects only under clickstream/ and clickstream-errors/ of the raw bucket, and deletes nothing', () => {
-      const puts = statementsWithAction(policy, 's3:PutObject');
-      expect(puts).toHaveLength(1);
-      expect(actionsOf(puts[0])).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
-      const objectsUnder = (prefix: string): unknown => ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(`${prefix}*`));
-      expect(asList(puts[0].Resource)).toEqual(
-        expect.arrayContaining([objectsUnder(CLICKSTREAM_RAW_PREFIX), objectsUnder(CLICKSTREAM_ERROR_PREFIX)]),
-      );
-      expect(asList(puts[0].Resource)).toHaveLength(2);
+    test('the role writes objects only under clickstream/ and clickstream-errors/ of the raw bucket (plus each prefix\'s _$folder$ marker), and deletes nothing', () => {
+      expect(statementsWithAction(policy, 's3:PutObject')).toEqual([
+        { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:PutObject'], Resource: [rawObject('clickstream-errors/*'), rawObject('clickstream/*')] },
+        // The markers only: exact keys, no pattern, and no multipart upload.
+        { Effect: 'Allow', Action: 's3:PutObject', Resource: [rawObject('clickstream-errors_$folder$'), rawObject('clickstream_$folder$')] },
+      ]);
+      expect(statementsWithAction(policy, 's3:AbortMultipartUpload')).toHaveLength(1);
       expect(statementsWithAction(policy, 's3:DeleteObject')).toEqual([]);
       expect(statementsWithAction(policy, 's3:GetObject')).toEqual([]);
     });
@@ -501,7 +501,6 @@ describe.each([
     let jobId: string;
     let connectionId: string;
     let extractPolicy: StatementJson[];
-    let rawObjects: unknown;
 
     beforeAll(() => {
       jobId = logicalId(platform.ingestion.extractJob.job);
@@ -510,7 +509,6 @@ describe.each([
       job = jobs[jobId].Properties!;
       connectionId = logicalId(platform.ingestion.sourceConnection);
       extractPolicy = rolePolicyStatements(template, 'Ingestion/SourceExtract/Role');
-      rawObjects = ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(`${SOURCE_RAW_PREFIX}*`));
     });
 
     test('the job runs glue-scripts/jobs/source_extract.py as PySpark on Glue 5.0', () => {
@@ -604,26 +602,25 @@ describe.each([
       expectGlueOnlyRole(template, roleId);
     });
 
-    test('the role reads lake data only under source/ of the raw bucket (plus its own script and package)', () => {
+    test('the role reads lake data only under source/ of the raw bucket (plus the prefix key and its _$folder$ marker that Glue\'s s3:// probes, and its own script and package)', () => {
       const reads = statementsWithAction(extractPolicy, 's3:GetObject');
       expect(reads).toHaveLength(1);
       expect(reads[0].Action).toBe('s3:GetObject');
       const resources = asList(reads[0].Resource);
       const lake = resources.filter((r) => JSON.stringify(r).includes('Fn::ImportValue'));
       const assets = resources.filter((r) => !JSON.stringify(r).includes('Fn::ImportValue'));
-      expect(lake).toEqual([rawObjects]);
+      expect(lake).toEqual([rawObject('source'), rawObject('source/*'), rawObject('source_$folder$')]);
       expect(assets).toHaveLength(2);
       for (const asset of assets) {
         expect(JSON.stringify(asset)).toMatch(/cdk-hnb659fds-assets-.*\/[0-9a-f]{64}\.(py|zip)"/);
       }
     });
 
-    test('the role writes and deletes only under source/ of the raw bucket, and lists only that prefix', () => {
+    test('the role writes and deletes only under source/ of the raw bucket (plus writing its _$folder$ marker), and lists only that prefix', () => {
       const writes = statementsWithAction(extractPolicy, 's3:PutObject');
-      expect(writes).toEqual([
-        { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'], Resource: rawObjects },
-      ]);
-      expect(statementsWithAction(extractPolicy, 's3:DeleteObject')).toEqual(writes);
+      const objectWrites = { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'], Resource: rawObject('source/*') };
+      expect(writes).toEqual([objectWrites, { Effect: 'Allow', Action: 's3:PutObject', Resource: rawObject('source_$folder$') }]);
+      expect(statementsWithAction(extractPolicy, 's3:DeleteObject')).toEqual([objectWrites]);
       expect(statementsWithAction(extractPolicy, 's3:ListBucket')).toEqual([
         { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['source/*'] } } },
       ]);
@@ -825,20 +822,22 @@ describe.each([
         expect(`${endpoint.Properties?.S3Settings.BucketFolder}/`).toBe(CDC_RAW_PREFIX);
       });
 
-      test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key', () => {
+      test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key (plus the prefix key and its _$folder$ marker)', () => {
         const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcTargetRole')];
         expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
           { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
         ]);
         expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
         expect(rolePolicyStatements(template, 'Ingestion/CdcTargetRole')).toEqual([
-          {
-            Effect: 'Allow',
-            Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
-            Resource: ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(`${CDC_RAW_PREFIX}*`)),
-          },
+          { Effect: 'Allow', Action: 's3:GetObject', Resource: [rawObject('cdc'), rawObject('cdc/*'), rawObject('cdc_$folder$')] },
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['cdc/*'] } } },
           { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: lakeKey },
+          {
+            Effect: 'Allow',
+            Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
+            Resource: rawObject('cdc/*'),
+          },
+          { Effect: 'Allow', Action: 's3:PutObject', Resource: rawObject('cdc_$folder$') },
         ]);
       });
 

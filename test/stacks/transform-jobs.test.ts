@@ -57,16 +57,25 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
   const jobProps = (job: GlueSparkJob): JsonObject => jobs[logicalId(job.job)];
   const s = (token: string): unknown => ref(platform.transform, token);
   const bucket = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => platform.storage.buckets[zone];
-  const objects = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => s(bucket(zone).arnForObjects(`${prefix}*`));
-  const list = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) =>
-    permission('s3:ListBucket', s(bucket(zone).bucketArn), { StringLike: { 's3:prefix': [`${prefix}*`] } });
-  const read = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => [
-    permission('s3:GetObject', objects(zone, prefix)),
-    list(zone, prefix),
+  /** The ARN of one exact key (or, with a trailing `*`, of a key pattern) of a lake bucket. */
+  const object = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', key: string) => s(bucket(zone).arnForObjects(key));
+  const list = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', dir: string) =>
+    permission('s3:ListBucket', s(bucket(zone).bucketArn), { StringLike: { 's3:prefix': [`${dir}/*`] } });
+  /**
+   * Reading `<dir>/`: its objects, plus the two exact keys Glue's s3:// probes, the prefix key
+   * `<dir>` and its marker `<dir>_$folder$` (no sibling such as `<dir>*`), and listing `<dir>/`.
+   */
+  const read = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', dir: string) => [
+    permission('s3:GetObject', object(zone, `${dir}/*`)),
+    permission('s3:GetObject', object(zone, dir)),
+    permission('s3:GetObject', object(zone, `${dir}_$folder$`)),
+    list(zone, dir),
   ];
-  const readWrite = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', prefix: string) => [
-    ...read(zone, prefix),
-    ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'].map((a) => permission(a, objects(zone, prefix))),
+  /** Reading `<dir>/`, writing and deleting its objects, and writing (only) its `<dir>_$folder$` marker. */
+  const readWrite = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', dir: string) => [
+    ...read(zone, dir),
+    ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'].map((a) => permission(a, object(zone, `${dir}/*`))),
+    permission('s3:PutObject', object(zone, `${dir}_$folder$`)),
   ];
   /** What every job role has: its script and package, its log groups, the lake and ops keys, metrics into Glue and the namespace. */
   const jobBasics = (job: GlueSparkJob) => {
@@ -104,11 +113,11 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       expect(job.DefaultArguments['--conf']).toBeUndefined();
     });
 
-    test('its role holds exactly: raw source/ read, each curated and quarantine <table>/ read-write, the keys, logs and metrics', () => {
+    test('its role holds exactly: raw source/ read, each curated and quarantine <table>/ read-write (each prefix with its key and _$folder$ marker), the keys, logs and metrics', () => {
       const expected = [
         ...jobBasics(platform.transform.sourceJob),
-        ...read('raw', 'source/'),
-        ...SOURCES.flatMap((t) => [...readWrite('curated', `${t}/`), ...readWrite('quarantine', `${t}/`)]),
+        ...read('raw', 'source'),
+        ...SOURCES.flatMap((t) => [...readWrite('curated', t), ...readWrite('quarantine', t)]),
         permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
       ];
       expect(permissions(rolePolicyStatements(template, 'Transform/SourceToCurated/Role'))).toEqual([...new Set(expected)].sort());
@@ -149,15 +158,15 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       });
     });
 
-    test('its role holds exactly: curated source tables and clickstream_events read, each gold <table>/ read-write, the gold catalog, keys, logs and metrics', () => {
+    test('its role holds exactly: curated source tables and clickstream_events read, each gold <table>/ read-write (each prefix with its key and _$folder$ marker), the gold catalog, keys, logs and metrics', () => {
       const stack = platform.transform;
       const goldDb = platform.storage.databases.gold.databaseName;
       const glueArn = (resource: string, name?: string) => stack.resolve(stack.formatArn({ service: 'glue', resource, resourceName: name }));
       const catalog = [glueArn('catalog'), glueArn('database', goldDb), ...GOLDS.map((t) => glueArn('table', `${goldDb}/${t}`))];
       const expected = [
         ...jobBasics(stack.goldJob),
-        ...[...SOURCES, 'clickstream_events'].flatMap((t) => read('curated', `${t}/`)),
-        ...GOLDS.flatMap((t) => readWrite('gold', `${t}/`)),
+        ...[...SOURCES, 'clickstream_events'].flatMap((t) => read('curated', t)),
+        ...GOLDS.flatMap((t) => readWrite('gold', t)),
         ...['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:UpdateTable'].flatMap((a) => catalog.map((r) => permission(a, r))),
         permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
       ];

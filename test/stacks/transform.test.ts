@@ -26,8 +26,8 @@ describe.each([
   let job: JsonObject;
   let jobId: string;
   let policy: StatementJson[];
-  /** The ARN pattern of the objects under a prefix of a lake bucket, as this stack imports it. */
-  let objects: (bucket: 'raw' | 'curated' | 'quarantine' | 'gold' | 'queryResults', prefix: string) => unknown;
+  /** The ARN of one exact key (or, with a trailing `*`, of a key pattern) of a lake bucket, as this stack imports it. */
+  let object: (bucket: 'raw' | 'curated' | 'quarantine' | 'gold' | 'queryResults', key: string) => unknown;
 
   beforeAll(() => {
     platform = synthPlatform(envName);
@@ -37,7 +37,7 @@ describe.each([
     jobId = logicalId(platform.transform.clickstreamJob.job);
     job = jobs[jobId].Properties!;
     policy = rolePolicyStatements(template, ROLE_PATH);
-    objects = (bucket, prefix) => ref(platform.transform, platform.storage.buckets[bucket].arnForObjects(`${prefix}*`));
+    object = (bucket, key) => ref(platform.transform, platform.storage.buckets[bucket].arnForObjects(key));
   });
 
   describe('Glue job', () => {
@@ -144,7 +144,7 @@ describe.each([
       expectGlueOnlyRole(template, roleId);
     });
 
-    test('the role reads lake data only under clickstream/ of raw and its own outputs (plus its own script and package)', () => {
+    test('the role reads lake data only under clickstream/ of raw and its own outputs (plus each prefix key and its _$folder$ marker that Glue\'s s3:// probes, and its own script and package)', () => {
       const reads = statementsWithAction(policy, 's3:GetObject');
       expect(reads).toHaveLength(1);
       expect(reads[0].Action).toBe('s3:GetObject');
@@ -153,9 +153,15 @@ describe.each([
       const assets = resources.filter((r) => !JSON.stringify(r).includes('Fn::ImportValue'));
       // Its outputs too: dynamic partition overwrite lists, reads and copies what it staged.
       expect(lake).toEqual([
-        objects('curated', CLICKSTREAM_DATASET_PREFIX),
-        objects('quarantine', CLICKSTREAM_DATASET_PREFIX),
-        objects('raw', CLICKSTREAM_RAW_PREFIX),
+        object('curated', 'clickstream_events'),
+        object('curated', 'clickstream_events/*'),
+        object('curated', 'clickstream_events_$folder$'),
+        object('quarantine', 'clickstream_events'),
+        object('quarantine', 'clickstream_events/*'),
+        object('quarantine', 'clickstream_events_$folder$'),
+        object('raw', 'clickstream'),
+        object('raw', 'clickstream/*'),
+        object('raw', 'clickstream_$folder$'),
       ]);
       expect(assets).toHaveLength(2);
       for (const asset of assets) {
@@ -164,15 +170,19 @@ describe.each([
       }
     });
 
-    test('the role writes and deletes only under clickstream_events/ of the curated and quarantine buckets', () => {
+    test('the role writes and deletes only under clickstream_events/ of the curated and quarantine buckets (plus writing each prefix\'s _$folder$ marker)', () => {
       const writes = statementsWithAction(policy, 's3:PutObject');
-      expect(writes).toHaveLength(1);
+      expect(writes).toHaveLength(2);
       expect(actionsOf(writes[0])).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject']);
-      expect(asList(writes[0].Resource)).toEqual([
-        objects('curated', CLICKSTREAM_DATASET_PREFIX),
-        objects('quarantine', CLICKSTREAM_DATASET_PREFIX),
-      ]);
-      expect(statementsWithAction(policy, 's3:DeleteObject')).toEqual(writes);
+      expect(asList(writes[0].Resource)).toEqual([object('curated', 'clickstream_events/*'), object('quarantine', 'clickstream_events/*')]);
+      // The markers only: exact keys, put only (no multipart upload, no delete).
+      expect(writes[1]).toEqual({
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: [object('curated', 'clickstream_events_$folder$'), object('quarantine', 'clickstream_events_$folder$')],
+      });
+      expect(statementsWithAction(policy, 's3:DeleteObject')).toEqual([writes[0]]);
+      expect(statementsWithAction(policy, 's3:AbortMultipartUpload')).toEqual([writes[0]]);
     });
 
     test('the role lists buckets only under the prefixes it reads or writes', () => {

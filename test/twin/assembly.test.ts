@@ -5,6 +5,7 @@ import * as zlib from 'zlib';
 import { AssemblyError, TwinAssembly } from '../../lib/twin/assembly';
 import { deliver, deliveryStream, evaluatePrefix, formatTimestamp } from '../../lib/twin/firehose';
 import { catalogTables, jobDefinition } from '../../lib/twin/glue';
+import { StatesError } from '../../lib/twin/workflow';
 import { synthPlatform } from '../support/platform';
 
 const ENV = { account: '123456789012', region: 'us-east-1', partition: 'aws' };
@@ -50,6 +51,19 @@ describe('the twin reads the synthesized dev assembly', () => {
     for (const glueJob of assembly.resourcesOfType('AWS::Glue::Job')) {
       expect(() => jobDefinition(assembly, glueJob.ref)).not.toThrow();
     }
+  });
+
+  test('the twin refuses to run a job that Glue itself would retry behind the workflow\'s back', () => {
+    const extract = job('SourceExtract');
+    const retrying = { ...extract, properties: { ...extract.properties, MaxRetries: 2 } };
+    const withRetries = { resourceByRef: () => retrying } as unknown as TwinAssembly;
+    expect(() => jobDefinition(withRetries, extract.ref)).toThrow(
+      new StatesError(
+        'Twin.JobRetriesOutsideWorkflow',
+        `job ${extract.ref} has MaxRetries 2: a Glue retry is a new job run that a startJobRun.sync task does not follow ` +
+          '(the workflow fails and alerts while the retry runs on, out of order); retry in the state machine and keep MaxRetries 0',
+      ),
+    );
   });
 
   test('the catalog tables of the templates are read with their format, location and partition keys', () => {

@@ -82,14 +82,8 @@ def parse_glue_conf(value: str) -> Dict[str, str]:
 
 
 def catalog_uri(work: Path) -> str:
-    """The JDBC uri of the twin's Glue Data Catalog stand-in under ``work``.
-
-    A job calls the catalog from several threads at once (the gold job completes its seven
-    tables side by side), as the Glue Data Catalog API allows: SQLite waits for its lock
-    (``busy_timeout``, ms) instead of failing with SQLITE_BUSY, and WAL lets readers go on
-    while one thread writes.
-    """
-    return f"jdbc:sqlite:{Path(work).resolve() / 'catalog' / 'iceberg.sqlite'}?busy_timeout=60000&journal_mode=WAL"
+    """The JDBC uri of the twin's Glue Data Catalog stand-in under ``work``."""
+    return f"jdbc:sqlite:{Path(work).resolve() / 'catalog' / 'iceberg.sqlite'}"
 
 
 def access_log(work: Path, run_id: str) -> Path:
@@ -129,8 +123,10 @@ def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> Dict[str, str]:
             twin_catalogs.append(catalog)
     for catalog in twin_catalogs:
         conf[f"spark.sql.catalog.{catalog}.uri"] = catalog_uri(work)
-        # One SQLite connection per JVM: a job's threads then take turns at the catalog (SQLite
-        # has one writer at a time; two pooled connections in one JVM deadlock on it).
+        # One SQLite connection per JVM: a job that calls the catalog from several threads (the
+        # gold job completes its seven tables side by side, as the Glue Data Catalog API allows)
+        # then takes turns; with Iceberg's default pool of two, SQLite's single writer lock
+        # failed one of them with SQLITE_BUSY.
         conf[f"spark.sql.catalog.{catalog}.clients"] = "1"
         conf.setdefault(f"spark.sql.catalog.{catalog}.io-impl", HADOOP_FILE_IO)
     return conf

@@ -70,6 +70,7 @@ def test_shims_replace_glue_catalog_and_s3_file_io(tmp_path: Path):
     assert conf["spark.sql.catalog.glue_catalog.catalog-impl"] == TWIN_GLUE_CATALOG == "undercurrent.twin.TwinGlueCatalog"
     assert conf["spark.sql.catalog.glue_catalog.io-impl"] == HADOOP_FILE_IO == "org.apache.iceberg.hadoop.HadoopFileIO"
     assert conf["spark.sql.catalog.glue_catalog.uri"] == f"jdbc:sqlite:{tmp_path.resolve()}/catalog/iceberg.sqlite"
+    assert conf["spark.sql.catalog.glue_catalog.clients"] == "1"
     assert conf["spark.sql.catalog.glue_catalog.warehouse"] == "s3://gold/"  # the rest as the template has it
     assert conf["spark.sql.catalog.glue_catalog"] == "org.apache.iceberg.spark.SparkCatalog"
     assert set(SHIMS.values()) == {TWIN_GLUE_CATALOG, HADOOP_FILE_IO}  # the only shims
