@@ -3,16 +3,16 @@
 Each test runs one scenario in a fresh Python process (this file, run as a script) whose local
 Spark has MySQL Connector/J on the driver class path: the session the other tests share has no
 JDBC driver, and Glue runs every job run in a fresh JVM anyway. The MariaDB server comes from
-``scripts/mariadb.sh`` (TLS required, a throwaway CA, UTC); the tests are skipped when it, the
-MariaDB server or the Connector/J jar (``$UNDERCURRENT_TWIN_JARS``, ``.venv/jars`` or the local
-Maven cache) is missing.
+``scripts/mariadb.sh`` (TLS required, a throwaway CA, UTC); the tests fail, with what to install,
+when it, the MariaDB server or the Connector/J jar (``$UNDERCURRENT_TWIN_JARS``, ``.venv/jars`` or
+the local Maven cache) is missing. The real extract job through ``run_job.py`` is run by the
+twin's end-to-end test (test/twin/twin.test.ts).
 """
 
 from __future__ import annotations
 
 import getpass
 import glob
-import importlib.util
 import json
 import os
 import shutil
@@ -24,24 +24,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from twin_support import load_awsglue
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 ROOT = GLUE_SCRIPTS.parent
 LIB = GLUE_SCRIPTS / "lib"
-AWSGLUE = GLUE_SCRIPTS / "local" / "twin" / "awsglue"
 MARIADB_SH = ROOT / "scripts" / "mariadb.sh"
 JOB = "SourceExtract"
 DATABASE = "src"
 SCENARIO_TIMEOUT = 600
-
-
-def _load_awsglue():
-    if "awsglue" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("awsglue", AWSGLUE / "__init__.py", submodule_search_locations=[str(AWSGLUE)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["awsglue"] = module
-        spec.loader.exec_module(module)
-    assert Path(sys.modules["awsglue"].__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
 
 
 def connector_jar() -> Optional[str]:
@@ -66,12 +57,12 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """A MariaDB server with database ``src`` and a SELECT-only user ``extract``; stopped afterwards."""
     if not MARIADB_SH.is_file() or not shutil.which("openssl"):
-        pytest.skip("scripts/mariadb.sh or openssl is missing")
+        pytest.fail("scripts/mariadb.sh or openssl is missing (apt-get install -y openssl)")
     if not (shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists()):
-        pytest.skip("mariadb-server is not installed")
+        pytest.fail("mariadb-server is not installed: apt-get install -y mariadb-server (.ci/run does)")
     jar = connector_jar()
     if jar is None:
-        pytest.skip("MySQL Connector/J not found ($UNDERCURRENT_TWIN_JARS or ~/.m2)")
+        pytest.fail("MySQL Connector/J not found ($UNDERCURRENT_TWIN_JARS or ~/.m2): source scripts/python-env.sh")
     base = tmp_path_factory.mktemp("mariadb")
     directory = base / "db"
     started = subprocess.run(
@@ -188,107 +179,6 @@ def test_tls_is_verified(server, tmp_path):
     assert "caFile None is not a file" in out["no_ca_error"]
     assert "is not one of the job's connections" in out["unknown_connection_error"]
     assert out["truststore_removed"] is False  # kept while the process runs, removed at exit
-
-
-CLASSIC_MODELS = ROOT / "lib" / "source-db" / "migrations" / "V001__classic_models.sql"
-SOURCE_ROWS = f"""
-INSERT INTO classicmodels.offices (office_code, city, phone, address_line1, address_line2, state, country, postal_code, territory)
-  VALUES ('1', 'Paris', '+33 1 00', '1 rue de la Paix', NULL, NULL, 'France', '75002', 'EMEA');
-INSERT INTO classicmodels.employees (employee_number, last_name, first_name, extension, email, office_code, reports_to, job_title)
-  VALUES (1002, 'Murphy', 'Diane', 'x5800', 'dmurphy@example.com', '1', NULL, 'President');
-INSERT INTO classicmodels.customers (customer_number, customer_name, contact_last_name, contact_first_name, phone, address_line1,
-  address_line2, city, state, postal_code, country, sales_rep_employee_number, credit_limit) VALUES
-  (103, 'Atelier graphique', 'Schmitt', 'Carine', '40.32.2555', '54, rue Royale', NULL, 'Nantes', NULL, '44000', 'France', 1002, 21000.00),
-  (112, 'Signal Gift Stores', 'King', 'Jean', '7025551838', '8489 Strong St.', NULL, 'Las Vegas', 'NV', '83030', 'USA', 1002, 71800.00),
-  (114, 'Australian Collectors', 'Ferguson', 'Peter', '03 9520 4555', '636 St Kilda Road', 'Level 3', 'Melbourne', 'Victoria', '3004',
-   'Australia', NULL, NULL);
-INSERT INTO classicmodels.product_lines (product_line, text_description, html_description) VALUES ('Classic Cars', 'Cars', NULL);
-INSERT INTO classicmodels.products (product_code, product_name, product_line, product_scale, product_vendor, product_description,
-  quantity_in_stock, buy_price, msrp) VALUES
-  ('S10_1678', '1969 Harley Davidson', 'Classic Cars', '1:10', 'Min Lin Diecast', 'A replica', 7933, 48.81, 95.70),
-  ('S10_1949', '1952 Alpine Renault', 'Classic Cars', '1:10', 'Classic Metal', 'Turnable front wheels', 7305, 98.58, 214.30);
-INSERT INTO classicmodels.orders (order_number, order_date, required_date, shipped_date, status, comments, customer_number) VALUES
-  (10100, '2003-01-06', '2003-01-13', '2003-01-10', 'Shipped', NULL, 103),
-  (10101, '2003-01-09', '2003-01-18', NULL, 'In Process', 'Check on availability.', 112);
-INSERT INTO classicmodels.order_lines (order_number, product_code, quantity_ordered, price_each, order_line_number) VALUES
-  (10100, 'S10_1678', 30, 95.70, 1), (10100, 'S10_1949', 50, 214.30, 2), (10101, 'S10_1678', 25, 108.06, 1);
-INSERT INTO classicmodels.payments (customer_number, check_number, payment_date, amount) VALUES
-  (103, 'HQ336336', '2004-10-19', 6066.78), (112, 'BO864823', '2004-12-17', 14191.12);
-"""
-MORE_SOURCE_ROWS = """
-INSERT INTO classicmodels.customers (customer_number, customer_name, contact_last_name, contact_first_name, phone, address_line1,
-  address_line2, city, state, postal_code, country, sales_rep_employee_number, credit_limit)
-  VALUES (119, 'La Rochelle Gifts', 'Labrune', 'Janine', '40.67.8555', '67, rue des Cinquante Otages', NULL, 'Nantes', NULL,
-          '44000', 'France', 1002, 118200.00);
-INSERT INTO classicmodels.orders (order_number, order_date, required_date, shipped_date, status, comments, customer_number)
-  VALUES (10102, '2003-01-10', '2003-01-18', NULL, 'In Process', NULL, 119);
-"""
-
-
-def _extract_spec(server, tmp_path: Path, run_id: str) -> Path:
-    tables = "offices,employees,customers,product_lines,products,orders,order_lines,payments"
-    spec = {
-        "work": str(tmp_path / "work"),
-        "jobName": "undercurrent-dev-ingestion-SourceExtract",
-        "runId": run_id,
-        "script": str(GLUE_SCRIPTS / "jobs" / "source_extract.py"),
-        "extraPyFiles": [str(LIB)],
-        "arguments": {
-            "--connection_name": "undercurrent-mysql",
-            "--database": "classicmodels",
-            "--raw_path": "s3://raw-bucket/landing/",
-            "--tables": tables,
-            "--job-bookmark-option": "job-bookmark-enable",
-            "--enable-metrics": "",
-            "--enable-auto-scaling": "true",
-            "--custom-logGroup-prefix": "/aws-glue/jobs/undercurrent",
-        },
-        "principal": "arn:aws:iam::111122223333:role/SourceExtractRole",
-        "connections": {"undercurrent-mysql": json.loads(Path(server["connections"]).read_text())["source"]},
-        "account": "111122223333",
-        "region": "eu-west-1",
-    }
-    path = tmp_path / f"{run_id}.json"
-    path.write_text(json.dumps(spec))
-    return path
-
-
-def _extract_run(server, tmp_path: Path, run_id: str) -> Dict[str, Dict[str, Any]]:
-    run_job = GLUE_SCRIPTS / "local" / "twin" / "run_job.py"
-    done = subprocess.run(
-        [sys.executable, str(run_job), "--spec", str(_extract_spec(server, tmp_path, run_id))],
-        capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr[-6000:]
-    record = json.loads((tmp_path / "work" / "runs" / f"{run_id}.json").read_text())
-    assert record["status"] == "SUCCEEDED" and record["error"] is None
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return {line["table"]: line for line in lines}
-
-
-@pytest.mark.skipif(not (GLUE_SCRIPTS / "local" / "twin" / "spark.py").is_file(), reason="local/twin/spark.py is not there yet")
-def test_source_extract_job_runs_through_run_job(server, tmp_path):
-    info = server["info"]
-    _sql(info, "CREATE DATABASE classicmodels; GRANT SELECT ON classicmodels.* TO 'extract'@'127.0.0.1';")
-    _sql(info, "USE classicmodels;\n" + CLASSIC_MODELS.read_text())
-    _sql(info, SOURCE_ROWS)
-    (tmp_path / "work" / "s3" / "raw-bucket").mkdir(parents=True)
-
-    first = _extract_run(server, tmp_path, "jr_extract_1")
-    assert {t: first[t]["rows"] for t in first} == {
-        "offices": 1, "employees": 1, "customers": 3, "product_lines": 1, "products": 2, "orders": 2, "order_lines": 3, "payments": 2,
-    }
-    bookmark = json.loads((tmp_path / "work" / "bookmarks" / "undercurrent-dev-ingestion-SourceExtract.json").read_text())
-    assert set(bookmark["entries"]) == {"extract_customers", "extract_orders", "extract_order_lines", "extract_payments"}
-
-    _sql(info, MORE_SOURCE_ROWS)
-    second = _extract_run(server, tmp_path, "jr_extract_2")
-    assert {t: second[t]["rows"] for t in second} == {
-        "offices": 1, "employees": 1, "customers": 1, "product_lines": 1, "products": 2, "orders": 1, "order_lines": 0, "payments": 0,
-    }
-    bucket = tmp_path / "work" / "s3" / "raw-bucket"
-    runs = sorted(p.name for p in bucket.glob("landing/**/customers/ingest_date=*/run_id=*"))
-    assert runs == ["run_id=jr_extract_1", "run_id=jr_extract_2"]  # one increment per run, in the twin's s3://
 
 
 # --- scenario side (a fresh process) -----------------------------------------------------------
@@ -493,7 +383,7 @@ def _scenario_main(argv: List[str]) -> int:
     params = json.loads(Path(params_file).read_text())
     for path in (LIB, GLUE_SCRIPTS):
         sys.path.insert(0, str(path))
-    _load_awsglue()
+    load_awsglue()
     from local.spark import local_spark
 
     spark = local_spark(Path(params["warehouse"]), app_name=f"awsglue-jdbc-{name}")

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
-AWSGLUE = GLUE_SCRIPTS / "local" / "twin" / "awsglue"
+from twin_support import load_awsglue
 
 
-def _load_awsglue():
-    if "awsglue" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("awsglue", AWSGLUE / "__init__.py", submodule_search_locations=[str(AWSGLUE)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["awsglue"] = module
-        spec.loader.exec_module(module)
-    assert Path(sys.modules["awsglue"].__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
-    import awsglue._jdbc
-    import awsglue._twin
-    import awsglue.context
-
-    return awsglue
-
-
-awsglue = _load_awsglue()
+awsglue = load_awsglue("_jdbc", "_twin", "context")
 BookmarkStore = awsglue._twin.BookmarkStore
 JdbcRead = awsglue._jdbc.JdbcRead
 UnsupportedOptionError = awsglue._jdbc.UnsupportedOptionError

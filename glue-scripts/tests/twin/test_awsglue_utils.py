@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
-
-GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
-AWSGLUE = GLUE_SCRIPTS / "local" / "twin" / "awsglue"
+from twin_support import load_awsglue
 
 
-def _load_awsglue():
-    """Import the stand-in as ``awsglue`` without putting local/twin on sys.path."""
-    if "awsglue" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("awsglue", AWSGLUE / "__init__.py", submodule_search_locations=[str(AWSGLUE)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["awsglue"] = module
-        spec.loader.exec_module(module)
-    assert Path(sys.modules["awsglue"].__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
-    import awsglue.utils
-
-    return awsglue.utils
-
-
-utils = _load_awsglue()
+utils = load_awsglue("utils").utils
 getResolvedOptions = utils.getResolvedOptions
 
 GLUE_ARGV = [

@@ -142,7 +142,6 @@ def test_the_boto3_stand_in_records_what_the_jobs_metrics_sink_sends(tmp_path, m
 
 # --- with the twin's Spark ------------------------------------------------------------------
 
-needs_twin_spark = pytest.mark.skipif(not (TWIN / "spark.py").is_file(), reason="local/twin/spark.py is not there yet")
 
 OK_SCRIPT = textwrap.dedent(
     '''
@@ -209,7 +208,6 @@ OK_SCRIPT = textwrap.dedent(
 )
 
 
-@needs_twin_spark
 def test_a_job_run_succeeds(tmp_path):
     script = tmp_path / "asset.0123.py"
     script.write_text(OK_SCRIPT)
@@ -264,7 +262,6 @@ def test_a_job_run_succeeds(tmp_path):
     assert (bookmark["run"], bookmark["runId"], bookmark["entries"]) == (1, "jr_0001", {})
 
 
-@needs_twin_spark
 @pytest.mark.parametrize(
     "body, error",
     [

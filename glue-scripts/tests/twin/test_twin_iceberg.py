@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
+from twin_support import lines, ok, raw_lines
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 PRINCIPAL = "arn:aws:iam::123456789012:role/undercurrent-dev-gold"
@@ -66,20 +67,6 @@ def runs(tmp_path_factory) -> Dict[str, Any]:
     created = _process(work, "create", base / "create.json")
     read = _process(work, "read", base / "read.json")  # a NEW process: a new JVM, a new session
     return {"work": work, "create": created, "read": read}
-
-
-def raw_lines(result: Dict[str, Any], step: str) -> List[str]:
-    start, end = result["offsets"][step]
-    return result["log"][start:end].decode("utf-8").splitlines()
-
-
-def lines(result: Dict[str, Any], step: str) -> List[Dict[str, str]]:
-    return [json.loads(line) for line in raw_lines(result, step)]
-
-
-def ok(result: Dict[str, Any], step: str) -> Any:
-    assert step not in result["errors"], result["errors"][step]
-    return result[step]
 
 
 def glue(run: str, op: str, action: str, resource: str) -> str:

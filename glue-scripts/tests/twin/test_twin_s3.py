@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+from twin_support import lines, ok, raw_lines
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 PRINCIPAL = "arn:aws:iam::123456789012:role/undercurrent-dev-transform"
@@ -45,20 +46,6 @@ def run(tmp_path_factory) -> Dict[str, Any]:
     result["work"] = work
     result["log"] = (work / "access" / f"{RUN}.jsonl").read_bytes()
     return result
-
-
-def raw_lines(run: Dict[str, Any], step: str) -> List[str]:
-    start, end = run["offsets"][step]
-    return run["log"][start:end].decode("utf-8").splitlines()
-
-
-def lines(run: Dict[str, Any], step: str) -> List[Dict[str, str]]:
-    return [json.loads(line) for line in raw_lines(run, step)]
-
-
-def ok(run: Dict[str, Any], step: str) -> Any:
-    assert step not in run["errors"], run["errors"][step]
-    return run[step]
 
 
 def expected(op: str, action: str, key: Optional[str] = None, prefix: Optional[str] = None) -> str:
