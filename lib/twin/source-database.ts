@@ -265,16 +265,13 @@ export async function setUpSourceDatabase(
   const logicalResourceId = props.logicalResourceId ?? 'SchemaSetup';
   const response = await handler({
     RequestType: 'Create',
-    ServiceToken: 'arn:aws:lambda:twin:000000000000:function:SchemaSetupProvider',
+    ServiceToken: String(properties.ServiceToken ?? 'twin:SchemaSetupProvider'),
     ResponseURL: 'http://127.0.0.1/twin-has-no-response-url',
-    StackId: 'arn:aws:cloudformation:twin:000000000000:stack/Source/twin',
+    StackId: 'twin:Source',
     RequestId: `twin-${Date.now()}`,
     LogicalResourceId: logicalResourceId,
     ResourceType: 'Custom::SourceDatabaseSetup',
-    ResourceProperties: {
-      ServiceToken: 'arn:aws:lambda:twin:000000000000:function:SchemaSetupProvider',
-      ...properties,
-    },
+    ResourceProperties: { ServiceToken: 'twin:SchemaSetupProvider', ...properties },
   });
   return { response, extractUser, replicationUser, log: lines };
 }

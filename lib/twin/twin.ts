@@ -121,14 +121,15 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     log(`synthesizing ${options.env} into ${assemblyDir}`);
     synthesize(options.env, assemblyDir);
   }
-  const env = assemblyEnvironment(assemblyDir);
-  const database = TwinAssembly.load(assemblyDir, env).resourcesOfType('AWS::RDS::DBInstance');
+  // The database endpoint resolves to the twin's server, which listens on the port the instance declares.
+  const assembly = TwinAssembly.load(assemblyDir, assemblyEnvironment(assemblyDir), {
+    'AWS::RDS::DBInstance': { 'Endpoint.Address': '127.0.0.1' },
+  });
+  const database = assembly.resourcesOfType('AWS::RDS::DBInstance');
   if (database.length !== 1) {
     throw new Error(`The twin expects one source database instance in the assembly; found ${database.length}.`);
   }
   const port = Number((database[0].properties as { Port?: string }).Port);
-  // The database endpoint resolves to the twin's server, on the port the instance declares.
-  const assembly = TwinAssembly.load(assemblyDir, env, { 'AWS::RDS::DBInstance': { 'Endpoint.Address': '127.0.0.1' } });
 
   const s3Root = path.join(work, 's3');
   for (const bucket of assembly.resourcesOfType('AWS::S3::Bucket')) {
@@ -154,7 +155,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
 
     const tables = catalogTables(assembly);
     const lakeSpec = path.join(work, 'lake-spec.json');
-    fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...env, tables }, null, 1));
+    fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables }, null, 1));
     log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
     execFileSync(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec], { stdio: ['ignore', 'pipe', 'pipe'] });
 
