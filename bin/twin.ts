@@ -49,7 +49,8 @@ async function main(): Promise<number> {
   const { env, scale, work } = parse(process.argv.slice(2));
   const python = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '.venv', 'bin', 'python');
   const started = Date.now();
-  const result = await runTwin({ env, scale, work, python, log: print });
+  // The workflow's Retry intervals (minutes on AWS) are not slept locally; the retries still run.
+  const result = await runTwin({ env, scale, work, python, log: print, delayScale: 0 });
   print(`\nTwin of ${env} at scale ${scale} in ${((Date.now() - started) / 1000).toFixed(0)} s (work directory ${work}):`);
   for (const [table, rows] of Object.entries(result.lake?.counts ?? {}).sort()) {
     print(`  ${table.padEnd(48)} ${rows}`);

@@ -163,7 +163,8 @@ export function twinTlsOptions(server: Pick<MariaDbServer, 'readCa'>): ConnectOp
   return { ...rdsTlsOptions(), ca: [server.readCa()] };
 }
 
-function wrap(connection: Connection): DbConnection {
+/** A mysql2 connection as the handler's and the sample loader's `Db`. */
+export function wrap(connection: Connection): DbConnection {
   return {
     async query(sql: string, params?: unknown[]): Promise<unknown[]> {
       const [result] = await connection.query(sql, params);

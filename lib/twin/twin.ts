@@ -20,7 +20,8 @@ import { catalogTables, GlueTwin, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
-import { generateSecretFromTemplate, setUpSourceDatabase, twinTlsOptions, type SourceSetupResourceProperties } from './source-database';
+import { generateSampleData, loadSampleData } from '../source-db/sample-data';
+import { generateSecretFromTemplate, setUpSourceDatabase, twinTlsOptions, wrap, type SourceSetupResourceProperties } from './source-database';
 import { runStateMachine, type ExecutionResult } from './workflow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -151,7 +152,11 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
       sampleDataScale: options.scale,
       logicalResourceId: setup[0].logicalId,
     });
-    const source = await injectAndMeasure(server, String((setup[0].properties as { Database: string }).Database));
+    const setupProps = setup[0].properties as { Database: string; LoadSampleData: string };
+    const source = await loadInjectAndMeasure(server, setupProps.Database, setupProps.LoadSampleData === 'true' ? undefined : options.scale);
+    if (setupProps.LoadSampleData !== 'true') {
+      log(`${options.env} loads no sample rows (LoadSampleData ${setupProps.LoadSampleData}): the twin inserted them, as the business's application would`);
+    }
 
     const tables = catalogTables(assembly);
     const lakeSpec = path.join(work, 'lake-spec.json');
@@ -222,8 +227,11 @@ function twinSecrets(assembly: TwinAssembly, server: MariaDbServer): Map<string,
   return secrets;
 }
 
-/** Inserts the bad rows, then reads what the source holds: rows per table and the order lines' revenue. */
-async function injectAndMeasure(server: MariaDbServer, database: string): Promise<SourceFacts> {
+/**
+ * Loads the sample rows when the environment's setup did not (`sampleScale`), inserts the bad
+ * rows, then reads what the source holds: rows per table and the order lines' revenue.
+ */
+async function loadInjectAndMeasure(server: MariaDbServer, database: string, sampleScale: number | undefined): Promise<SourceFacts> {
   const tls = twinTlsOptions(server);
   const connection = await createConnection({
     host: server.host,
@@ -234,6 +242,9 @@ async function injectAndMeasure(server: MariaDbServer, database: string): Promis
     ssl: { ...tls, ca: [...tls.ca] },
   });
   try {
+    if (sampleScale !== undefined) {
+      await loadSampleData(wrap(connection), generateSampleData({ scale: sampleScale }));
+    }
     for (const row of BAD_SOURCE_ROWS) {
       for (const statement of row.statements) {
         await connection.query(statement);
