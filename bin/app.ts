@@ -1,22 +1,33 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { ConfigError, loadConfig } from '../lib/config';
+import { ConfigError, dataRetentionWarning, loadConfig, readContext } from '../lib/config';
 import { addComplianceChecks, buildPlatform } from '../lib/platform';
 
 const app = new App();
 
 let config;
 try {
-  config = loadConfig(app.node.tryGetContext('env'), {
-    account: process.env.CDK_DEFAULT_ACCOUNT,
-    region: process.env.CDK_DEFAULT_REGION,
-  });
+  const { env, ...context } = readContext(app);
+  config = loadConfig(
+    env,
+    {
+      account: process.env.CDK_DEFAULT_ACCOUNT,
+      region: process.env.CDK_DEFAULT_REGION,
+    },
+    context,
+  );
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
     process.exit(1);
   }
   throw error;
+}
+
+// Data the config would destroy is retained without the second key: say so on every synth.
+const warning = dataRetentionWarning(config);
+if (warning) {
+  console.error(warning);
 }
 
 buildPlatform(app, config);

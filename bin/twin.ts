@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * `npm run twin -- -c env=dev [--scale N] [--workdir DIR]`: runs the local twin of an
- * environment (lib/twin/twin.ts) and exits non-zero when any check fails.
- * scripts/twin.sh prepares the Python venv and the jars first.
+ * `npm run twin -- -c env=dev [-c key=value ...] [--scale N] [--workdir DIR]`: runs the local twin
+ * of an environment (lib/twin/twin.ts) and exits non-zero when any check fails. Every other
+ * `-c key=value` goes to the synth as it is (staging and prod need `-c account=`, `-c region=`,
+ * prod `-c alertEmails=`). scripts/twin.sh prepares the Python venv and the jars first.
  */
 import * as path from 'path';
 import { runTwin } from '../lib/twin/twin';
 
-function parse(argv: readonly string[]): { env: string; scale: number; work: string } {
+function parse(argv: readonly string[]): { env: string; context: Record<string, string>; scale: number; work: string } {
   let env = 'dev';
+  const context: Record<string, string> = {};
   let scale = 0.2;
   let work: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -21,11 +23,18 @@ function parse(argv: readonly string[]): { env: string; scale: number; work: str
       return next;
     };
     if (arg === '-c' || arg === '--context') {
-      const [key, v] = value().split('=', 2);
-      if (key !== 'env' || !v) {
-        throw new Error(`The twin takes only -c env=<name>; got -c ${key}=${v ?? ''}.`);
+      const pair = value();
+      const at = pair.indexOf('=');
+      const key = at > 0 ? pair.slice(0, at) : '';
+      const v = at > 0 ? pair.slice(at + 1) : '';
+      if (!key || !v) {
+        throw new Error(`-c takes key=value (such as -c env=prod or -c account=123456789012); got -c ${pair}.`);
       }
-      env = v;
+      if (key === 'env') {
+        env = v;
+      } else {
+        context[key] = v;
+      }
     } else if (arg === '--scale') {
       scale = Number(value());
       if (!(scale > 0 && scale <= 10)) {
@@ -34,10 +43,10 @@ function parse(argv: readonly string[]): { env: string; scale: number; work: str
     } else if (arg === '--workdir') {
       work = value();
     } else {
-      throw new Error(`Unknown argument ${arg}; usage: npm run twin -- -c env=<name> [--scale N] [--workdir DIR]`);
+      throw new Error(`Unknown argument ${arg}; usage: npm run twin -- -c env=<name> [-c key=value ...] [--scale N] [--workdir DIR]`);
     }
   }
-  return { env, scale, work: work ?? path.join('.twin', env) };
+  return { env, context, scale, work: work ?? path.join('.twin', env) };
 }
 
 /** Progress and the summary go to standard output. */
@@ -46,11 +55,11 @@ function print(line: string): void {
 }
 
 async function main(): Promise<number> {
-  const { env, scale, work } = parse(process.argv.slice(2));
+  const { env, context, scale, work } = parse(process.argv.slice(2));
   const python = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '.venv', 'bin', 'python');
   const started = Date.now();
   // The workflow's Retry intervals (minutes on AWS) are not slept locally; the retries still run.
-  const result = await runTwin({ env, scale, work, python, log: print, delayScale: 0 });
+  const result = await runTwin({ env, context, scale, work, python, log: print, delayScale: 0 });
   print(`\nTwin of ${env} at scale ${scale} in ${((Date.now() - started) / 1000).toFixed(0)} s (work directory ${work}):`);
   for (const [table, rows] of Object.entries(result.lake?.counts ?? {}).sort()) {
     print(`  ${table.padEnd(48)} ${rows}`);

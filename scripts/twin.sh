@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run twin -- -c env=dev [--scale N] [--workdir DIR]`: the local twin (bin/twin.ts), with
+# `npm run twin -- -c env=dev [-c key=value ...] [--scale N] [--workdir DIR]`: the local twin (bin/twin.ts), with
 # the Python venv, the Iceberg runtime and the twin's jars prepared by scripts/python-env.sh.
 set -euo pipefail
 

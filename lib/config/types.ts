@@ -10,6 +10,12 @@
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 
+/**
+ * The environments that deploy only to a pinned account and region (from the config or
+ * `-c account=` / `-c region=`), never to wherever the credentials point.
+ */
+export const PINNED_ENVIRONMENTS: readonly EnvironmentName[] = ['staging', 'prod'];
+
 /** What happens to data-bearing resources when their stack is deleted. */
 export const REMOVAL_POLICIES = ['destroy', 'retain', 'snapshot'] as const;
 export type DataRemovalPolicy = (typeof REMOVAL_POLICIES)[number];
@@ -59,15 +65,32 @@ export const REQUIRED_INTERFACE_ENDPOINTS: readonly InterfaceEndpointName[] = [
   'STS',
 ];
 
-/** What happens to data when a stack is deleted, and who may delete it. */
+/**
+ * What happens to data when a stack is deleted, and who may delete it.
+ *
+ * Destroying data takes two keys (as AWS DSF's `removeDataOnDestroy`): `removalPolicy: 'destroy'`
+ * here, and `-c removeDataOnDestroy=true` at synth time. With only the first, every
+ * data-bearing resource is retained and synth warns.
+ */
 export interface DataProtectionConfig {
-  /** Removal policy of buckets, keys, databases and log groups holding data. */
+  /**
+   * Removal policy of buckets, keys, databases and log groups holding data. `destroy` takes
+   * effect only with `removeDataOnDestroy`; without it they are retained.
+   */
   readonly removalPolicy: DataRemovalPolicy;
   /**
    * Empty buckets on stack deletion so that `cdk destroy` succeeds.
-   * Only allowed with `removalPolicy: 'destroy'`.
+   * Only allowed with `removalPolicy: 'destroy'`, and only takes effect with `removeDataOnDestroy`.
    */
   readonly autoDeleteObjects: boolean;
+  /**
+   * The second key of data destruction, from `-c removeDataOnDestroy=true` at synth time:
+   * `loadConfig` sets it from the app's context and replaces any value written in
+   * `environments.ts`, so it cannot be left on by accident. Allowed only where `removalPolicy`
+   * is `destroy`, never in prod.
+   * @default false - data is retained on stack deletion, and synth warns where `removalPolicy` is `destroy`
+   */
+  readonly removeDataOnDestroy?: boolean;
   /** CloudWatch log retention in days (one of the values CloudWatch accepts). */
   readonly logRetentionDays: number;
 }
@@ -149,15 +172,25 @@ export interface SourceConfig {
 /** DMS serverless capacity units AWS offers. */
 export const DMS_CAPACITY_UNITS = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384] as const;
 
-/** Change data capture from the source binlog (stage 2, optional). */
+/**
+ * Change data capture from the source binlog (stage 2, optional).
+ *
+ * Off in every shipped environment: nothing reads `cdc/` until the curate job applies its
+ * increments (issue "Incremental and atomic"), and a DMS `ReplicationConfig` does not start
+ * its serverless replication by itself (it is started with `aws dms start-replication`).
+ */
 export interface CdcConfig {
-  /** Replicate the source to the raw zone with DMS Serverless; off means no DMS resource at all. */
+  /**
+   * Replicate the source to `cdc/` of the raw zone with DMS Serverless; off means no DMS resource at all.
+   * @default false in every shipped environment (until the curate job consumes `cdc/`)
+   */
   readonly enabled: boolean;
   /** Upper bound of DMS capacity units (one of DMS_CAPACITY_UNITS). */
   readonly maxCapacityUnits: number;
   /**
    * Create the account-wide `dms-vpc-role` DMS needs. Only one stack per account may own it:
    * set false where it already exists.
+   * @default false in every shipped environment
    */
   readonly createDmsVpcRole: boolean;
 }
@@ -241,7 +274,11 @@ export interface ServingConfig {
 
 /** Alerting and orchestration. */
 export interface OperationsConfig {
-  /** Addresses subscribed to the alerts topic (may be empty). */
+  /**
+   * Addresses subscribed to the alerts topic, plus those of `-c alertEmails=a@example.com,b@example.com`.
+   * At least one in prod (its alarms must reach someone); may be empty elsewhere.
+   * @default [] in every shipped environment - prod's come from `-c alertEmails=` or are written here
+   */
   readonly alertEmails: readonly string[];
   /** Run the pipeline on a schedule. */
   readonly scheduleEnabled: boolean;
@@ -267,13 +304,14 @@ export interface EnvironmentConfig {
   /** Application name prefix of stack names (letters and digits, starting with a letter). */
   readonly appName: string;
   /**
-   * Target account (12 digits).
-   * @default - `CDK_DEFAULT_ACCOUNT`, else an environment-agnostic synth
+   * Target account (12 digits), or `-c account=<12 digits>`. Required in staging and prod
+   * (`PINNED_ENVIRONMENTS`), which never deploy to whatever account the credentials point at.
+   * @default - dev: `CDK_DEFAULT_ACCOUNT`, else an environment-agnostic synth; staging and prod: none (synth fails)
    */
   readonly account?: string;
   /**
-   * Target region, e.g. `eu-west-1`.
-   * @default - `CDK_DEFAULT_REGION`, else an environment-agnostic synth
+   * Target region, e.g. `eu-west-1`, or `-c region=<region>`. Required in staging and prod.
+   * @default - dev: `CDK_DEFAULT_REGION`, else an environment-agnostic synth; staging and prod: none (synth fails)
    */
   readonly region?: string;
   readonly dataProtection: DataProtectionConfig;

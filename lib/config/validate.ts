@@ -7,6 +7,7 @@ import {
   GLUE_EXECUTION_CLASSES,
   GLUE_WORKER_TYPES,
   INTERFACE_ENDPOINTS,
+  PINNED_ENVIRONMENTS,
   REMOVAL_POLICIES,
   REQUIRED_INTERFACE_ENDPOINTS,
   STREAM_CAPACITY_MODES,
@@ -131,7 +132,8 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
  * Checks one environment's configuration and returns it typed.
  *
  * Runs before any construct is built. Field checks come first, then the rules that tie
- * fields together, then the guard rails of `prod` (it keeps its data and is protected).
+ * fields together, then the guard rails of `prod` (it keeps its data and is protected), then
+ * the deploy target: staging and prod need a pinned account and region, prod an alert address.
  *
  * @throws ConfigError naming the field, the bad value and what is allowed.
  */
@@ -147,8 +149,8 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
 
   const envName = r.oneOf('envName', ENVIRONMENT_NAMES);
   r.matches('appName', APP_NAME, 'letters and digits, starting with a letter, at most 32 characters');
-  r.optionalMatches('account', ACCOUNT, 'a 12-digit AWS account id');
-  r.optionalMatches('region', REGION, 'an AWS region name such as "eu-west-1"');
+  const account = r.optionalMatches('account', ACCOUNT, 'a 12-digit AWS account id');
+  const region = r.optionalMatches('region', REGION, 'an AWS region name such as "eu-west-1"');
 
   r.object('dataProtection');
   const removalPolicy = r.oneOf('dataProtection.removalPolicy', REMOVAL_POLICIES);
@@ -162,6 +164,21 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
       'dataProtection.autoDeleteObjects',
       autoDelete,
       `false unless dataProtection.removalPolicy is "destroy" (it is "${removalPolicy}")`,
+    );
+  }
+  // The second key of data destruction, from -c removeDataOnDestroy=true.
+  const removeData = r.get('dataProtection.removeDataOnDestroy');
+  if (removeData !== undefined && typeof removeData !== 'boolean') {
+    r.fail('removeDataOnDestroy', removeData, 'true or false (-c removeDataOnDestroy=true)');
+  }
+  if (removeData === true && envName === 'prod') {
+    r.fail('removeDataOnDestroy', removeData, 'false in prod, which never destroys its data (remove -c removeDataOnDestroy=true)');
+  }
+  if (removeData === true && removalPolicy !== 'destroy') {
+    r.fail(
+      'removeDataOnDestroy',
+      removeData,
+      `false unless dataProtection.removalPolicy is "destroy" (it is "${removalPolicy}"; remove -c removeDataOnDestroy=true)`,
     );
   }
 
@@ -302,7 +319,8 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
   r.int('serving.athenaBytesScannedCutoffPerQuery', 10_000_000, Number.MAX_SAFE_INTEGER);
 
   r.object('operations');
-  r.list('operations.alertEmails').forEach((_, i) =>
+  const alertEmails = r.list('operations.alertEmails');
+  alertEmails.forEach((_, i) =>
     r.matches(`operations.alertEmails.${i}`, EMAIL, 'an e-mail address such as "data-oncall@example.com"'),
   );
   r.bool('operations.scheduleEnabled');
@@ -340,6 +358,32 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
     if (executionClass !== 'STANDARD') {
       r.fail('transform.executionClass', executionClass, '"STANDARD" in prod, whose runs must start on time');
     }
+  }
+
+  // Where it deploys and who hears of it: staging and prod never go wherever the credentials
+  // point, and prod's alarms must reach someone.
+  if (PINNED_ENVIRONMENTS.includes(envName)) {
+    if (account === undefined) {
+      r.fail(
+        'account',
+        account,
+        `a 12-digit AWS account id, pinned for ${envName} (set account in lib/config/environments.ts or pass -c account=<12 digits>)`,
+      );
+    }
+    if (region === undefined) {
+      r.fail(
+        'region',
+        region,
+        `an AWS region name such as "eu-west-1", pinned for ${envName} (set region in lib/config/environments.ts or pass -c region=<region>)`,
+      );
+    }
+  }
+  if (envName === 'prod' && alertEmails.length === 0) {
+    r.fail(
+      'operations.alertEmails',
+      alertEmails,
+      'at least one e-mail address in prod, whose alarms must reach someone (set operations.alertEmails in lib/config/environments.ts or pass -c alertEmails=<address>[,<address>...])',
+    );
   }
 
   return raw as EnvironmentConfig;

@@ -82,7 +82,7 @@ export class FoundationStack extends StageStack {
     this.accessLogsBucket = new SecureBucket(this, 'AccessLogs', {
       accessLogDestination: true,
       removalPolicy: this.dataRemovalPolicy,
-      autoDeleteObjects: config.dataProtection.autoDeleteObjects,
+      autoDeleteObjects: this.autoDeleteObjects,
       lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(config.dataProtection.logRetentionDays) }],
     }).bucket;
   }

@@ -56,7 +56,8 @@ export class ServingStack extends StageStack {
       name: `${config.appName}-${config.envName}-analysts`.toLowerCase(),
       description: `${config.appName} ${config.envName}: enforced, encrypted, scan-capped analyst workgroup`,
       state: 'ENABLED',
-      recursiveDeleteOption: config.dataProtection.removalPolicy === 'destroy',
+      // Saved queries and history go with the workgroup only where data goes with the stack.
+      recursiveDeleteOption: this.destroysData,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,

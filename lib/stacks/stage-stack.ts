@@ -1,7 +1,7 @@
 import { Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { EnvironmentConfig } from '../config';
+import { destroysData, EnvironmentConfig } from '../config';
 
 /** The lifecycle stages and undercurrents, one stack each. */
 export type StageName =
@@ -55,16 +55,29 @@ export abstract class StageStack extends Stack {
     return Array.from({ length: this.config.network.maxAzs }, (_, i) => Fn.select(i, Fn.getAzs()));
   }
 
+  /**
+   * Whether data goes with the stack: both keys, `dataProtection.removalPolicy: 'destroy'` and
+   * `-c removeDataOnDestroy=true`. With only the first, data is retained.
+   */
+  protected get destroysData(): boolean {
+    return destroysData(this.config);
+  }
+
   /** Removal policy of data-bearing resources that cannot be snapshotted (buckets, keys, log groups). */
   protected get dataRemovalPolicy(): RemovalPolicy {
-    return this.config.dataProtection.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    return this.destroysData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  }
+
+  /** Empty buckets on stack deletion: `dataProtection.autoDeleteObjects`, only where data is destroyed. */
+  protected get autoDeleteObjects(): boolean {
+    return this.destroysData && this.config.dataProtection.autoDeleteObjects;
   }
 
   /** Removal policy of resources that can be snapshotted on deletion (databases). */
   protected get snapshotRemovalPolicy(): RemovalPolicy {
     switch (this.config.dataProtection.removalPolicy) {
       case 'destroy':
-        return RemovalPolicy.DESTROY;
+        return this.destroysData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
       case 'snapshot':
         return RemovalPolicy.SNAPSHOT;
       case 'retain':

@@ -135,7 +135,7 @@ export class StorageStack extends StageStack {
         encryptionKey: props.lakeKey,
         serverAccessLogsBucket: props.accessLogsBucket,
         removalPolicy: this.dataRemovalPolicy,
-        autoDeleteObjects: config.dataProtection.autoDeleteObjects,
+        autoDeleteObjects: this.autoDeleteObjects,
         noncurrentVersionExpiration: Duration.days(config.storage.noncurrentVersionExpirationDays),
         lifecycleRules: rules[zone],
       }).bucket;

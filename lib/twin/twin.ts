@@ -33,6 +33,12 @@ export const TWIN_ACCOUNT = '123456789012';
 export interface TwinOptions {
   /** The environment (`-c env=`). */
   readonly env: string;
+  /**
+   * More context for the synth, as `-c key=value` pairs: staging and prod need their deploy
+   * target (`account`, `region`, and in prod `alertEmails`).
+   * @default - none (enough for dev)
+   */
+  readonly context?: Readonly<Record<string, string>>;
   /** The twin's working directory (created; its previous content is removed). */
   readonly work: string;
   /** Scale of the source sample rows and of the click events (1 = 122 customers, 1000 clicks). */
@@ -41,7 +47,7 @@ export interface TwinOptions {
   readonly python: string;
   /**
    * An existing cloud assembly to run instead of synthesizing one (a test may have edited it).
-   * @default - `npx cdk synth -c env=<env>` into `<work>/cdk.out`
+   * @default - `npx cdk synth -c env=<env> [-c key=value ...]` into `<work>/cdk.out`
    */
   readonly assemblyDir?: string;
   /** Progress lines. @default - none */
@@ -82,9 +88,13 @@ export interface SourceFacts {
   readonly revenue: string;
 }
 
-/** Synthesizes the environment's cloud assembly into `dir` with the project's CDK CLI. */
-export function synthesize(env: string, dir: string): void {
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '-q', '-c', `env=${env}`, '-o', dir], {
+/**
+ * Synthesizes the environment's cloud assembly into `dir` with the project's CDK CLI, passing
+ * `context` on as `-c key=value` pairs (staging and prod need `account`, `region`, prod `alertEmails`).
+ */
+export function synthesize(env: string, dir: string, context: Readonly<Record<string, string>> = {}): void {
+  const pairs = Object.entries(context).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '-q', '-c', `env=${env}`, ...pairs, '-o', dir], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
@@ -120,7 +130,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
   const assemblyDir = options.assemblyDir ?? path.join(work, 'cdk.out');
   if (!options.assemblyDir) {
     log(`synthesizing ${options.env} into ${assemblyDir}`);
-    synthesize(options.env, assemblyDir);
+    synthesize(options.env, assemblyDir, options.context);
   }
   // The database endpoint resolves to the twin's server, which listens on the port the instance declares.
   const assembly = TwinAssembly.load(assemblyDir, assemblyEnvironment(assemblyDir), {

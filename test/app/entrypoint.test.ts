@@ -42,9 +42,21 @@ describe('bin/app.ts', () => {
     expect(fs.readdirSync(result.outdir)).toEqual([]);
   });
 
-  test('synthesizes all seven stacks of dev by default, with no credentials, under every check', () => {
+  test('refuses -c removeDataOnDestroy=true in prod with one line, before building anything', () => {
+    const result = runApp({ env: 'prod', removeDataOnDestroy: 'true' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Invalid config for environment "prod": removeDataOnDestroy is true; allowed: false in prod, which never destroys its data (remove -c removeDataOnDestroy=true).',
+    ]);
+    expect(fs.readdirSync(result.outdir)).toEqual([]);
+  });
+
+  test('synthesizes all seven stacks of dev by default, with no credentials, under every check, warning once that dev keeps its data', () => {
     const result = runApp({});
-    expect(result.stderr).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Warning: environment "dev" retains its data when its stacks are deleted (buckets and their objects, keys, log groups, ' +
+        'the database, the catalog): to destroy it with the stacks, deploy and destroy with -c removeDataOnDestroy=true.',
+    ]);
     expect(result.status).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
     const stackNames = Object.values(manifest.artifacts as Record<string, { type: string; properties?: { stackName?: string } }>)
@@ -71,15 +83,36 @@ describe('bin/app.ts', () => {
     ]);
   });
 
-  test('with an account and region from the CLI, synthesis still looks nothing up in AWS', () => {
-    const result = runApp({ env: 'prod' }, { CDK_DEFAULT_ACCOUNT: '111111111111', CDK_DEFAULT_REGION: 'eu-west-1' });
+  test('refuses prod without a pinned account with one line, even where the credentials point at one', () => {
+    const result = runApp({ env: 'prod' }, { CDK_DEFAULT_ACCOUNT: '111122223333', CDK_DEFAULT_REGION: 'eu-west-1' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Invalid config for environment "prod": account is missing; allowed: a 12-digit AWS account id, pinned for prod (set account in lib/config/environments.ts or pass -c account=<12 digits>).',
+    ]);
+    expect(fs.readdirSync(result.outdir)).toEqual([]);
+  });
+
+  test('synthesizes prod for the account and region of -c account= / -c region=, never the credentials’, looking nothing up in AWS', () => {
+    const result = runApp(
+      { env: 'prod', account: '123456789012', region: 'us-east-1', alertEmails: 'data-oncall@example.com' },
+      { CDK_DEFAULT_ACCOUNT: '111122223333', CDK_DEFAULT_REGION: 'eu-west-1' },
+    );
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
+    const environments = Object.values(manifest.artifacts as Record<string, { type: string; environment?: string }>)
+      .filter((a) => a.type === 'aws:cloudformation:stack')
+      .map((a) => a.environment);
+    expect(environments).toEqual(Array(7).fill('aws://123456789012/us-east-1'));
     // A context lookup would appear as "missing" context for the CLI to fetch from the account.
     expect(manifest.missing).toBeUndefined();
     const foundation = JSON.parse(fs.readFileSync(path.join(result.outdir, 'Foundation.template.json'), 'utf8'));
     const subnets = Object.values(foundation.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::EC2::Subnet');
     expect(subnets).toHaveLength(3);
+    // The alert address of -c alertEmails= is subscribed to the alerts topic.
+    const subscriptions = Object.values(foundation.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>)
+      .filter((r) => r.Type === 'AWS::SNS::Subscription')
+      .map((r) => [r.Properties.Protocol, r.Properties.Endpoint]);
+    expect(subscriptions).toEqual([['email', 'data-oncall@example.com']]);
   });
 });

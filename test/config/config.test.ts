@@ -1,6 +1,27 @@
-import { EXAMPLE_ACCOUNT } from '../support/example-account';
-import { ConfigError, ENVIRONMENTS, ENVIRONMENT_NAMES, loadConfig, validateConfig } from '../../lib/config';
+import { EXAMPLE_ACCOUNT, EXAMPLE_ALERT_EMAIL, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
+import {
+  ConfigError,
+  dataRetentionWarning,
+  destroysData,
+  ENVIRONMENTS,
+  ENVIRONMENT_NAMES,
+  loadConfig,
+  resolveConfig,
+  validateConfig,
+} from '../../lib/config';
 import { ConfigPatch, patchedConfig } from '../support/platform';
+
+/** The deploy target staging and prod need, as a config patch (documentation values). */
+const TARGET = {
+  dev: {},
+  staging: { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION },
+  prod: { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION, operations: { alertEmails: [EXAMPLE_ALERT_EMAIL] } },
+} as const;
+
+/** An environment's config with its deploy target and the patch. */
+function deployable(envName: 'dev' | 'staging' | 'prod', patch: ConfigPatch = {}) {
+  return patchedConfig(envName, { ...TARGET[envName], ...patch });
+}
 
 function errorOf(patch: ConfigPatch, envName: 'dev' | 'staging' | 'prod' = 'dev'): string {
   try {
@@ -13,8 +34,15 @@ function errorOf(patch: ConfigPatch, envName: 'dev' | 'staging' | 'prod' = 'dev'
 }
 
 describe('the shipped environments', () => {
-  test.each(ENVIRONMENT_NAMES)('%s passes validation', (name) => {
-    expect(() => validateConfig(ENVIRONMENTS[name])).not.toThrow();
+  test('dev passes validation as it is: no account, region or alert address needed', () => {
+    expect(() => validateConfig(ENVIRONMENTS.dev)).not.toThrow();
+    expect(ENVIRONMENTS.dev.account).toBeUndefined();
+    expect(ENVIRONMENTS.dev.region).toBeUndefined();
+    expect(ENVIRONMENTS.dev.operations.alertEmails).toEqual([]);
+  });
+
+  test.each(['staging', 'prod'] as const)('%s passes validation with its deploy target', (name) => {
+    expect(() => validateConfig(deployable(name))).not.toThrow();
   });
 
   test('prod keeps its data and is protected', () => {
@@ -40,6 +68,11 @@ describe('the shipped environments', () => {
     }
   });
 
+  test.each(ENVIRONMENT_NAMES)('%s deploys no change data capture: nothing reads cdc/ until the curate job applies it', (name) => {
+    expect(ENVIRONMENTS[name].cdc.enabled).toBe(false);
+    expect(ENVIRONMENTS[name].cdc.createDmsVpcRole).toBe(false);
+  });
+
   test('dev is cheap and can be destroyed', () => {
     const dev = ENVIRONMENTS.dev;
     expect(dev.dataProtection.removalPolicy).toBe('destroy');
@@ -62,22 +95,161 @@ describe('choosing an environment', () => {
     );
   });
 
-  test('account and region come from the CLI when the config leaves them out', () => {
-    const config = loadConfig('staging', { account: EXAMPLE_ACCOUNT, region: 'eu-west-1' });
+  test('dev takes account and region from the CLI when config and context leave them out', () => {
+    const config = loadConfig('dev', { account: EXAMPLE_ACCOUNT, region: 'eu-west-1' });
     expect(config.account).toBe(EXAMPLE_ACCOUNT);
     expect(config.region).toBe('eu-west-1');
   });
 
-  test('synthesis needs neither account nor region', () => {
-    const config = loadConfig('prod', {});
+  test('dev synthesizes with neither account nor region', () => {
+    const config = loadConfig('dev', {});
     expect(config.account).toBeUndefined();
     expect(config.region).toBeUndefined();
+  });
+
+  test('-c account= and -c region= win over the CLI in dev', () => {
+    const config = loadConfig('dev', { account: '111122223333', region: 'eu-west-1' }, { account: EXAMPLE_ACCOUNT, region: 'us-east-1' });
+    expect(config.account).toBe(EXAMPLE_ACCOUNT);
+    expect(config.region).toBe('us-east-1');
   });
 
   test('a malformed account from the CLI is rejected', () => {
     expect(() => loadConfig('dev', { account: '1234' })).toThrow(
       'Invalid config for environment "dev": account is "1234"; allowed: a 12-digit AWS account id.',
     );
+  });
+});
+
+describe('staging and prod deploy only to a pinned account and region; prod alerts someone', () => {
+  const PROD_TARGET = { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION, alertEmails: EXAMPLE_ALERT_EMAIL };
+
+  test.each(['staging', 'prod'] as const)('%s without an account fails with one line that says what to set', (name) => {
+    expect(() => loadConfig(name, {})).toThrow(
+      new ConfigError(
+        `Invalid config for environment "${name}": account is missing; allowed: a 12-digit AWS account id, pinned for ${name} (set account in lib/config/environments.ts or pass -c account=<12 digits>).`,
+      ),
+    );
+  });
+
+  test.each(['staging', 'prod'] as const)('%s ignores the account and region the credentials point at', (name) => {
+    expect(() => loadConfig(name, { account: '111122223333', region: 'eu-west-1' })).toThrow(
+      `Invalid config for environment "${name}": account is missing;`,
+    );
+  });
+
+  test('prod without a region fails with one line that says what to set', () => {
+    expect(() => loadConfig('prod', {}, { account: EXAMPLE_ACCOUNT })).toThrow(
+      new ConfigError(
+        'Invalid config for environment "prod": region is missing; allowed: an AWS region name such as "eu-west-1", pinned for prod (set region in lib/config/environments.ts or pass -c region=<region>).',
+      ),
+    );
+  });
+
+  test('prod without an alert address fails with one line that says what to set', () => {
+    expect(() => loadConfig('prod', {}, { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION })).toThrow(
+      new ConfigError(
+        'Invalid config for environment "prod": operations.alertEmails is []; allowed: at least one e-mail address in prod, whose alarms must reach someone (set operations.alertEmails in lib/config/environments.ts or pass -c alertEmails=<address>[,<address>...]).',
+      ),
+    );
+  });
+
+  test('staging needs no alert address', () => {
+    expect(loadConfig('staging', {}, { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION }).operations.alertEmails).toEqual([]);
+  });
+
+  test('prod takes account, region and alert addresses from the context, as the CLI passes them', () => {
+    const config = loadConfig('prod', {}, { ...PROD_TARGET, alertEmails: 'data-oncall@example.com, platform@example.com' });
+    expect(config.account).toBe('123456789012');
+    expect(config.region).toBe('us-east-1');
+    expect(config.operations.alertEmails).toEqual(['data-oncall@example.com', 'platform@example.com']);
+  });
+
+  test('a target pinned in the config serves without context', () => {
+    const pinned = { ...ENVIRONMENTS.prod, account: EXAMPLE_ACCOUNT, region: 'eu-west-1', operations: { ...ENVIRONMENTS.prod.operations, alertEmails: ['data-oncall@example.com'] } };
+    const config = resolveConfig(pinned);
+    expect([config.account, config.region, config.operations.alertEmails]).toEqual(['123456789012', 'eu-west-1', ['data-oncall@example.com']]);
+  });
+
+  test('context addresses are added to the config’s, each once', () => {
+    const withEmail = { ...ENVIRONMENTS.prod, operations: { ...ENVIRONMENTS.prod.operations, alertEmails: ['data-oncall@example.com'] } };
+    const config = resolveConfig(withEmail, {}, { ...PROD_TARGET, alertEmails: 'platform@example.com,data-oncall@example.com' });
+    expect(config.operations.alertEmails).toEqual(['data-oncall@example.com', 'platform@example.com']);
+  });
+
+  test('a context account that contradicts the config’s pin fails', () => {
+    const pinned = { ...ENVIRONMENTS.prod, account: EXAMPLE_ACCOUNT };
+    expect(() => resolveConfig(pinned, {}, { ...PROD_TARGET, account: '111122223333' })).toThrow(
+      new ConfigError(
+        'Invalid config for environment "prod": -c account is "111122223333"; allowed: "123456789012", the account lib/config/environments.ts pins (or leave -c account out).',
+      ),
+    );
+  });
+
+  test('a malformed context account or address is rejected like a config value', () => {
+    expect(() => loadConfig('prod', {}, { ...PROD_TARGET, account: '12345' })).toThrow(
+      new ConfigError('Invalid config for environment "prod": account is "12345"; allowed: a 12-digit AWS account id.'),
+    );
+    expect(() => loadConfig('prod', {}, { ...PROD_TARGET, alertEmails: 'oncall' })).toThrow(
+      new ConfigError('Invalid config for environment "prod": operations.alertEmails.0 is "oncall"; allowed: an e-mail address such as "data-oncall@example.com".'),
+    );
+  });
+});
+
+describe('destroying data takes two keys: removalPolicy "destroy" and -c removeDataOnDestroy=true', () => {
+  const RETAINED_WARNING =
+    'Warning: environment "dev" retains its data when its stacks are deleted (buckets and their objects, keys, log groups, ' +
+    'the database, the catalog): to destroy it with the stacks, deploy and destroy with -c removeDataOnDestroy=true.';
+
+  test('dev without the flag keeps its data, and synth warns how to opt in', () => {
+    const config = loadConfig('dev');
+    expect(config.dataProtection.removalPolicy).toBe('destroy');
+    expect(config.dataProtection.removeDataOnDestroy).toBe(false);
+    expect(destroysData(config)).toBe(false);
+    expect(dataRetentionWarning(config)).toBe(RETAINED_WARNING);
+  });
+
+  test.each([false, 'false'])('dev with -c removeDataOnDestroy=%p keeps its data and warns', (flag) => {
+    const config = loadConfig('dev', {}, { removeDataOnDestroy: flag });
+    expect(destroysData(config)).toBe(false);
+    expect(dataRetentionWarning(config)).toBe(RETAINED_WARNING);
+  });
+
+  test.each([true, 'true'])('dev with -c removeDataOnDestroy=%p destroys its data with the stacks, without a warning', (flag) => {
+    const config = loadConfig('dev', {}, { removeDataOnDestroy: flag });
+    expect(config.dataProtection.removeDataOnDestroy).toBe(true);
+    expect(destroysData(config)).toBe(true);
+    expect(dataRetentionWarning(config)).toBeUndefined();
+  });
+
+  test('the flag in prod fails with one line', () => {
+    expect(() => loadConfig('prod', {}, { removeDataOnDestroy: 'true' })).toThrow(
+      new ConfigError(
+        'Invalid config for environment "prod": removeDataOnDestroy is true; allowed: false in prod, which never destroys its data (remove -c removeDataOnDestroy=true).',
+      ),
+    );
+  });
+
+  test('the flag where the config retains data fails instead of doing nothing', () => {
+    expect(() => loadConfig('staging', {}, { removeDataOnDestroy: 'true' })).toThrow(
+      new ConfigError(
+        'Invalid config for environment "staging": removeDataOnDestroy is true; allowed: false unless dataProtection.removalPolicy is "destroy" (it is "retain"; remove -c removeDataOnDestroy=true).',
+      ),
+    );
+  });
+
+  test('a flag value that is not true or false fails', () => {
+    expect(() => loadConfig('dev', {}, { removeDataOnDestroy: 'yes' })).toThrow(
+      new ConfigError('Invalid config for environment "dev": removeDataOnDestroy is "yes"; allowed: true or false (-c removeDataOnDestroy=true).'),
+    );
+  });
+
+  test('only the context turns the second key: a value written into the config is replaced', () => {
+    const written = patchedConfig('dev', { dataProtection: { removeDataOnDestroy: true } });
+    expect(destroysData(resolveConfig(written))).toBe(false);
+  });
+
+  test.each(['staging', 'prod'] as const)('%s, which retains its data by config, gives no warning', (name) => {
+    expect(dataRetentionWarning(loadConfig(name, {}, EXAMPLE_TARGET_CONTEXT[name]))).toBeUndefined();
   });
 });
 
@@ -154,6 +326,7 @@ describe('each kind of bad value gives an error naming field, value and what is 
       { source: { binlogRetentionHours: 200 } },
       'source.binlogRetentionHours is 200; allowed: an integer from 1 to 168.',
     ],
+    ['a CDC switch that is not a boolean', { cdc: { enabled: 'on' as never } }, 'cdc.enabled is "on"; allowed: true or false.'],
     [
       'CDC with too little binlog retention',
       { cdc: { enabled: true }, source: { binlogRetentionHours: 12 } },
@@ -359,7 +532,7 @@ describe('prod guard rails', () => {
 
   test('the same values are allowed outside prod', () => {
     expect(() =>
-      validateConfig(patchedConfig('staging', { source: { multiAz: false, deletionProtection: false, backupRetentionDays: 3 } })),
+      validateConfig(deployable('staging', { source: { multiAz: false, deletionProtection: false, backupRetentionDays: 3 } })),
     ).not.toThrow();
   });
 });
@@ -497,7 +670,7 @@ describe('the transform execution class', () => {
   });
 
   test.each(['G.1X', 'G.2X'] as const)('Flex on %s workers is allowed outside prod', (workerType) => {
-    expect(() => validateConfig(patchedConfig('staging', { transform: { executionClass: 'FLEX', workerType } }))).not.toThrow();
+    expect(() => validateConfig(deployable('staging', { transform: { executionClass: 'FLEX', workerType } }))).not.toThrow();
   });
 
   test('standard capacity allows every worker type', () => {
@@ -531,6 +704,6 @@ describe('the workflow retries of the Glue jobs', () => {
   });
 
   test.each([0, 10])('%i workflow retries are allowed', (workflowRetries) => {
-    expect(() => validateConfig(patchedConfig('prod', { transform: { workflowRetries } }))).not.toThrow();
+    expect(() => validateConfig(deployable('prod', { transform: { workflowRetries } }))).not.toThrow();
   });
 });

@@ -3,10 +3,10 @@ import * as path from 'path';
 import { App, CfnResource, Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
-import { ENVIRONMENT_NAMES } from '../../lib/config';
+import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config';
 import { NAG_PACK_PREFIXES } from '../../lib/constructs/nag';
 import { addComplianceChecks } from '../../lib/platform';
-import { CDK_CONTEXT, synthPlatform } from '../support/platform';
+import { CDK_CONTEXT, synthPlatform, SynthOptions } from '../support/platform';
 
 /** Every acknowledgement recorded in the construct tree: where, which finding, why. */
 function acknowledgements(root: IConstruct): { path: string; scope: IConstruct; id: string; reason: string }[] {
@@ -23,12 +23,24 @@ function acknowledgements(root: IConstruct): { path: string; scope: IConstruct; 
   return found;
 }
 
-describe.each(ENVIRONMENT_NAMES)('the %s app under the four nag packs and the CloudFormation validator', (envName) => {
+/**
+ * The shipped environments as `cdk synth -c env=<name>` builds them; dev with the second key of
+ * data destruction (`-c removeDataOnDestroy=true`: deletion policies and the bucket auto-delete
+ * functions); and prod with `cdc.enabled`: CDC is off everywhere until the curate job reads
+ * `cdc/`, but the switch stays, so its DMS resources must pass the packs too.
+ */
+const APPS: [string, EnvironmentName, Omit<SynthOptions, 'compliance'>][] = [
+  ...ENVIRONMENT_NAMES.map((envName): [string, EnvironmentName, Omit<SynthOptions, 'compliance'>] => [envName, envName, {}]),
+  ['dev with -c removeDataOnDestroy=true', 'dev', { context: { removeDataOnDestroy: 'true' } }],
+  ['prod with cdc.enabled', 'prod', { patch: { cdc: { enabled: true, createDmsVpcRole: true } } }],
+];
+
+describe.each(APPS)('the %s app under the four nag packs and the CloudFormation validator', (_label, envName, options) => {
   let app: App;
 
   beforeAll(() => {
     // Synthesis throws (in a test) when any pack or the validator reports an unacknowledged finding.
-    app = synthPlatform(envName, { compliance: true }).app;
+    app = synthPlatform(envName, { ...options, compliance: true }).app;
   });
 
   test('synthesizes with zero unacknowledged findings', () => {

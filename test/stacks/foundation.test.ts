@@ -21,9 +21,14 @@ const ENDPOINT_SERVICES: Record<InterfaceEndpointName, string> = {
 
 const KEY_DOMAINS = ['lake', 'stream', 'source', 'ops'] as const;
 
-/** The `Fn::Join` CDK renders for an AWS service name in an environment-agnostic stack. */
-function serviceName(service: string): unknown {
-  return { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] };
+/**
+ * The name CDK renders for an AWS service's endpoint: an `Fn::Join` on the region in an
+ * environment-agnostic stack (dev), the literal in a pinned one (prod, in us-east-1 in tests).
+ */
+function serviceName(platform: SynthesizedPlatform, service: string): unknown {
+  return platform.config.envName === 'dev'
+    ? { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] }
+    : `com.amazonaws.us-east-1.${service}`;
 }
 
 function subnetTag(subnet: { Properties?: JsonObject }, key: string): string | undefined {
@@ -71,7 +76,7 @@ function interfaceEndpointTests(get: () => NetworkUnderTest): void {
     for (const name of configured) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
         VpcEndpointType: 'Interface',
-        ServiceName: serviceName(ENDPOINT_SERVICES[name]),
+        ServiceName: serviceName(platform, ENDPOINT_SERVICES[name]),
         PrivateDnsEnabled: true,
         SubnetIds: dataSubnets,
         SecurityGroupIds: [{ 'Fn::GetAtt': [endpointSgs[0], 'GroupId'] }],
@@ -196,9 +201,32 @@ function natNetworkTests(get: () => NetworkUnderTest): void {
 }
 
 describe.each([
-  { envName: 'dev' as const, deletionPolicy: 'Delete', pendingWindowDays: 7, egress: 'nat' as const },
-  { envName: 'prod' as const, deletionPolicy: 'Retain', pendingWindowDays: 30, egress: 'endpoints' as const },
-])('FoundationStack in $envName', ({ envName, deletionPolicy, pendingWindowDays, egress }) => {
+  // Without the second key (-c removeDataOnDestroy=true) dev retains its data as prod does.
+  // dev is environment-agnostic: this account and region are pseudo parameters; prod is pinned
+  // (tests pass -c account=123456789012 -c region=us-east-1 -c alertEmails=data-oncall@example.com).
+  {
+    envName: 'dev' as const,
+    deletionPolicy: 'Retain',
+    pendingWindowDays: 7,
+    egress: 'nat' as const,
+    account: { Ref: 'AWS::AccountId' } as unknown,
+    logsPrincipal: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } as unknown,
+    logGroupsArn: {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:*']],
+    } as unknown,
+    alertEmails: [] as string[],
+  },
+  {
+    envName: 'prod' as const,
+    deletionPolicy: 'Retain',
+    pendingWindowDays: 30,
+    egress: 'endpoints' as const,
+    account: '123456789012' as unknown,
+    logsPrincipal: 'logs.us-east-1.amazonaws.com' as unknown,
+    logGroupsArn: 'arn:aws:logs:us-east-1:123456789012:log-group:*' as unknown,
+    alertEmails: ['data-oncall@example.com'],
+  },
+])('FoundationStack in $envName', ({ envName, deletionPolicy, pendingWindowDays, egress, account, logsPrincipal, logGroupsArn, alertEmails }) => {
   let platform: SynthesizedPlatform;
   let template: Template;
 
@@ -239,17 +267,8 @@ describe.each([
       const logsStatement = {
         Sid: 'AllowCloudWatchLogsOfThisAccount',
         Effect: 'Allow',
-        Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
-        Condition: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': {
-              'Fn::Join': [
-                '',
-                ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:*'],
-              ],
-            },
-          },
-        },
+        Principal: { Service: logsPrincipal },
+        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupsArn } },
       };
       const keys = resourcesOf(template, 'AWS::KMS::Key');
       const opsStatements = keys[logicalId(platform.foundation.keys.ops)].Properties!.KeyPolicy.Statement;
@@ -388,7 +407,8 @@ describe.each([
         (e) => e.Properties?.VpcEndpointType === 'Gateway',
       );
       expect(gateways).toHaveLength(1);
-      expect(gateways[0].Properties?.ServiceName).toEqual(serviceName('s3'));
+      // CDK names the gateway service on the AWS::Region pseudo parameter even in a pinned stack.
+      expect(gateways[0].Properties?.ServiceName).toEqual({ 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] });
       const attached = asList<{ Ref: string }>(gateways[0].Properties?.RouteTableIds).map((r) => r.Ref);
       expect([...attached].sort()).toEqual(routeTables);
     });
@@ -425,7 +445,7 @@ describe.each([
       );
       expect(forAlarms).toHaveLength(1);
       expect(forAlarms[0].Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-      expect(forAlarms[0].Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+      expect(forAlarms[0].Condition).toEqual({ StringEquals: { 'aws:SourceAccount': account } });
     });
 
     test('every service principal in a key policy is held to this account by a condition', () => {
@@ -446,9 +466,12 @@ describe.each([
       expect(unconditioned).toEqual([]);
     });
 
-    test('no e-mail subscription is created when the config lists no address', () => {
-      expect(platform.config.operations.alertEmails).toEqual([]);
-      template.resourceCountIs('AWS::SNS::Subscription', 0);
+    test(`the topic's e-mail subscribers are exactly ${alertEmails.length === 0 ? 'none (dev lists no address)' : alertEmails.join(', ') + ' (prod must name one)'}`, () => {
+      expect(platform.config.operations.alertEmails).toEqual(alertEmails);
+      const subscriptions = Object.values(resourcesOf(template, 'AWS::SNS::Subscription')).map((r) => r.Properties);
+      expect(subscriptions).toEqual(
+        alertEmails.map((email) => ({ Protocol: 'email', Endpoint: email, TopicArn: { Ref: logicalId(platform.foundation.alertsTopic) } })),
+      );
     });
   });
 
@@ -535,19 +558,43 @@ describe.each([
       expect(prefixes.sort()).toEqual(['/curatedzone/*', '/goldzone/*', '/quarantinezone/*', '/queryresults/*', '/rawzone/*']);
     });
 
-    if (envName === 'dev') {
-      test('in dev the bucket is emptied and deleted with the stack', () => {
-        template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
-        template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
-        template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: bucketId } });
-      });
-    } else {
-      test('in prod the bucket is retained and nothing empties it', () => {
-        template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-        template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
-        expect(JSON.stringify(template.toJSON())).not.toContain('aws-cdk:auto-delete-objects');
-      });
+    test('the bucket is retained and nothing empties it', () => {
+      template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+      expect(JSON.stringify(template.toJSON())).not.toContain('aws-cdk:auto-delete-objects');
+    });
+  });
+});
+
+describe('FoundationStack in dev with -c removeDataOnDestroy=true (the second key)', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+
+  beforeAll(() => {
+    platform = synthPlatform('dev', { context: { removeDataOnDestroy: 'true' } });
+    template = platform.template('foundation');
+  });
+
+  test('every key is deleted with the stack, after a 7-day pending window', () => {
+    const keys = Object.values(resourcesOf(template, 'AWS::KMS::Key'));
+    expect(keys).toHaveLength(4);
+    for (const key of keys) {
+      expect(key.DeletionPolicy).toBe('Delete');
+      expect(key.UpdateReplacePolicy).toBe('Delete');
+      expect(key.Properties?.PendingWindowInDays).toBe(7);
     }
+  });
+
+  test('the flow-log group is deleted with the stack', () => {
+    const groups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'));
+    expect(groups.map((g) => g.DeletionPolicy)).toEqual(['Delete']);
+  });
+
+  test('the access-log bucket is emptied and deleted with the stack', () => {
+    const bucketId = logicalId(platform.foundation.accessLogsBucket);
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: bucketId } });
   });
 });
 

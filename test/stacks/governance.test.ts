@@ -16,10 +16,12 @@ interface GrantJson {
   readonly resource: unknown;
 }
 
+/** The CDK deployment role: of this account and region in dev, of the pinned ones (-c account=123456789012 -c region=us-east-1) in prod. */
 const DEPLOYMENT_ROLE = {
-  'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}',
-};
-const CATALOG = { Ref: 'AWS::AccountId' };
+  dev: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' },
+  prod: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1' },
+} as const;
+const CATALOG = { dev: { Ref: 'AWS::AccountId' }, prod: '123456789012' } as const;
 
 function allGrants(platform: SynthesizedPlatform): GrantJson[] {
   return STACK_KEYS.flatMap((stack) =>
@@ -36,6 +38,7 @@ function allGrants(platform: SynthesizedPlatform): GrantJson[] {
 /** The grants the platform must make, exactly: who, on what, which permissions. */
 function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
   const { ingestion, transform, storage } = platform;
+  const catalog = CATALOG[platform.config.envName as 'dev' | 'prod'];
   const extract = ingestion.extractJob.role.roleArn;
   const clickstream = transform.clickstreamJob.role.roleArn;
   const sourceJob = transform.sourceJob.role.roleArn;
@@ -53,16 +56,16 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     resource: resource(platform[stack]),
   });
   const location = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
-    DataLocation: { CatalogId: CATALOG, ResourceArn: ref(s, storage.buckets[zone].bucketArn) },
+    DataLocation: { CatalogId: catalog, ResourceArn: ref(s, storage.buckets[zone].bucketArn) },
   });
   const database = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
-    Database: { CatalogId: CATALOG, Name: ref(s, storage.databases[zone].databaseName) },
+    Database: { CatalogId: catalog, Name: ref(s, storage.databases[zone].databaseName) },
   });
   const allTables = (zone: 'raw' | 'curated' | 'quarantine' | 'gold') => (s: Stack) => ({
-    Table: { CatalogId: CATALOG, DatabaseName: ref(s, storage.databases[zone].databaseName), TableWildcard: {} },
+    Table: { CatalogId: catalog, DatabaseName: ref(s, storage.databases[zone].databaseName), TableWildcard: {} },
   });
   const table = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', name: string) => (s: Stack) => ({
-    Table: { CatalogId: CATALOG, DatabaseName: ref(s, storage.databases[zone].databaseName), Name: name },
+    Table: { CatalogId: catalog, DatabaseName: ref(s, storage.databases[zone].databaseName), Name: name },
   });
   const sources = sourceTableDeclarations().map((d) => d.name);
   const golds = goldTableDeclarations().map((d) => d.name);
@@ -75,11 +78,11 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     // The drift crawler reads raw and writes only its own database.
     grant('storage', crawler, ['DATA_LOCATION_ACCESS'], location('raw')),
     grant('storage', crawler, ['CREATE_TABLE', 'ALTER', 'DESCRIBE'], (s) => ({
-      Database: { CatalogId: CATALOG, Name: ref(s, storage.rawDriftCrawler.database.databaseName) },
+      Database: { CatalogId: catalog, Name: ref(s, storage.rawDriftCrawler.database.databaseName) },
     })),
     // Analysts: describe gold, select every gold table, without dim_customer's personal columns.
     grant('storage', analyst, ['DESCRIBE'], (s) => ({
-      Database: { CatalogId: CATALOG, Name: ref(s, storage.databases.gold.databaseName) },
+      Database: { CatalogId: catalog, Name: ref(s, storage.databases.gold.databaseName) },
     })),
     ...goldTableDeclarations().map((declaration) => {
       const personal = declaration.columns.filter((c) => c.comment?.includes('Personal data.')).map((c) => c.name);
@@ -88,13 +91,13 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
         personal.length > 0
           ? {
               TableWithColumns: {
-                CatalogId: CATALOG,
+                CatalogId: catalog,
                 ColumnWildcard: { ExcludedColumnNames: personal },
                 DatabaseName: database,
                 Name: declaration.name,
               },
             }
-          : { Table: { CatalogId: CATALOG, DatabaseName: database, Name: declaration.name } },
+          : { Table: { CatalogId: catalog, DatabaseName: database, Name: declaration.name } },
       );
     }),
     // Redshift Spectrum (prod, warehouse on) reads gold.
@@ -165,7 +168,7 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
     const [settings] = Object.values(resourcesOf(platform.template('storage'), 'AWS::LakeFormation::DataLakeSettings'));
     expect(settings.Properties).toEqual({
       Admins: [
-        { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE },
+        { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE[envName] },
         ...platform.config.governance.lakeAdminArns.map((arn) => ({ DataLakePrincipalIdentifier: arn })),
       ],
       CreateDatabaseDefaultPermissions: [],
@@ -232,7 +235,7 @@ test('configured lake administrators follow the deployment role in the settings'
   const platform = synthPlatform('dev', { patch: { governance: { lakeAdminArns } } });
   const [settings] = Object.values(resourcesOf(platform.template('storage'), 'AWS::LakeFormation::DataLakeSettings'));
   expect(settings.Properties?.Admins).toEqual([
-    { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE },
+    { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE.dev },
     ...lakeAdminArns.map((arn) => ({ DataLakePrincipalIdentifier: arn })),
   ]);
 });

@@ -20,6 +20,7 @@ import {
   StatementJson,
   statementsWithAction,
   expectGlueOnlyRole,
+  asRendered,
 } from './template-helpers';
 
 /** The source tables, in the order the job receives them. */
@@ -81,7 +82,6 @@ describe.each([
     interval: 300,
     sizeMiB: 64,
     computeGroup: SUBNET_GROUPS.compute,
-    cdc: false,
   },
   {
     envName: 'prod' as const,
@@ -91,7 +91,6 @@ describe.each([
     interval: 60,
     sizeMiB: 128,
     computeGroup: SUBNET_GROUPS.data,
-    cdc: true,
   },
 ])('IngestionStack in $envName', (expected) => {
   const { envName } = expected;
@@ -140,8 +139,9 @@ describe.each([
       template.hasResourceProperties('AWS::Kinesis::Stream', { RetentionPeriodHours: expected.retentionHours });
     });
 
-    test(`the stream has DeletionPolicy ${envName === 'prod' ? 'Retain' : 'Delete'}`, () => {
-      template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: envName === 'prod' ? 'Retain' : 'Delete' });
+    // dev too: only -c removeDataOnDestroy=true lets dev delete it (the whole-platform test checks that).
+    test('the stream has DeletionPolicy Retain', () => {
+      template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain' });
     });
   });
 
@@ -253,7 +253,7 @@ describe.each([
           Effect: 'Allow',
           Action: 'sts:AssumeRole',
           Principal: { Service: 'firehose.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          Condition: { StringEquals: { 'aws:SourceAccount': asRendered(envName, { Ref: 'AWS::AccountId' }) } },
         },
       ]);
       expect(role.Properties?.Policies).toBeUndefined();
@@ -371,7 +371,7 @@ describe.each([
           Effect: 'Allow',
           Action: 'sts:AssumeRole',
           Principal: {
-            AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] },
+            AWS: asRendered(envName, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] }),
           },
         },
       ]);
@@ -399,7 +399,7 @@ describe.each([
     });
 
     test('the Glue connection is JDBC to the source endpoint, port and database, over enforced TLS, with the extract user’s secret', () => {
-      expect(connection.CatalogId).toEqual({ Ref: 'AWS::AccountId' });
+      expect(connection.CatalogId).toEqual(asRendered(envName, { Ref: 'AWS::AccountId' }));
       expect(connection.ConnectionInput.ConnectionType).toBe('JDBC');
       expect(connection.ConnectionInput.ConnectionProperties).toEqual({
         JDBC_CONNECTION_URL: {
@@ -651,9 +651,10 @@ describe.each([
 
     test('the role may get only the catalog and the source connection, and no other Glue action', () => {
       const glueStatements = extractPolicy.filter((st) => actionsOf(st).some((a) => a.startsWith('glue:')));
-      const glueArn = (resource: string, ...rest: unknown[]): unknown => ({
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, resource, ...rest]],
-      });
+      const glueArn = (resource: string, ...rest: unknown[]): unknown =>
+        asRendered(envName, {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, resource, ...rest]],
+        });
       expect(glueStatements).toEqual([
         { Effect: 'Allow', Action: 'glue:GetConnection', Resource: [glueArn(':catalog'), glueArn(':connection/', { Ref: connectionId })] },
       ]);
@@ -676,239 +677,267 @@ describe.each([
   });
 
   describe('roles', () => {
-    test(`the stack's roles are exactly the producer, delivery, extract and alert roles${expected.cdc ? ', and the three CDC roles' : ''}`, () => {
+    test("the stack's roles are exactly the producer, delivery, extract and alert roles", () => {
       const expectedRoles = [
         childId(platform, 'Alarms', 'EventsRole'),
         childId(platform, 'ProducerRole'),
         childId(platform, 'DeliveryRole'),
         childId(platform, 'SourceExtract', 'Role'),
-        ...(expected.cdc ? [childId(platform, 'DmsVpcRole'), childId(platform, 'CdcSecretsRole'), childId(platform, 'CdcTargetRole')] : []),
       ];
       expect(Object.keys(resourcesOf(template, 'AWS::IAM::Role')).sort()).toEqual(expectedRoles.sort());
     });
   });
 
-  if (!expected.cdc) {
-    describe('change data capture', () => {
-      noCdcTests(() => ({ platform, template }));
+  describe('change data capture', () => {
+    noCdcTests(() => ({ platform, template }));
+  });
+});
+
+/**
+ * CDC is off in every shipped environment (nothing reads `cdc/` until the curate job applies
+ * it), but the switch stays: prod with `cdc.enabled` still builds the whole DMS replication.
+ */
+describe('IngestionStack in prod with cdc.enabled switched on', () => {
+  const envName = 'prod';
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  let rawBucketArn: unknown;
+  const rawObject = (key: string): unknown => ref(platform.ingestion, platform.storage.buckets.raw.arnForObjects(key));
+
+  beforeAll(() => {
+    platform = synthPlatform(envName, { patch: { cdc: { enabled: true, createDmsVpcRole: true } } });
+    template = platform.template('ingestion');
+    rawBucketArn = ref(platform.ingestion, platform.storage.buckets.raw.bucketArn);
+  });
+
+  test("the stack's roles are the producer, delivery, extract and alert roles, and the three CDC roles", () => {
+    const expectedRoles = [
+      childId(platform, 'Alarms', 'EventsRole'),
+      childId(platform, 'ProducerRole'),
+      childId(platform, 'DeliveryRole'),
+      childId(platform, 'SourceExtract', 'Role'),
+      childId(platform, 'DmsVpcRole'),
+      childId(platform, 'CdcSecretsRole'),
+      childId(platform, 'CdcTargetRole'),
+    ];
+    expect(Object.keys(resourcesOf(template, 'AWS::IAM::Role')).sort()).toEqual(expectedRoles.sort());
+  });
+
+  describe('change data capture', () => {
+    let replication: JsonObject;
+    let cdcSgId: string;
+    let secret: unknown;
+    let lakeKey: unknown;
+
+    beforeAll(() => {
+      const configs = resourcesOf(template, 'AWS::DMS::ReplicationConfig');
+      expect(Object.keys(configs)).toEqual([logicalId(platform.ingestion.replication!)]);
+      replication = Object.values(configs)[0].Properties!;
+      cdcSgId = childId(platform, 'CdcSecurityGroup');
+      secret = ref(platform.ingestion, platform.source.replicationSecret!.secretArn);
+      lakeKey = ref(platform.ingestion, platform.foundation.keys.lake.keyArn);
     });
-  } else {
-    describe('change data capture', () => {
-      let replication: JsonObject;
-      let cdcSgId: string;
-      let secret: unknown;
-      let lakeKey: unknown;
 
-      beforeAll(() => {
-        const configs = resourcesOf(template, 'AWS::DMS::ReplicationConfig');
-        expect(Object.keys(configs)).toEqual([logicalId(platform.ingestion.replication!)]);
-        replication = Object.values(configs)[0].Properties!;
-        cdcSgId = childId(platform, 'CdcSecurityGroup');
-        secret = ref(platform.ingestion, platform.source.replicationSecret!.secretArn);
-        lakeKey = ref(platform.ingestion, platform.foundation.keys.lake.keyArn);
-      });
+    test('there is exactly one replication config, one subnet group and two endpoints, and no replication instance', () => {
+      const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>)
+        .map((r) => r.Type)
+        .filter((t) => t.startsWith('AWS::DMS::'))
+        .sort();
+      expect(types).toEqual(['AWS::DMS::Endpoint', 'AWS::DMS::Endpoint', 'AWS::DMS::ReplicationConfig', 'AWS::DMS::ReplicationSubnetGroup']);
+    });
 
-      test('there is exactly one replication config, one subnet group and two endpoints, and no replication instance', () => {
-        const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>)
-          .map((r) => r.Type)
-          .filter((t) => t.startsWith('AWS::DMS::'))
-          .sort();
-        expect(types).toEqual(['AWS::DMS::Endpoint', 'AWS::DMS::Endpoint', 'AWS::DMS::ReplicationConfig', 'AWS::DMS::ReplicationSubnetGroup']);
-      });
-
-      test('the replication is serverless full-load-and-cdc of every table of the source database', () => {
-        expect(replication.ReplicationType).toBe('full-load-and-cdc');
-        expect(replication.ReplicationConfigIdentifier).toBe(`undercurrent-${envName}-cdc`);
-        expect(replication.SourceEndpointArn).toEqual({ Ref: childId(platform, 'CdcSourceEndpoint') });
-        expect(replication.TargetEndpointArn).toEqual({ Ref: childId(platform, 'CdcTargetEndpoint') });
-        expect(replication.TableMappings).toEqual({
-          rules: [
-            {
-              'rule-type': 'selection',
-              'rule-id': '1',
-              'rule-name': 'every-source-table',
-              'object-locator': { 'schema-name': 'classicmodels', 'table-name': '%' },
-              'rule-action': 'include',
-            },
-          ],
-        });
-      });
-
-      test('the replication scales to the configured 16 capacity units, in the compute subnets with the CDC group, encrypted with the lake key, Multi-AZ as the source', () => {
-        expect(platform.config.cdc.maxCapacityUnits).toBe(16);
-        expect(replication.ComputeConfig).toEqual({
-          MaxCapacityUnits: platform.config.cdc.maxCapacityUnits,
-          ReplicationSubnetGroupId: { Ref: childId(platform, 'CdcSubnetGroup') },
-          VpcSecurityGroupIds: [{ 'Fn::GetAtt': [cdcSgId, 'GroupId'] }],
-          KmsKeyId: lakeKey,
-          MultiAZ: platform.config.source.multiAz,
-        });
-        expect(replication.ComputeConfig.MultiAZ).toBe(true);
-      });
-
-      test('the replication subnet group holds exactly the compute subnets', () => {
-        const group = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
-        const compute = platform.foundation.vpc
-          .selectSubnets(platform.foundation.computeSubnets)
-          .subnets.map((s) => ref(platform.ingestion, s.subnetId));
-        expect(compute).toHaveLength(platform.config.network.maxAzs);
-        expect(group.Properties?.SubnetIds).toEqual(compute);
-      });
-
-      test('the replication is created after its roles and their policies', () => {
-        const [resource] = Object.values(resourcesOf(template, 'AWS::DMS::ReplicationConfig'));
-        expect(asList(resource.DependsOn).sort()).toEqual(
-          [
-            childId(platform, 'CdcSecretsRole'),
-            childId(platform, 'CdcSecretsRole', 'Policy'),
-            childId(platform, 'CdcTargetRole'),
-            childId(platform, 'CdcTargetRole', 'Policy'),
-          ].sort(),
-        );
-      });
-
-      test('the source endpoint is MySQL over required TLS, with the replication user’s credentials through the secrets role', () => {
-        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
-        expect(endpoint.Properties).toEqual({
-          EndpointType: 'source',
-          EngineName: 'mysql',
-          DatabaseName: 'classicmodels',
-          SslMode: 'require',
-          KmsKeyId: ref(platform.ingestion, platform.foundation.keys.source.keyArn),
-          MySqlSettings: {
-            SecretsManagerSecretId: secret,
-            SecretsManagerAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcSecretsRole'), 'Arn'] },
-          },
-          Tags: expect.any(Array),
-        });
-      });
-
-      test('the source endpoint’s secret is the replication user’s attached secret, imported from Source; never the admin’s or the extract user’s', () => {
-        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
-        const secretId = endpoint.Properties?.MySqlSettings.SecretsManagerSecretId;
-        const attachmentId = logicalId(platform.source.node.findChild('ReplicationUserSecret').node.findChild('Attachment'));
-        expect(secretId).toEqual({
-          'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Source:ExportsOutputRef${attachmentId}[0-9A-F]{8}$`)),
-        });
-        expect(secretId).not.toEqual(ref(platform.ingestion, platform.source.extractSecret.secretArn));
-        expect(JSON.stringify(endpoint.Properties)).not.toMatch(/MasterUserSecret|ExtractUserSecret/);
-        // DMS takes host, port, user and password from the secret, never from the template.
-        for (const key of ['ServerName', 'Port', 'Username', 'Password']) {
-          expect(endpoint.Properties?.[key]).toBeUndefined();
-        }
-      });
-
-      test('the target endpoint writes Parquet to cdc/ of the raw bucket, SSE-KMS with the lake key, partitioned by date', () => {
-        const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcTargetEndpoint')];
-        expect(endpoint.Properties).toEqual({
-          EndpointType: 'target',
-          EngineName: 's3',
-          S3Settings: {
-            BucketName: ref(platform.ingestion, platform.storage.buckets.raw.bucketName),
-            BucketFolder: 'cdc',
-            ServiceAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcTargetRole'), 'Arn'] },
-            DataFormat: 'parquet',
-            ParquetTimestampInMillisecond: true,
-            EncryptionMode: 'SSE_KMS',
-            ServerSideEncryptionKmsKeyId: lakeKey,
-            DatePartitionEnabled: true,
-            DatePartitionSequence: 'YYYYMMDD',
-            DatePartitionDelimiter: 'SLASH',
-            TimestampColumnName: '_cdc_timestamp',
-            IncludeOpForFullLoad: true,
-          },
-          Tags: expect.any(Array),
-        });
-        expect(`${endpoint.Properties?.S3Settings.BucketFolder}/`).toBe(CDC_RAW_PREFIX);
-      });
-
-      test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key (plus the prefix key and its _$folder$ marker)', () => {
-        const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcTargetRole')];
-        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-          { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
-        ]);
-        expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
-        expect(rolePolicyStatements(template, 'Ingestion/CdcTargetRole')).toEqual([
-          { Effect: 'Allow', Action: 's3:GetObject', Resource: [rawObject('cdc'), rawObject('cdc/*'), rawObject('cdc_$folder$')] },
-          { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['cdc/*'] } } },
-          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: lakeKey },
+    test('the replication is serverless full-load-and-cdc of every table of the source database', () => {
+      expect(replication.ReplicationType).toBe('full-load-and-cdc');
+      expect(replication.ReplicationConfigIdentifier).toBe(`undercurrent-${envName}-cdc`);
+      expect(replication.SourceEndpointArn).toEqual({ Ref: childId(platform, 'CdcSourceEndpoint') });
+      expect(replication.TargetEndpointArn).toEqual({ Ref: childId(platform, 'CdcTargetEndpoint') });
+      expect(replication.TableMappings).toEqual({
+        rules: [
           {
-            Effect: 'Allow',
-            Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
-            Resource: rawObject('cdc/*'),
+            'rule-type': 'selection',
+            'rule-id': '1',
+            'rule-name': 'every-source-table',
+            'object-locator': { 'schema-name': 'classicmodels', 'table-name': '%' },
+            'rule-action': 'include',
           },
-          { Effect: 'Allow', Action: 's3:PutObject', Resource: rawObject('cdc_$folder$') },
-        ]);
+        ],
       });
+    });
 
-      test('only regional DMS assumes the secrets role, which reads only the replication user’s secret and decrypts only with the source key', () => {
-        const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcSecretsRole')];
-        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-          {
-            Effect: 'Allow',
-            Action: 'sts:AssumeRole',
-            Principal: { Service: { 'Fn::Join': ['', ['dms.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
-          },
-        ]);
-        expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
-        expect(rolePolicyStatements(template, 'Ingestion/CdcSecretsRole')).toEqual([
-          { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret },
-          { Effect: 'Allow', Action: 'kms:Decrypt', Resource: ref(platform.ingestion, platform.foundation.keys.source.keyArn) },
-        ]);
+    test('the replication scales to the configured 16 capacity units, in the compute subnets with the CDC group, encrypted with the lake key, Multi-AZ as the source', () => {
+      expect(platform.config.cdc.maxCapacityUnits).toBe(16);
+      expect(replication.ComputeConfig).toEqual({
+        MaxCapacityUnits: platform.config.cdc.maxCapacityUnits,
+        ReplicationSubnetGroupId: { Ref: childId(platform, 'CdcSubnetGroup') },
+        VpcSecurityGroupIds: [{ 'Fn::GetAtt': [cdcSgId, 'GroupId'] }],
+        KmsKeyId: lakeKey,
+        MultiAZ: platform.config.source.multiAz,
       });
+      expect(replication.ComputeConfig.MultiAZ).toBe(true);
+    });
 
-      test('with createDmsVpcRole the account-wide dms-vpc-role carries exactly AmazonDMSVPCManagementRole, and the subnet group waits for it', () => {
-        expect(platform.config.cdc.createDmsVpcRole).toBe(true);
-        const vpcRoleId = childId(platform, 'DmsVpcRole');
-        const role = resourcesOf(template, 'AWS::IAM::Role')[vpcRoleId];
-        expect(role.Properties?.RoleName).toBe('dms-vpc-role');
-        expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-          { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
-        ]);
-        expect(role.Properties?.ManagedPolicyArns).toEqual([
-          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonDMSVPCManagementRole']] },
-        ]);
-        expect(role.Properties?.Policies).toBeUndefined();
-        const subnetGroup = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
-        expect(asList(subnetGroup.DependsOn)).toEqual([vpcRoleId]);
-        expect(Object.keys(acknowledgedRules(platform.ingestion.node.findChild('DmsVpcRole')))).toEqual([
-          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMSVPCManagementRole]',
-        ]);
+    test('the replication subnet group holds exactly the compute subnets', () => {
+      const group = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
+      const compute = platform.foundation.vpc
+        .selectSubnets(platform.foundation.computeSubnets)
+        .subnets.map((s) => ref(platform.ingestion, s.subnetId));
+      expect(compute).toHaveLength(platform.config.network.maxAzs);
+      expect(group.Properties?.SubnetIds).toEqual(compute);
+    });
+
+    test('the replication is created after its roles and their policies', () => {
+      const [resource] = Object.values(resourcesOf(template, 'AWS::DMS::ReplicationConfig'));
+      expect(asList(resource.DependsOn).sort()).toEqual(
+        [
+          childId(platform, 'CdcSecretsRole'),
+          childId(platform, 'CdcSecretsRole', 'Policy'),
+          childId(platform, 'CdcTargetRole'),
+          childId(platform, 'CdcTargetRole', 'Policy'),
+        ].sort(),
+      );
+    });
+
+    test('the source endpoint is MySQL over required TLS, with the replication user’s credentials through the secrets role', () => {
+      const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
+      expect(endpoint.Properties).toEqual({
+        EndpointType: 'source',
+        EngineName: 'mysql',
+        DatabaseName: 'classicmodels',
+        SslMode: 'require',
+        KmsKeyId: ref(platform.ingestion, platform.foundation.keys.source.keyArn),
+        MySqlSettings: {
+          SecretsManagerSecretId: secret,
+          SecretsManagerAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcSecretsRole'), 'Arn'] },
+        },
+        Tags: expect.any(Array),
       });
+    });
 
-      test('the CDC security group admits nothing and sends only HTTPS and the database port to the database group', () => {
-        const port = platform.config.source.port;
-        const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[cdcSgId];
-        expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
-        expect(standaloneRules(template, 'AWS::EC2::SecurityGroupIngress', cdcSgId)).toEqual([]);
-        expect(group.Properties?.SecurityGroupEgress).toEqual([
-          { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
-        ]);
-        expect(standaloneRules(template, 'AWS::EC2::SecurityGroupEgress', cdcSgId)).toEqual([
-          {
-            GroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
-            DestinationSecurityGroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
-            IpProtocol: 'tcp',
-            FromPort: port,
-            ToPort: port,
-            Description: 'The database',
-          },
-        ]);
+    test('the source endpoint’s secret is the replication user’s attached secret, imported from Source; never the admin’s or the extract user’s', () => {
+      const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcSourceEndpoint')];
+      const secretId = endpoint.Properties?.MySqlSettings.SecretsManagerSecretId;
+      const attachmentId = logicalId(platform.source.node.findChild('ReplicationUserSecret').node.findChild('Attachment'));
+      expect(secretId).toEqual({
+        'Fn::ImportValue': expect.stringMatching(new RegExp(`^Undercurrent-${envName}-Source:ExportsOutputRef${attachmentId}[0-9A-F]{8}$`)),
       });
+      expect(secretId).not.toEqual(ref(platform.ingestion, platform.source.extractSecret.secretArn));
+      expect(JSON.stringify(endpoint.Properties)).not.toMatch(/MasterUserSecret|ExtractUserSecret/);
+      // DMS takes host, port, user and password from the secret, never from the template.
+      for (const key of ['ServerName', 'Port', 'Username', 'Password']) {
+        expect(endpoint.Properties?.[key]).toBeUndefined();
+      }
+    });
 
-      test('this stack admits the CDC group into the database group on the database port only', () => {
-        const port = platform.config.source.port;
-        expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')[childId(platform, 'CdcSecurityGroupDatabaseIngress')].Properties).toEqual({
-          GroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
-          SourceSecurityGroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
+    test('the target endpoint writes Parquet to cdc/ of the raw bucket, SSE-KMS with the lake key, partitioned by date', () => {
+      const endpoint = resourcesOf(template, 'AWS::DMS::Endpoint')[childId(platform, 'CdcTargetEndpoint')];
+      expect(endpoint.Properties).toEqual({
+        EndpointType: 'target',
+        EngineName: 's3',
+        S3Settings: {
+          BucketName: ref(platform.ingestion, platform.storage.buckets.raw.bucketName),
+          BucketFolder: 'cdc',
+          ServiceAccessRoleArn: { 'Fn::GetAtt': [childId(platform, 'CdcTargetRole'), 'Arn'] },
+          DataFormat: 'parquet',
+          ParquetTimestampInMillisecond: true,
+          EncryptionMode: 'SSE_KMS',
+          ServerSideEncryptionKmsKeyId: lakeKey,
+          DatePartitionEnabled: true,
+          DatePartitionSequence: 'YYYYMMDD',
+          DatePartitionDelimiter: 'SLASH',
+          TimestampColumnName: '_cdc_timestamp',
+          IncludeOpForFullLoad: true,
+        },
+        Tags: expect.any(Array),
+      });
+      expect(`${endpoint.Properties?.S3Settings.BucketFolder}/`).toBe(CDC_RAW_PREFIX);
+    });
+
+    test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key (plus the prefix key and its _$folder$ marker)', () => {
+      const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcTargetRole')];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
+      ]);
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+      expect(rolePolicyStatements(template, 'Ingestion/CdcTargetRole')).toEqual([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: [rawObject('cdc'), rawObject('cdc/*'), rawObject('cdc_$folder$')] },
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: rawBucketArn, Condition: { StringLike: { 's3:prefix': ['cdc/*'] } } },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: lakeKey },
+        {
+          Effect: 'Allow',
+          Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
+          Resource: rawObject('cdc/*'),
+        },
+        { Effect: 'Allow', Action: 's3:PutObject', Resource: rawObject('cdc_$folder$') },
+      ]);
+    });
+
+    test('only regional DMS assumes the secrets role, which reads only the replication user’s secret and decrypts only with the source key', () => {
+      const role = resourcesOf(template, 'AWS::IAM::Role')[childId(platform, 'CdcSecretsRole')];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { Service: asRendered(envName, { 'Fn::Join': ['', ['dms.', { Ref: 'AWS::Region' }, '.amazonaws.com']] }) },
+        },
+      ]);
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+      expect(rolePolicyStatements(template, 'Ingestion/CdcSecretsRole')).toEqual([
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret },
+        { Effect: 'Allow', Action: 'kms:Decrypt', Resource: ref(platform.ingestion, platform.foundation.keys.source.keyArn) },
+      ]);
+    });
+
+    test('with createDmsVpcRole the account-wide dms-vpc-role carries exactly AmazonDMSVPCManagementRole, and the subnet group waits for it', () => {
+      expect(platform.config.cdc.createDmsVpcRole).toBe(true);
+      const vpcRoleId = childId(platform, 'DmsVpcRole');
+      const role = resourcesOf(template, 'AWS::IAM::Role')[vpcRoleId];
+      expect(role.Properties?.RoleName).toBe('dms-vpc-role');
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
+      ]);
+      expect(role.Properties?.ManagedPolicyArns).toEqual([
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonDMSVPCManagementRole']] },
+      ]);
+      expect(role.Properties?.Policies).toBeUndefined();
+      const subnetGroup = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
+      expect(asList(subnetGroup.DependsOn)).toEqual([vpcRoleId]);
+      expect(Object.keys(acknowledgedRules(platform.ingestion.node.findChild('DmsVpcRole')))).toEqual([
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMSVPCManagementRole]',
+      ]);
+    });
+
+    test('the CDC security group admits nothing and sends only HTTPS and the database port to the database group', () => {
+      const port = platform.config.source.port;
+      const group = resourcesOf(template, 'AWS::EC2::SecurityGroup')[cdcSgId];
+      expect(group.Properties?.SecurityGroupIngress).toBeUndefined();
+      expect(standaloneRules(template, 'AWS::EC2::SecurityGroupIngress', cdcSgId)).toEqual([]);
+      expect(group.Properties?.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.any(String) },
+      ]);
+      expect(standaloneRules(template, 'AWS::EC2::SecurityGroupEgress', cdcSgId)).toEqual([
+        {
+          GroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
+          DestinationSecurityGroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
           IpProtocol: 'tcp',
           FromPort: port,
           ToPort: port,
-          Description: 'DMS replication reaches the database',
-        });
+          Description: 'The database',
+        },
+      ]);
+    });
+
+    test('this stack admits the CDC group into the database group on the database port only', () => {
+      const port = platform.config.source.port;
+      expect(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress')[childId(platform, 'CdcSecurityGroupDatabaseIngress')].Properties).toEqual({
+        GroupId: ref(platform.ingestion, platform.source.securityGroup.securityGroupId),
+        SourceSecurityGroupId: { 'Fn::GetAtt': [cdcSgId, 'GroupId'] },
+        IpProtocol: 'tcp',
+        FromPort: port,
+        ToPort: port,
+        Description: 'DMS replication reaches the database',
       });
     });
-  }
+  });
 });
 
 describe('IngestionStack in staging', () => {
@@ -923,12 +952,12 @@ describe('IngestionStack in staging', () => {
   noCdcTests(() => ({ platform, template }));
 });
 
-describe('IngestionStack in prod where the account already has a dms-vpc-role (createDmsVpcRole false)', () => {
+describe('IngestionStack in prod with cdc.enabled where the account already has a dms-vpc-role (createDmsVpcRole false)', () => {
   let platform: SynthesizedPlatform;
   let template: Template;
 
   beforeAll(() => {
-    platform = synthPlatform('prod', { patch: { cdc: { createDmsVpcRole: false } } });
+    platform = synthPlatform('prod', { patch: { cdc: { enabled: true, createDmsVpcRole: false } } });
     template = platform.template('ingestion');
   });
 

@@ -4,10 +4,11 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENVIRONMENTS, validateConfig } from '../../lib/config';
+import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
 import { OrchestrationStack } from '../../lib/stacks/orchestration-stack';
 import { CDK_CONTEXT, patchedConfig, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
+import { actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
 
 describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) => {
   let platform: SynthesizedPlatform;
@@ -197,12 +198,13 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       const glueStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('glue:')));
       expect(glueStatements).toHaveLength(1);
       expect(actionsOf(glueStatements[0])).toEqual(['glue:BatchStopJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:StartJobRun']);
-      const jobArn = (jobName: string): unknown => ({
-        'Fn::Join': [
-          '',
-          ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':job/', ref(platform.orchestration, jobName)],
-        ],
-      });
+      const jobArn = (jobName: string): unknown =>
+        asRendered(envName, {
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':job/', ref(platform.orchestration, jobName)],
+          ],
+        });
       expect(asList(glueStatements[0].Resource)).toEqual(
         expect.arrayContaining([
           jobArn(platform.ingestion.extractJob.job.jobName),
@@ -349,9 +351,10 @@ describe('OrchestrationStack with three workflow retries and a 10-minute job tim
   let definition: JsonObject;
 
   beforeAll(() => {
-    const config = validateConfig(patchedConfig('staging', { transform: { workflowRetries: 3, timeoutMinutes: 10 } }));
+    // staging deploys only to a pinned target; the support stack shares it (same account and region).
+    const config = resolveConfig(patchedConfig('staging', { transform: { workflowRetries: 3, timeoutMinutes: 10 } }), {}, EXAMPLE_TARGET_CONTEXT.staging);
     const app = new App({ context: CDK_CONTEXT });
-    const support = new Stack(app, 'Support');
+    const support = new Stack(app, 'Support', { env: { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION } });
     const [extract, orders, events] = ['Extract', 'OrdersToCurated', 'EventsToCurated'].map((name) =>
       glue.Job.fromJobAttributes(new Construct(support, name), 'Resource', { jobName: name.toLowerCase() }),
     );

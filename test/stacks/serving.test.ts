@@ -1,10 +1,11 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ATHENA_QUERY_ACTIONS, ATHENA_RESULTS_PREFIX, GLUE_READ_ACTIONS } from '../../lib/stacks/serving-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, ref, rolePolicyStatements, statementsWithAction } from './template-helpers';
+import { actionsOf, asRendered, ref, rolePolicyStatements, statementsWithAction } from './template-helpers';
 
 describe.each([
-  { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: true },
+  // Without the second key (-c removeDataOnDestroy=true) dev keeps them, as prod does (see the end of this file).
+  { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: false },
   { envName: 'prod' as const, cutoff: 100_000_000_000, recursiveDelete: false },
 ])('ServingStack in $envName', (expected) => {
   const { envName } = expected;
@@ -50,7 +51,7 @@ describe.each([
       WorkGroupConfiguration: Match.objectLike({
         ResultConfiguration: Match.objectLike({
           OutputLocation: outputLocation,
-          ExpectedBucketOwner: { Ref: 'AWS::AccountId' },
+          ExpectedBucketOwner: asRendered(envName, { Ref: 'AWS::AccountId' }),
         }),
       }),
     });
@@ -111,5 +112,12 @@ describe.each([
       expect(objects).toContain(`/${ATHENA_RESULTS_PREFIX}*`);
       expect(objects).not.toMatch(/RawZone|CuratedZone|GoldZone|QuarantineZone/);
     });
+  });
+});
+
+describe('ServingStack in dev with -c removeDataOnDestroy=true (the second key)', () => {
+  test('deleting the stack may delete the workgroup’s saved queries', () => {
+    const template = synthPlatform('dev', { context: { removeDataOnDestroy: 'true' } }).template('serving');
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
   });
 });

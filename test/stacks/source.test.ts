@@ -31,11 +31,14 @@ function usernames(template: Template): string[] {
 describe.each([
   {
     envName: 'dev' as const,
+    label: 'dev',
+    cdc: false,
     multiAz: false,
     deletionProtection: false,
     backupRetention: 1,
-    deletionPolicy: 'Delete',
-    deleteAutomatedBackups: true,
+    // Without -c removeDataOnDestroy=true even dev retains its data (see the describe below).
+    deletionPolicy: 'Retain',
+    deleteAutomatedBackups: false,
     binlogRetentionHours: '24',
     loadSampleData: 'true',
     computeGroup: SUBNET_GROUPS.compute,
@@ -45,6 +48,8 @@ describe.each([
   },
   {
     envName: 'prod' as const,
+    label: 'prod',
+    cdc: false,
     multiAz: true,
     deletionProtection: true,
     backupRetention: 35,
@@ -55,12 +60,28 @@ describe.each([
     computeGroup: SUBNET_GROUPS.data,
     // 10% of 100 GiB.
     freeStorageThreshold: 10_737_418_240,
+    serviceUsers: [{ id: 'ExtractUserSecret', username: 'undercurrent_extract', role: 'extract' }],
+  },
+  // CDC is off in every shipped environment; the switch still adds the replication user.
+  {
+    envName: 'prod' as const,
+    label: 'prod with cdc.enabled switched on',
+    cdc: true,
+    multiAz: true,
+    deletionProtection: true,
+    backupRetention: 35,
+    deletionPolicy: 'Retain',
+    deleteAutomatedBackups: false,
+    binlogRetentionHours: '168',
+    loadSampleData: 'false',
+    computeGroup: SUBNET_GROUPS.data,
+    freeStorageThreshold: 10_737_418_240,
     serviceUsers: [
       { id: 'ExtractUserSecret', username: 'undercurrent_extract', role: 'extract' },
       { id: 'ReplicationUserSecret', username: 'undercurrent_cdc', role: 'replication' },
     ],
   },
-])('SourceStack in $envName', (expected) => {
+])('SourceStack in $label', (expected) => {
   const { envName } = expected;
   let platform: SynthesizedPlatform;
   let template: Template;
@@ -77,7 +98,7 @@ describe.each([
   };
 
   beforeAll(() => {
-    platform = synthPlatform(envName);
+    platform = synthPlatform(envName, expected.cdc ? { patch: { cdc: { enabled: true } } } : {});
     template = platform.template('source');
     const instances = resourcesOf(template, 'AWS::RDS::DBInstance');
     expect(Object.keys(instances)).toHaveLength(1);
@@ -182,7 +203,7 @@ describe.each([
           RetentionInDays: platform.config.dataProtection.logRetentionDays,
         }),
       );
-      expect(group.DeletionPolicy).toBe(envName === 'prod' ? 'Retain' : 'Delete');
+      expect(group.DeletionPolicy).toBe(expected.deletionPolicy);
       expect(asList(dbResource.DependsOn)).toContain(groupId);
     },
   );
@@ -280,7 +301,7 @@ describe.each([
       );
     });
 
-    test(`across the platform the database admits only the setup, rotation, extract${envName === 'prod' ? ' and CDC' : ''} groups, on the configured port, never a CIDR`, () => {
+    test(`across the platform the database admits only the setup, rotation, extract${expected.cdc ? ' and CDC' : ''} groups, on the configured port, never a CIDR`, () => {
       const port = platform.config.source.port;
       const admitted: { stage: string; from: unknown; rule: JsonObject }[] = [];
       for (const key of STACK_KEYS) {
@@ -299,7 +320,7 @@ describe.each([
         { stage: 'source', from: groupOf('source', platform.source.node.findChild('RotationSecurityGroup')) },
         { stage: 'source', from: groupOf('source', platform.source.setup.node.findChild('SecurityGroup')) },
         { stage: 'ingestion', from: groupOf('ingestion', platform.ingestion.node.findChild('ExtractSecurityGroup')) },
-        ...(envName === 'prod'
+        ...(expected.cdc
           ? [{ stage: 'ingestion', from: groupOf('ingestion', platform.ingestion.node.findChild('CdcSecurityGroup')) }]
           : []),
       ];
@@ -583,7 +604,7 @@ describe.each([
           RetentionInDays: platform.config.dataProtection.logRetentionDays,
         }),
       );
-      expect(group.DeletionPolicy).toBe(envName === 'prod' ? 'Retain' : 'Delete');
+      expect(group.DeletionPolicy).toBe(expected.deletionPolicy);
       const fnResource = resourcesOf(template, 'AWS::Lambda::Function')[functionId()];
       expect(fnResource.Properties?.LoggingConfig?.LogGroup).toEqual({ Ref: groupId });
     });
@@ -627,7 +648,7 @@ describe.each([
       rotationSgId = logicalId(platform.source.node.findChild('RotationSecurityGroup'));
     });
 
-    if (envName === 'prod') {
+    if (expected.cdc) {
       test('with cdc.enabled there are two service users: undercurrent_extract for the batch extract and undercurrent_cdc for DMS', () => {
         expect(platform.config.cdc.enabled).toBe(true);
         expect(platform.source.replicationSecret).toBeDefined();
@@ -780,5 +801,27 @@ describe('SourceStack in prod with removalPolicy snapshot', () => {
       UpdateReplacePolicy: 'Snapshot',
       Properties: Match.objectLike({ DeleteAutomatedBackups: false, DeletionProtection: true }),
     });
+  });
+});
+
+describe('SourceStack in dev with -c removeDataOnDestroy=true (the second key)', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    template = synthPlatform('dev', { context: { removeDataOnDestroy: 'true' } }).template('source');
+  });
+
+  test('the database and its automated backups are deleted with the stack', () => {
+    template.hasResource('AWS::RDS::DBInstance', {
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: Match.objectLike({ DeleteAutomatedBackups: true, DeletionProtection: false }),
+    });
+  });
+
+  test('every log group is deleted with the stack', () => {
+    const groups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.map((g) => g.DeletionPolicy)).toEqual(groups.map(() => 'Delete'));
   });
 });

@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { LakeBuckets } from '../../lib/stacks/storage-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { asList, logicalId, ref, resourcesOf } from './template-helpers';
+import { asList, asRendered, logicalId, ref, resourcesOf } from './template-helpers';
 
 /** Each lake bucket and the prefix of its server access logs in the access-log bucket. */
 const BUCKETS: readonly { key: keyof LakeBuckets; logPrefix: string }[] = [
@@ -50,15 +50,24 @@ const LIFECYCLE: Record<'dev' | 'prod', Record<keyof LakeBuckets, unknown[]>> = 
 };
 
 describe.each([
-  { envName: 'dev' as const, deletionPolicy: 'Delete', noncurrentDays: 7 },
-  { envName: 'prod' as const, deletionPolicy: 'Retain', noncurrentDays: 90 },
-])('StorageStack in $envName', ({ envName, deletionPolicy, noncurrentDays }) => {
+  // Without the second key (-c removeDataOnDestroy=true) dev retains its data as prod does.
+  { label: 'dev', envName: 'dev' as const, context: {}, deletionPolicy: 'Retain', autoDelete: false, noncurrentDays: 7 },
+  {
+    label: 'dev with -c removeDataOnDestroy=true',
+    envName: 'dev' as const,
+    context: { removeDataOnDestroy: 'true' },
+    deletionPolicy: 'Delete',
+    autoDelete: true,
+    noncurrentDays: 7,
+  },
+  { label: 'prod', envName: 'prod' as const, context: {}, deletionPolicy: 'Retain', autoDelete: false, noncurrentDays: 90 },
+])('StorageStack in $label', ({ envName, context, deletionPolicy, autoDelete, noncurrentDays }) => {
   let platform: SynthesizedPlatform;
   let template: Template;
   let bucketIds: Record<keyof LakeBuckets, string>;
 
   beforeAll(() => {
-    platform = synthPlatform(envName);
+    platform = synthPlatform(envName, { context });
     template = platform.template('storage');
     bucketIds = Object.fromEntries(
       BUCKETS.map(({ key }) => [key, logicalId(platform.storage.buckets[key])]),
@@ -179,20 +188,22 @@ describe.each([
     }
   });
 
-  if (envName === 'dev') {
-    test('in dev every bucket is emptied on deletion by the auto-delete custom resource', () => {
+  if (autoDelete) {
+    test('every bucket is emptied on deletion by the auto-delete custom resource', () => {
       template.resourceCountIs('Custom::S3AutoDeleteObjects', 5);
       for (const id of Object.values(bucketIds)) {
         template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: id } });
       }
     });
   } else {
-    test('in prod no bucket is emptied on deletion: no auto-delete custom resource, function or tag', () => {
+    test('no bucket is emptied on deletion: no auto-delete custom resource, function or tag', () => {
       template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
-      // The one function is the warehouse's default-role call (asserted in warehouse.test.ts).
+      // prod's one function is the warehouse's default-role call (asserted in warehouse.test.ts).
       const functions = Object.keys(template.findResources('AWS::Lambda::Function'));
-      expect(functions).toHaveLength(1);
-      expect(functions[0]).toMatch(/^AWS[0-9a-fA-F]+$/);
+      expect(functions).toHaveLength(envName === 'prod' ? 1 : 0);
+      for (const id of functions) {
+        expect(id).toMatch(/^AWS[0-9a-fA-F]+$/);
+      }
       expect(JSON.stringify(template.toJSON())).not.toContain('aws-cdk:auto-delete-objects');
     });
   }
@@ -205,7 +216,7 @@ describe.each([
     template.hasResource('AWS::Glue::Database', {
       DeletionPolicy: deletionPolicy,
       Properties: {
-        CatalogId: { Ref: 'AWS::AccountId' },
+        CatalogId: asRendered(envName, { Ref: 'AWS::AccountId' }),
         DatabaseInput: Match.objectLike({
           Name: `undercurrent_${envName}_${zone}`,
           LocationUri: { 'Fn::Join': ['', ['s3://', { Ref: bucketIds[zone] }]] },

@@ -66,6 +66,57 @@ export function ref(consumer: Stack, token: string): unknown {
   return consumer.resolve(token);
 }
 
+/**
+ * The pseudo parameters of an environment-agnostic stack (dev) and the literals a stack pinned
+ * to the tests' target renders instead (staging and prod: `-c account=123456789012
+ * -c region=us-east-1`, in the `aws` partition).
+ */
+const PINNED_PSEUDO_PARAMETERS: Record<string, string> = {
+  'AWS::AccountId': '123456789012',
+  'AWS::Region': 'us-east-1',
+  'AWS::Partition': 'aws',
+};
+
+/**
+ * An expectation written for an environment-agnostic stack (with `{ Ref: 'AWS::AccountId' }`,
+ * `AWS::Region`, `AWS::Partition`), as a stack pinned to the tests' target renders it: each
+ * pseudo parameter becomes its literal, and an `Fn::Join` on '' whose parts become literals is
+ * folded into one string (adjacent literal parts merged), as CDK does.
+ */
+export function inPinnedStack(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(inPinnedStack);
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1) {
+    const [[key, arg]] = entries;
+    if (key === 'Ref' && typeof arg === 'string' && arg in PINNED_PSEUDO_PARAMETERS) {
+      return PINNED_PSEUDO_PARAMETERS[arg];
+    }
+    if (key === 'Fn::Join' && Array.isArray(arg) && arg[0] === '') {
+      const parts: unknown[] = [];
+      for (const part of (arg[1] as unknown[]).map(inPinnedStack)) {
+        const last = parts[parts.length - 1];
+        if (typeof part === 'string' && typeof last === 'string') {
+          parts[parts.length - 1] = last + part;
+        } else {
+          parts.push(part);
+        }
+      }
+      return parts.length === 1 && typeof parts[0] === 'string' ? parts[0] : { 'Fn::Join': ['', parts] };
+    }
+  }
+  return Object.fromEntries(entries.map(([key, v]) => [key, inPinnedStack(v)]));
+}
+
+/** An expectation written for an environment-agnostic stack, as the environment renders it: unchanged in dev, {@link inPinnedStack} elsewhere. */
+export function asRendered(envName: string, value: unknown): unknown {
+  return envName === 'dev' ? value : inPinnedStack(value);
+}
+
 /** Logical id of a construct's CloudFormation resource (the construct itself or its default child). */
 export function logicalId(construct: IConstruct): string {
   const element = (construct instanceof CfnElement ? construct : construct.node.defaultChild) as CfnElement | undefined;

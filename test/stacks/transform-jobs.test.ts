@@ -19,7 +19,8 @@ import {
 
 const SOURCES = sourceTableDeclarations().map((d) => d.name);
 const GOLDS = goldTableDeclarations().map((d) => d.name);
-const CATALOG = { Ref: 'AWS::AccountId' };
+/** The Data Catalog: this account's in dev, the pinned account's (-c account=123456789012) in prod. */
+const CATALOG = { dev: { Ref: 'AWS::AccountId' }, prod: '123456789012' } as const;
 
 /**
  * A policy as a set of single permissions, `<action> on <resource> [if <condition>]`, so that
@@ -99,7 +100,12 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
   describe('SourceToCurated', () => {
     test('runs jobs/source_raw_to_curated.py with raw source/, the curated and quarantine roots and the metrics namespace, bookmarks off', () => {
       const job = jobProps(platform.transform.sourceJob);
-      expect(job.Command.ScriptLocation).toEqual({ 'Fn::Join': ['', expect.arrayContaining([expect.stringMatching(/\.py$/)])] });
+      // The asset bucket of this account and region in dev, of the pinned ones in prod.
+      expect(job.Command.ScriptLocation).toEqual(
+        envName === 'dev'
+          ? { 'Fn::Join': ['', expect.arrayContaining([expect.stringMatching(/\.py$/)])] }
+          : expect.stringMatching(/^s3:\/\/cdk-hnb659fds-assets-123456789012-us-east-1\/[0-9a-f]{64}\.py$/),
+      );
       expect(job.DefaultArguments).toEqual(
         expect.objectContaining({
           '--raw_path': s(bucket('raw').s3UrlForObject('source/')),
@@ -206,9 +212,9 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
         .sort();
     const grant = (permissions: string[], resource: unknown) => JSON.stringify({ permissions, resource, withGrant: [] });
     const table = (zone: 'raw' | 'curated' | 'quarantine' | 'gold', name: string) => ({
-      Table: { CatalogId: CATALOG, DatabaseName: s(platform.storage.databases[zone].databaseName), Name: name },
+      Table: { CatalogId: CATALOG[envName], DatabaseName: s(platform.storage.databases[zone].databaseName), Name: name },
     });
-    const location = (zone: 'curated' | 'quarantine' | 'gold') => ({ DataLocation: { CatalogId: CATALOG, ResourceArn: s(bucket(zone).bucketArn) } });
+    const location = (zone: 'curated' | 'quarantine' | 'gold') => ({ DataLocation: { CatalogId: CATALOG[envName], ResourceArn: s(bucket(zone).bucketArn) } });
 
     test('SourceToCurated: select its raw tables; write its curated and quarantine tables and locations; nothing else', () => {
       expect(grantsOf(platform.transform.sourceJob.role.roleArn)).toEqual(
@@ -228,7 +234,7 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       expect(grantsOf(platform.transform.goldJob.role.roleArn)).toEqual(
         [
           grant(['DATA_LOCATION_ACCESS'], location('gold')),
-          grant(['DESCRIBE'], { Database: { CatalogId: CATALOG, Name: s(platform.storage.databases.gold.databaseName) } }),
+          grant(['DESCRIBE'], { Database: { CatalogId: CATALOG[envName], Name: s(platform.storage.databases.gold.databaseName) } }),
           ...[...SOURCES, 'clickstream_events'].map((t) => grant(['DESCRIBE', 'SELECT'], table('curated', t))),
           ...GOLDS.map((t) => grant(['ALTER', 'DELETE', 'DESCRIBE', 'INSERT', 'SELECT'], table('gold', t))),
         ].sort(),

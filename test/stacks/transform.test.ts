@@ -4,6 +4,7 @@ import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   actionsOf,
   asList,
+  asRendered,
   expectGlueOnlyRole,
   JsonObject,
   logicalId,
@@ -282,7 +283,7 @@ describe.each([
           Effect: 'Allow',
           Action: 'sts:AssumeRole',
           Principal: { Service: 'events.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          Condition: { StringEquals: { 'aws:SourceAccount': asRendered(envName, { Ref: 'AWS::AccountId' }) } },
         },
       ]);
       const policies = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy')).filter((p) =>

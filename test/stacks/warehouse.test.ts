@@ -185,7 +185,8 @@ describe('the warehouse in prod', () => {
       .filter((st) => JSON.stringify(st.Principal).includes('redshift.amazonaws.com'));
     const conditions = {
       StringEquals: {
-        'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+        // prod is pinned to the tests' account (-c account=123456789012).
+        'aws:SourceAccount': '123456789012',
         'aws:SourceArn': clusterArnIn(platform.foundation),
       },
     };
@@ -356,7 +357,7 @@ describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
   });
 });
 
-describe('the warehouse turned on in dev (single node, NAT egress)', () => {
+describe('the warehouse turned on in dev (single node, NAT egress), with -c removeDataOnDestroy=true', () => {
   let platform: SynthesizedPlatform;
   let template: Template;
 
@@ -364,6 +365,7 @@ describe('the warehouse turned on in dev (single node, NAT egress)', () => {
     // With the compliance checks: synthesis throws on any unacknowledged finding.
     platform = synthPlatform('dev', {
       patch: { warehouse: { enabled: true, nodeType: 'ra3.large', numberOfNodes: 1, snapshotRetentionDays: 1 } },
+      context: { removeDataOnDestroy: 'true' },
       compliance: true,
     });
     template = platform.template('storage');

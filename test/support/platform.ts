@@ -2,8 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ENVIRONMENTS, EnvironmentConfig, EnvironmentName, validateConfig } from '../../lib/config';
+import { ENVIRONMENTS, EnvironmentConfig, EnvironmentName, readContext, resolveConfig } from '../../lib/config';
 import { addComplianceChecks, buildPlatform, Platform } from '../../lib/platform';
+import { EXAMPLE_TARGET_CONTEXT } from './example-account';
 
 /** The context of cdk.json: `new App()` in a test does not read it, so tests pass it explicitly. */
 export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
@@ -33,6 +34,14 @@ export interface SynthOptions {
   readonly patch?: ConfigPatch;
   /** Run the four cdk-nag packs and the CloudFormation validator (slow; for the nag tests). */
   readonly compliance?: boolean;
+  /**
+   * Context as the CLI's `-c key=value` passes it (on top of cdk.json's, `env` and the
+   * environment's `EXAMPLE_TARGET_CONTEXT`), read by the same code as bin/app.ts, e.g.
+   * `{ removeDataOnDestroy: 'true' }`.
+   * @default - only the example target: dev retains its data; staging and prod deploy to the
+   *   documentation account 123456789012 in us-east-1, prod alerts data-oncall@example.com
+   */
+  readonly context?: Record<string, unknown>;
 }
 
 /** A synthesized platform of one environment. */
@@ -43,15 +52,18 @@ export interface SynthesizedPlatform extends Platform {
   template(stack: keyof Platform): Template;
 }
 
-/** Builds and synthesizes every stack of one environment, as `cdk synth -c env=<name>` does. */
+/**
+ * Builds and synthesizes every stack of one environment, as `cdk synth -c env=<name>` does,
+ * with the context staging and prod need (`EXAMPLE_TARGET_CONTEXT`: documentation values only).
+ */
 export function synthPlatform(envName: EnvironmentName, options: SynthOptions = {}): SynthesizedPlatform {
-  const config = validateConfig(patchedConfig(envName, options.patch));
   const app = new App({
     // Lambda bundling is skipped in unit tests (its own test bundles the handler, and the
     // entrypoint test runs the real synth); templates are otherwise identical.
-    context: { ...CDK_CONTEXT, env: envName, 'aws:cdk:bundling-stacks': [] },
+    context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], ...options.context, env: envName, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: options.compliance ?? false,
   });
+  const config = resolveConfig(patchedConfig(envName, options.patch), {}, readContext(app));
   const platform = buildPlatform(app, config);
   if (options.compliance) {
     addComplianceChecks(app);
