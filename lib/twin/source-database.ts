@@ -13,8 +13,9 @@
  *   server before the handler runs.
  */
 import { randomInt } from 'node:crypto';
-import { createConnection, type Connection } from 'mysql2/promise';
+import { createConnection } from 'mysql2/promise';
 import {
+  asDbConnection,
   createHandler,
   rdsTlsOptions,
   type ConnectOptions,
@@ -163,31 +164,25 @@ export function twinTlsOptions(server: Pick<MariaDbServer, 'readCa'>): ConnectOp
   return { ...rdsTlsOptions(), ca: [server.readCa()] };
 }
 
-/** A mysql2 connection as the handler's and the sample loader's `Db`. */
-export function wrap(connection: Connection): DbConnection {
-  return {
-    async query(sql: string, params?: unknown[]): Promise<unknown[]> {
-      const [result] = await connection.query(sql, params);
-      return Array.isArray(result) ? result : [result];
-    },
-    async end(): Promise<void> {
-      await connection.end();
-    },
-  };
+/** A TLS connection to the twin server as its admin (verified against the twin's CA), as the handler's `Db`. */
+export async function adminConnection(server: MariaDbServer, database?: string): Promise<DbConnection> {
+  const tls = twinTlsOptions(server);
+  return asDbConnection(
+    await createConnection({
+      host: server.host,
+      port: server.port,
+      user: server.adminUser,
+      password: server.adminPassword,
+      database,
+      ssl: { ...tls, ca: [...tls.ca] },
+      connectTimeout: 10_000,
+    }),
+  );
 }
 
 /** Installs the SQL shims of {@link RDS_SHIMS} as the twin's admin (idempotent). */
 export async function installRdsShims(server: MariaDbServer): Promise<void> {
-  const tls = twinTlsOptions(server);
-  const connection = await createConnection({
-    host: server.host,
-    port: server.port,
-    user: server.adminUser,
-    password: server.adminPassword,
-    ssl: { ...tls, ca: [...tls.ca] },
-    connectTimeout: 10_000,
-    multipleStatements: false,
-  });
+  const connection = await adminConnection(server);
   try {
     for (const shim of RDS_SHIMS) {
       for (const statement of shim.statements) {
@@ -251,7 +246,7 @@ export async function setUpSourceDatabase(
     },
     connect: async (options) => {
       const ssl = { ...options.ssl, ca: [server.readCa()] };
-      return wrap(await createConnection({ ...options, ssl }));
+      return asDbConnection(await createConnection({ ...options, ssl }));
     },
     migrations: bundledMigrations(),
     now: () => new Date(),

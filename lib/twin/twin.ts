@@ -13,7 +13,6 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createConnection } from 'mysql2/promise';
 import { TwinAssembly, type TwinEnvironment } from './assembly';
 import { deliver, deliveryStream } from './firehose';
 import { catalogTables, GlueTwin, type JobRun, type TwinSecret } from './glue';
@@ -21,7 +20,7 @@ import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
 import { generateSampleData, loadSampleData } from '../source-db/sample-data';
-import { generateSecretFromTemplate, setUpSourceDatabase, twinTlsOptions, wrap, type SourceSetupResourceProperties } from './source-database';
+import { adminConnection, generateSecretFromTemplate, setUpSourceDatabase, type SourceSetupResourceProperties } from './source-database';
 import { runStateMachine, type ExecutionResult } from './workflow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -242,37 +241,29 @@ function twinSecrets(assembly: TwinAssembly, server: MariaDbServer): Map<string,
  * rows, then reads what the source holds: rows per table and the order lines' revenue.
  */
 async function loadInjectAndMeasure(server: MariaDbServer, database: string, sampleScale: number | undefined): Promise<SourceFacts> {
-  const tls = twinTlsOptions(server);
-  const connection = await createConnection({
-    host: server.host,
-    port: server.port,
-    user: server.adminUser,
-    password: server.adminPassword,
-    database,
-    ssl: { ...tls, ca: [...tls.ca] },
-  });
+  const db = await adminConnection(server, database);
   try {
     if (sampleScale !== undefined) {
-      await loadSampleData(wrap(connection), generateSampleData({ scale: sampleScale }));
+      await loadSampleData(db, generateSampleData({ scale: sampleScale }));
     }
     for (const row of BAD_SOURCE_ROWS) {
       for (const statement of row.statements) {
-        await connection.query(statement);
+        await db.query(statement);
       }
     }
-    const [tables] = await connection.query(
+    const tables = (await db.query(
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_name <> 'schema_migrations'",
       [database],
-    );
+    )) as { name: string }[];
     const rows: Record<string, number> = {};
-    for (const { name } of tables as { name: string }[]) {
-      const [count] = await connection.query(`SELECT COUNT(*) AS n FROM \`${name}\``);
-      rows[name] = Number((count as { n: number }[])[0].n);
+    for (const { name } of tables) {
+      const [count] = (await db.query(`SELECT COUNT(*) AS n FROM \`${name}\``)) as { n: number }[];
+      rows[name] = Number(count.n);
     }
-    const [revenue] = await connection.query('SELECT CAST(SUM(quantity_ordered * price_each) AS CHAR) AS total FROM order_lines');
-    return { rows, revenue: (revenue as { total: string }[])[0].total };
+    const [revenue] = (await db.query('SELECT CAST(SUM(quantity_ordered * price_each) AS CHAR) AS total FROM order_lines')) as { total: string }[];
+    return { rows, revenue: revenue.total };
   } finally {
-    await connection.end();
+    await db.end();
   }
 }
 
