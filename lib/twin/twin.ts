@@ -193,7 +193,9 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
 
     const problems: string[] = [];
     if (execution.status !== 'SUCCEEDED') {
-      problems.push(`the workflow failed: ${execution.error}: ${execution.cause}`);
+      // The Fail state's cause is generic; the failure notification carries the job's error.
+      const notified = glue.notifications.map((n) => JSON.stringify(n.message)).join('; ');
+      problems.push(`the workflow failed: ${execution.error}: ${execution.cause}${notified ? `; the alerts topic was sent ${notified}` : ''}`);
     }
     log('reading the lake through the catalog tables');
     const reportFile = path.join(work, 'lake-report.json');
