@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { ConfigError, dataRetentionWarning, loadConfig, readContext } from '../lib/config';
-import { addComplianceChecks, buildPlatform } from '../lib/platform';
+import { accountBaselineRequested, ConfigError, dataRetentionWarning, loadConfig, readContext } from '../lib/config';
+import { addComplianceChecks, buildAccountBaseline, buildPlatform } from '../lib/platform';
 
 const app = new App();
 
 let config;
+let accountBaseline = false;
 try {
-  const { env, ...context } = readContext(app);
+  const { env, accountBaseline: baselineFlag, ...context } = readContext(app);
+  accountBaseline = accountBaselineRequested({ accountBaseline: baselineFlag });
   config = loadConfig(
     env,
     {
@@ -31,4 +33,7 @@ if (warning) {
 }
 
 buildPlatform(app, config);
+if (accountBaseline) {
+  buildAccountBaseline(app, config);
+}
 addComplianceChecks(app);

@@ -1,6 +1,7 @@
 import { App, Stage, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { EnvironmentConfig } from './config';
+import { AccountStack } from './stacks/account-stack';
 import { FoundationStack } from './stacks/foundation-stack';
 import { IngestionStack } from './stacks/ingestion-stack';
 import { OrchestrationStack } from './stacks/orchestration-stack';
@@ -39,26 +40,47 @@ export interface Platform {
  * through typed props, so the dependency graph is the props graph.
  */
 export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Platform {
-  const foundation = new FoundationStack(scope, { config });
+  return buildStages(scope, config, DEPLOY_ORDER.length) as Platform;
+}
+
+/**
+ * Builds the first `count` stacks of {@link DEPLOY_ORDER}, as {@link buildPlatform} builds them.
+ * Since a stack depends only on the stacks before it, a stack's template must not change when
+ * the stacks after it are built (the architecture test checks it: no stack writes into another's).
+ */
+export function buildStages(scope: App | Stage, config: EnvironmentConfig, count: number): Partial<Platform> {
+  const built: { -readonly [K in keyof Platform]?: Platform[K] } = {};
+  const done = (): boolean => Object.keys(built).length >= count;
+  const foundation = (built.foundation = new FoundationStack(scope, { config }));
+  if (done()) {
+    return built;
+  }
   const { keys } = foundation;
-  const storage = new StorageStack(scope, {
+  const storage = (built.storage = new StorageStack(scope, {
     config,
     lakeKey: keys.lake,
+    queryResultsKey: keys.queryResults,
     accessLogsBucket: foundation.accessLogsBucket,
     vpc: foundation.vpc,
     computeSubnets: foundation.computeSubnets,
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
-  });
-  const source = new SourceStack(scope, {
+  }));
+  if (done()) {
+    return built;
+  }
+  const source = (built.source = new SourceStack(scope, {
     config,
     vpc: foundation.vpc,
     computeSubnets: foundation.computeSubnets,
     alertsTopic: foundation.alertsTopic,
     sourceKey: keys.source,
     logKey: keys.ops,
-  });
-  const ingestion = new IngestionStack(scope, {
+  }));
+  if (done()) {
+    return built;
+  }
+  const ingestion = (built.ingestion = new IngestionStack(scope, {
     config,
     rawBucket: storage.buckets.raw,
     rawDatabase: storage.databases.raw,
@@ -77,8 +99,11 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
     streamKey: keys.stream,
     logKey: keys.ops,
     alertsTopic: foundation.alertsTopic,
-  });
-  const transform = new TransformStack(scope, {
+  }));
+  if (done()) {
+    return built;
+  }
+  const transform = (built.transform = new TransformStack(scope, {
     config,
     buckets: storage.buckets,
     databases: storage.databases,
@@ -86,21 +111,38 @@ export function buildPlatform(scope: App | Stage, config: EnvironmentConfig): Pl
     lakeKey: keys.lake,
     logKey: keys.ops,
     alertsTopic: foundation.alertsTopic,
-  });
-  const serving = new ServingStack(scope, {
+  }));
+  if (done()) {
+    return built;
+  }
+  built.serving = new ServingStack(scope, {
     config,
     queryResultsBucket: storage.buckets.queryResults,
-    analystRole: storage.analystRole,
     goldDatabase: storage.databases.gold,
+    goldTables: storage.goldTables,
+    lakeFormation: storage.lakeFormation,
   });
-  const orchestration = new OrchestrationStack(scope, {
+  if (done()) {
+    return built;
+  }
+  built.orchestration = new OrchestrationStack(scope, {
     config,
     // Extract; then both curations side by side; then gold from curated.
     stages: [[ingestion.extractJob.job], [transform.sourceJob.job, transform.clickstreamJob.job], [transform.goldJob.job]],
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
   });
-  return { foundation, storage, source, ingestion, transform, serving, orchestration };
+  return built;
+}
+
+/**
+ * The account stack (`<app>-account`): what is one per AWS account and region, deployed once
+ * with `-c accountBaseline=true` before the first environment (lib/stacks/account-stack.ts).
+ * Built beside an environment's stacks but independent of them: no environment stack
+ * references it, and it references none.
+ */
+export function buildAccountBaseline(scope: App | Stage, config: EnvironmentConfig): AccountStack {
+  return new AccountStack(scope, { config });
 }
 
 /**

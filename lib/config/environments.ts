@@ -83,7 +83,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       schedule: 'cron(0 3 * * ? *)',
     },
     // Only the deployment role administers Lake Formation; add people's roles here.
-    governance: { lakeAdminArns: [] },
+    governance: { lakeAdminArns: [], lakeFormationOnlyByDefault: false },
   },
   staging: {
     envName: 'staging',
@@ -151,7 +151,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       schedule: 'cron(0 3 * * ? *)',
     },
     // Only the deployment role administers Lake Formation; add people's roles here.
-    governance: { lakeAdminArns: [] },
+    governance: { lakeAdminArns: [], lakeFormationOnlyByDefault: false },
   },
   prod: {
     envName: 'prod',
@@ -223,6 +223,6 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       schedule: 'cron(0 2 * * ? *)',
     },
     // Only the deployment role administers Lake Formation; add people's roles here.
-    governance: { lakeAdminArns: [] },
+    governance: { lakeAdminArns: [], lakeFormationOnlyByDefault: false },
   },
 };

@@ -27,6 +27,7 @@ export const CONTEXT_KEYS = {
   region: 'region',
   alertEmails: 'alertEmails',
   removeDataOnDestroy: 'removeDataOnDestroy',
+  accountBaseline: 'accountBaseline',
 } as const;
 
 /**
@@ -59,6 +60,12 @@ export interface AppContext {
    * @default - off: data is retained on stack deletion
    */
   readonly removeDataOnDestroy?: unknown;
+  /**
+   * `-c accountBaseline=true`: also synthesize the account stack (`<app>-account`), deployed
+   * once per account and region before the first environment (see `lib/stacks/account-stack.ts`).
+   * @default - off: only the environment's stacks
+   */
+  readonly accountBaseline?: unknown;
 }
 
 /** Reads the context the app takes, the same way in bin/app.ts and in tests. */
@@ -167,6 +174,18 @@ export function resolveConfig(
       ? { ...dataProtection, removeDataOnDestroy: contextFlag(context.removeDataOnDestroy) }
       : dataProtection,
   });
+}
+
+/**
+ * Whether `-c accountBaseline=true` asks for the account stack.
+ * @throws ConfigError for a value other than true or false
+ */
+export function accountBaselineRequested(context: Pick<AppContext, 'accountBaseline'>): boolean {
+  const flag = contextFlag(context.accountBaseline);
+  if (typeof flag !== 'boolean') {
+    throw new ConfigError(`-c accountBaseline is ${JSON.stringify(context.accountBaseline)}; allowed: true or false (leave it out for false).`);
+  }
+  return flag;
 }
 
 /**

@@ -188,8 +188,9 @@ export interface CdcConfig {
   /** Upper bound of DMS capacity units (one of DMS_CAPACITY_UNITS). */
   readonly maxCapacityUnits: number;
   /**
-   * Create the account-wide `dms-vpc-role` DMS needs. Only one stack per account may own it:
-   * set false where it already exists.
+   * Create the account-wide `dms-vpc-role` DMS needs, in the account stack
+   * (`-c accountBaseline=true`), never in an environment's stacks. Only one stack per account
+   * may own it: set false where it already exists.
    * @default false in every shipped environment
    */
   readonly createDmsVpcRole: boolean;
@@ -295,6 +296,15 @@ export interface GovernanceConfig {
    * @default [] in every shipped environment - only the deployment role administers
    */
   readonly lakeAdminArns: readonly string[];
+  /**
+   * Whether the account stack (`-c accountBaseline=true`) also switches the account's Lake
+   * Formation defaults for new databases and tables to Lake Formation only (no
+   * `IAM_ALLOWED_PRINCIPALS`). That affects every team in the account and region, so it is off
+   * unless the account's owner asks for it; the environment's own databases and tables are
+   * Lake Formation-only either way (`LakeFormationOnly`).
+   * @default false in every shipped environment
+   */
+  readonly lakeFormationOnlyByDefault: boolean;
 }
 
 /** One environment. */

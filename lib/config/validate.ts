@@ -338,6 +338,7 @@ export function validateConfig(raw: unknown): EnvironmentConfig {
       'an IAM role or user ARN such as "arn:aws:iam::<account id>:role/DataLakeAdmin"',
     ),
   );
+  r.bool('governance.lakeFormationOnlyByDefault');
 
   if (envName === 'prod') {
     if (removalPolicy === 'destroy') {

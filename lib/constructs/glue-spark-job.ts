@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,9 +9,8 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { FLEX_WORKER_TYPES, GlueExecutionClass, TransformConfig } from '../config';
 import { GLUE_SCRIPTS_DIR } from '../datasets';
-import { grantKeyEncryptDecrypt } from './grants';
+import { acknowledgeWildcardResource, grantKeyEncryptDecrypt } from './grants';
 import { LeastPrivilegeRole } from './least-privilege-role';
-import { acknowledge } from './nag';
 import { StageAlarms } from './stage-alarms';
 
 /** The Glue version of every Spark job: Spark 3.5 on Python 3.11. */
@@ -128,7 +127,13 @@ export interface GlueSparkJobProps {
   readonly metricsNamespace?: string;
 }
 
-/** What Glue does in the VPC of a connection on the job role's behalf (AWSGlueServiceRole's EC2 part). */
+/**
+ * What Glue does in the VPC of a connection on the job role's behalf, on Resource "*" as
+ * AWSGlueServiceRole grants it: the Describe calls (no resource-level permission) and the
+ * network interfaces Glue creates in subnets and under ids it picks at run time. All are in
+ * `UNSCOPED_ACTIONS`, so they land in the role's unscoped policy. Tagging is scoped apart
+ * ({@link GLUE_VPC_TAG_ACTIONS}).
+ */
 export const GLUE_VPC_ACTIONS = [
   'ec2:CreateNetworkInterface',
   'ec2:DeleteNetworkInterface',
@@ -138,15 +143,39 @@ export const GLUE_VPC_ACTIONS = [
   'ec2:DescribeVpcAttribute',
   'ec2:DescribeVpcEndpoints',
   'ec2:DescribeRouteTables',
-  'ec2:CreateTags',
-  'ec2:DeleteTags',
 ] as const;
 
+/** How Glue tags what it creates in a VPC: the tag actions of AWSGlueServiceRole. */
+export const GLUE_VPC_TAG_ACTIONS = ['ec2:CreateTags', 'ec2:DeleteTags'] as const;
+/** The only tag key Glue may set or remove (AWSGlueServiceRole's `aws:TagKeys` condition). */
+export const GLUE_SERVICE_TAG_KEY = 'aws-glue-service-resource';
+/** The EC2 resource types Glue tags (AWSGlueServiceRole's resources), each `<type>/*` of this account and region. */
+export const GLUE_TAGGED_RESOURCE_TYPES = ['network-interface', 'security-group', 'instance'] as const;
+
 /**
- * A Glue 5.0 PySpark job with the platform's defaults: its own least-privilege role,
- * the stack's Glue security configuration (encrypted output, logs and bookmarks), KMS-encrypted log groups with retention, real-time
- * logging, job and observability metrics, auto scaling, bookmarks, timeout, no Glue-level
- * retries, and an alert on every failed, timed-out or stopped run.
+ * The log groups Glue 5.0 writes a job's logs to when the job's security configuration encrypts
+ * CloudWatch logs with KMS and `--custom-logGroup-prefix` is set: Glue inserts
+ * `<security configuration name>-role/<job role name>` between the prefix and `error` / `output`
+ * (AWS Glue developer guide, "Logging for AWS Glue jobs", section "Security configuration with
+ * Amazon CloudWatch logging"; see docs/glue-logging.md). `roleName` may be a token.
+ */
+export function glueLogGroupNames(prefix: string, securityConfigurationName: string, roleName: string): { error: string; output: string } {
+  const base = `${prefix}/${securityConfigurationName}-role/${roleName}`;
+  return { error: `${base}/error`, output: `${base}/output` };
+}
+
+/** The explicit name of a stack's Glue security configuration, which Glue puts into its jobs' log group names. */
+export function glueSecurityConfigurationName(stack: Stack): string {
+  return `${stack.stackName}-glue`;
+}
+
+/**
+ * A Glue 5.0 PySpark job with the platform's defaults: its own least-privilege role, the
+ * stack's Glue security configuration (encrypted output, logs and bookmarks), the KMS-encrypted
+ * log groups with retention that Glue writes to under that configuration (see
+ * {@link glueLogGroupNames}), real-time logging, job and observability metrics, auto scaling,
+ * bookmarks, timeout, no Glue-level retries, and an alert on every failed, timed-out or stopped
+ * run.
  *
  * `MaxRetries` is fixed at 0 and no caller can change it: a Glue-level retry is a new job run
  * that a Step Functions task waiting on the first run (`glue:startJobRun.sync`) does not follow,
@@ -161,7 +190,7 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
   public readonly job: glue.SparkJob;
   /** The role the job runs as. */
   public readonly role: LeastPrivilegeRole;
-  /** Log groups that receive the job's driver and executor logs. */
+  /** The log groups Glue writes the job's logs to: `[error, output]` (see {@link glueLogGroupNames}). */
   public readonly logGroups: logs.LogGroup[];
   public readonly grantPrincipal: iam.IPrincipal;
   /** The entrypoint, relative to `glue-scripts/`. */
@@ -177,11 +206,16 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
     this.grantPrincipal = this.role;
     this.script = props.script;
 
+    // Glue names the log groups after the prefix, the security configuration and the role (see
+    // glueLogGroupNames): the stack pre-creates exactly those, KMS-encrypted with retention, and
+    // the role may write to them and to nothing else.
+    const securityConfig = securityConfiguration(stack, props.dataKey, props.logKey);
     const logPrefix = `/aws-glue/${stack.stackName}/${id}`;
-    this.logGroups = ['error', 'output'].map(
+    const logGroupNames = glueLogGroupNames(logPrefix, glueSecurityConfigurationName(stack), this.role.roleName);
+    this.logGroups = (['error', 'output'] as const).map(
       (kind) =>
         new logs.LogGroup(this, kind === 'error' ? 'ErrorLogs' : 'OutputLogs', {
-          logGroupName: `${logPrefix}/${kind}`,
+          logGroupName: logGroupNames[kind],
           encryptionKey: props.logKey,
           retention: props.logRetention,
           removalPolicy: props.removalPolicy,
@@ -189,8 +223,16 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
     );
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-        resources: this.logGroups.map((g) => g.logGroupArn),
+        // Glue creates the groups (AWS documents that it does; here they exist already, and
+        // CreateLogGroup on their exact names creates nothing else), associates the security
+        // configuration's key with them (without logs:AssociateKmsKey Glue turns the logging
+        // off) and writes its streams. Group-level actions are checked on the bare group ARN;
+        // the group's `Arn` attribute (`...:log-group:<name>:*`) covers its streams.
+        actions: ['logs:CreateLogGroup', 'logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [
+          ...this.logGroups.map((g) => stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: g.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+          ...this.logGroups.map((g) => g.logGroupArn),
+        ],
       }),
     );
     const executionClass = props.executionClass ?? props.sizing.executionClass;
@@ -209,16 +251,10 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
-        // PutMetricData has no resource-level permissions; the namespace condition narrows it.
+        // Metrics have no resource ARN (UNSCOPED_ACTIONS); the namespace condition narrows it.
         resources: ['*'],
         conditions: { StringEquals: { 'cloudwatch:namespace': namespaces } },
       }),
-    );
-    acknowledge(
-      this.role,
-      ['AwsSolutions'],
-      'IAM5[Resource::*]',
-      `cloudwatch:PutMetricData supports no resource-level permissions (limited to the ${[namespaces].flat().map((n) => `"${n}"`).join(' and ')} namespace${metricsNamespace ? 's' : ''} by condition); with a VPC connection, the EC2 network-interface and Describe actions Glue needs have none either.`,
     );
     grantKeyEncryptDecrypt(this.role, props.dataKey);
     grantKeyEncryptDecrypt(this.role, props.logKey);
@@ -232,12 +268,28 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
         }),
       );
       this.role.addToPrincipalPolicy(
+        // EC2 Describe* calls have no resource-level permissions, and Glue creates and deletes its
+        // network interfaces in subnets and under ids it picks at run time (UNSCOPED_ACTIONS).
+        new iam.PolicyStatement({ actions: [...GLUE_VPC_ACTIONS], resources: ['*'] }),
+      );
+      // Tagging exactly as AWSGlueServiceRole allows it: only Glue's own tag key, only on the
+      // network interfaces, security groups and instances of this account and region.
+      const tagged = GLUE_TAGGED_RESOURCE_TYPES.map((type) =>
+        stack.formatArn({ service: 'ec2', resource: type, resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+      );
+      this.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          actions: [...GLUE_VPC_ACTIONS],
-          // EC2 Describe* calls have no resource-level permissions, and Glue creates and tags
-          // its network interfaces under names it chooses at run time.
-          resources: ['*'],
+          actions: [...GLUE_VPC_TAG_ACTIONS],
+          resources: tagged,
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [GLUE_SERVICE_TAG_KEY] } },
         }),
+      );
+      GLUE_TAGGED_RESOURCE_TYPES.forEach((type, i) =>
+        acknowledgeWildcardResource(
+          this.role,
+          tagged[i],
+          `Glue tags the ${type}s it creates for the connection under ids it picks at run time; only with its own tag key "${GLUE_SERVICE_TAG_KEY}" (aws:TagKeys condition), as AWSGlueServiceRole allows.`,
+        ),
       );
     }
 
@@ -288,7 +340,7 @@ export class GlueSparkJob extends Construct implements iam.IGrantable {
       // Never a Glue-level retry: the workflow retries the run it follows (see the class comment).
       maxRetries: 0,
       maxConcurrentRuns: 1,
-      securityConfiguration: securityConfiguration(stack, props.dataKey, props.logKey),
+      securityConfiguration: securityConfig,
       connections,
       continuousLogging: { enabled: true, quiet: true },
       enableMetrics: true,
@@ -325,6 +377,8 @@ function securityConfiguration(stack: Stack, dataKey: kms.IKey, logKey: kms.IKey
     return existing;
   }
   return new glue.SecurityConfiguration(stack, id, {
+    // Explicit: Glue puts the name into the jobs' log group names (glueLogGroupNames).
+    securityConfigurationName: glueSecurityConfigurationName(stack),
     s3Encryption: glue.S3Encryption.kms(dataKey),
     cloudWatchEncryption: glue.CloudWatchEncryption.kms(logKey),
     jobBookmarksEncryption: glue.JobBookmarksEncryption.clientSideKms(dataKey),

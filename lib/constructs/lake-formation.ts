@@ -1,36 +1,51 @@
-import { DefaultStackSynthesizer, Fn, Stack } from 'aws-cdk-lib';
+import { createHash } from 'crypto';
+import { ArnFormat, CustomResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lakeformation from 'aws-cdk-lib/aws-lakeformation';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
+import { deploymentRoleArn } from './deployment-role';
 import { grantPrefixReadWrite } from './grants';
 import { LeastPrivilegeRole } from './least-privilege-role';
 
+/** Properties of {@link LakeFormationAdmins}. */
+export interface LakeFormationAdminsProps {
+  /**
+   * IAM role or user ARNs made data lake administrators besides the deployment role (which must
+   * be one to create grants), e.g. `config.governance.lakeAdminArns` and the guard function's role.
+   */
+  readonly admins: readonly string[];
+}
+
 /**
- * The CloudFormation execution role of the CDK bootstrap (the role the stacks deploy as),
- * with CloudFormation's `${AWS::AccountId}` / `${AWS::Region}` placeholders resolved by `Fn::Sub`.
- *
- * @throws when the stack uses another synthesizer: name the deployment role there instead.
+ * Adds data lake administrators to the account's Lake Formation settings: the deployment role
+ * and `admins`. `MutationType: APPEND`, so every administrator the account already has stays
+ * one, and no other setting is written. The resource is retained on deletion: removing the
+ * account stack never rewrites the account's settings. An account singleton: only the account
+ * stack creates it.
  */
-export function deploymentRoleArn(scope: IConstruct): string {
-  const stack = Stack.of(scope);
-  if (!(stack.synthesizer instanceof DefaultStackSynthesizer)) {
-    throw new Error(
-      `${scope.node.path}: Lake Formation needs the deployment role as an administrator, which is only known with the DefaultStackSynthesizer (stack ${stack.node.path} uses ${stack.synthesizer.constructor.name}). Use the DefaultStackSynthesizer, or extend LakeFormationSettings to take the deployment role ARN.`,
-    );
+export class LakeFormationAdmins extends Construct {
+  public readonly resource: lakeformation.CfnDataLakeSettings;
+  /** Every administrator ARN this construct adds (the deployment role first). */
+  public readonly adminArns: readonly string[];
+
+  constructor(scope: Construct, id: string, props: LakeFormationAdminsProps) {
+    super(scope, id);
+    if (new Set(props.admins).size !== props.admins.length) {
+      throw new Error(`LakeFormationAdmins ${this.node.path}: an administrator is listed twice (${props.admins.join(', ')}); list each once.`);
+    }
+    this.adminArns = [deploymentRoleArn(this), ...props.admins];
+    this.resource = new lakeformation.CfnDataLakeSettings(this, 'Resource', {
+      admins: this.adminArns.map((arn) => ({ dataLakePrincipalIdentifier: arn })),
+      mutationType: 'APPEND',
+    });
+    this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
-  return Fn.sub((stack.synthesizer as DefaultStackSynthesizer).cloudFormationExecutionRoleArn);
 }
 
 /** Properties of {@link LakeFormationSettings}. */
 export interface LakeFormationSettingsProps {
-  /**
-   * IAM role or user ARNs made data lake administrators (from `config.governance.lakeAdminArns`).
-   * The deployment role is always added.
-   * @default - only the deployment role administers the lake
-   */
-  readonly admins?: readonly string[];
   /**
    * Buckets registered as Lake Formation data locations, each with a customer key.
    * @default - no location is registered
@@ -39,21 +54,13 @@ export interface LakeFormationSettingsProps {
 }
 
 /**
- * The account's Lake Formation settings, so that Lake Formation grants, not IAM alone, govern
- * the catalog:
- *
- * - administrators: the config's plus the deployment role (which must be one to create grants);
- * - no `IAM_ALLOWED_PRINCIPALS` default on new databases and tables (the IAM-only mode is off);
- * - each lake bucket registered with a dedicated role (never the service-linked role) that can
- *   read, write and list exactly those buckets and use their keys.
- *
- * `AWS::LakeFormation::DataLakeSettings` is account-wide: create it once per account and region.
+ * An environment's Lake Formation setup, which every grant depends on: each lake bucket
+ * registered with a dedicated role (never the service-linked role) that can read, write and
+ * list exactly those buckets and use their keys. Nothing account-wide: the administrators and
+ * defaults are the account stack's ({@link LakeFormationAdmins}), and the environment's
+ * databases are made Lake Formation-only by {@link LakeFormationOnly}.
  */
 export class LakeFormationSettings extends Construct {
-  /** The settings resource; every grant depends on it. */
-  public readonly resource: lakeformation.CfnDataLakeSettings;
-  /** Every administrator ARN (the deployment role first). */
-  public readonly adminArns: readonly string[];
   /** The role Lake Formation uses to access the registered locations, when any is registered. */
   public readonly locationRole?: LeastPrivilegeRole;
   /** The location registrations, in the order of `locations`. */
@@ -61,17 +68,6 @@ export class LakeFormationSettings extends Construct {
 
   constructor(scope: Construct, id: string, props: LakeFormationSettingsProps = {}) {
     super(scope, id);
-    const admins = props.admins ?? [];
-    if (new Set(admins).size !== admins.length) {
-      throw new Error(`LakeFormationSettings ${this.node.path}: an administrator is listed twice (${admins.join(', ')}); list each once.`);
-    }
-    this.adminArns = [deploymentRoleArn(this), ...admins];
-    this.resource = new lakeformation.CfnDataLakeSettings(this, 'Resource', {
-      admins: this.adminArns.map((arn) => ({ dataLakePrincipalIdentifier: arn })),
-      createDatabaseDefaultPermissions: [],
-      createTableDefaultPermissions: [],
-    });
-
     const locations = props.locations ?? [];
     if (locations.length > 0) {
       this.locationRole = new LeastPrivilegeRole(this, 'LocationRole', {
@@ -96,6 +92,78 @@ export class LakeFormationSettings extends Construct {
       registration.node.addDependency(this.locationRole!);
       return registration;
     });
+  }
+}
+
+/** The name of the account's Lake Formation guard function (one per account and region, in the account stack). */
+export function lakeFormationGuardFunctionName(appName: string): string {
+  return `${appName.toLowerCase()}-lake-formation-guard`;
+}
+
+/** The prefix every database name of the app starts with; the guard function touches no other database. */
+export function projectDatabasePrefix(appName: string): string {
+  return `${appName.toLowerCase()}_`;
+}
+
+/** Properties of {@link LakeFormationOnly}. */
+export interface LakeFormationOnlyProps {
+  /** The app's name: the guard function's name and the database prefix derive from it. */
+  readonly appName: string;
+  /** The names of the environment's databases, as literals (each starts with the app's database prefix). */
+  readonly databaseNames: readonly string[];
+  /**
+   * The databases and the tables CloudFormation creates in them: the guard runs after them, and
+   * again whenever this list changes.
+   */
+  readonly catalogResources: readonly IConstruct[];
+}
+
+/**
+ * Makes an environment's own databases and tables governed by Lake Formation only, whatever the
+ * account's defaults: a `Custom::LakeFormationOnly` served by the account stack's guard function
+ * (a Lake Formation administrator) that sets each database's default permissions for new tables
+ * to none and revokes every `IAM_ALLOWED_PRINCIPALS` grant on those databases and their tables.
+ * Without it, the defaults of an account that still has IAM-only access would give every IAM
+ * principal with Glue and S3 rights the whole table, and the grants (and the personal-data
+ * column exclusion) would change nothing. It touches no other database (the function refuses
+ * names outside the app's prefix) and changes nothing account-wide.
+ */
+export class LakeFormationOnly extends Construct {
+  public readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: LakeFormationOnlyProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const prefix = projectDatabasePrefix(props.appName);
+    const names = props.databaseNames;
+    const outside = names.filter((name) => Token.isUnresolved(name) || !name.startsWith(prefix));
+    if (outside.length > 0) {
+      throw new Error(`LakeFormationOnly ${this.node.path}: database ${outside.join(', ')} is not a literal starting with "${prefix}"; the guard function touches only the app's databases.`);
+    }
+    const paths = props.catalogResources.map((resource) => resource.node.path).sort();
+    this.resource = new CustomResource(this, 'Resource', {
+      resourceType: 'Custom::LakeFormationOnly',
+      serviceToken: stack.formatArn({
+        service: 'lambda',
+        resource: 'function',
+        resourceName: lakeFormationGuardFunctionName(props.appName),
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      properties: {
+        CatalogId: stack.account,
+        Databases: [...names].sort(),
+        Fingerprint: createHash('sha256').update(paths.join('\n')).digest('hex').slice(0, 16),
+      },
+    });
+    for (const dependency of props.catalogResources) {
+      this.resource.node.addDependency(dependency);
+      // Asked for at creation too: no default grant on the tables created later in a database
+      // (CloudFormation may drop the empty list; the guard then sets it).
+      const database = dependency.node.defaultChild;
+      if (database instanceof glue.CfnDatabase) {
+        database.addPropertyOverride('DatabaseInput.CreateTableDefaultPermissions', []);
+      }
+    }
   }
 }
 
@@ -144,7 +212,7 @@ export interface LakeGrant {
 
 /** Properties of {@link LakeFormationGrants}. */
 export interface LakeFormationGrantsProps {
-  /** The settings that make the deployment role an administrator; every grant depends on them. */
+  /** The environment's registered locations; every grant depends on them. */
   readonly settings: LakeFormationSettings;
 }
 
@@ -182,6 +250,12 @@ function pathId(construct: IConstruct): string {
  * Create it in the stack that owns the principals, so no stack depends on a later one.
  */
 export class LakeFormationGrants extends Construct {
+  /**
+   * The last grant made in each stack. Lake Formation fails grants made in parallel with
+   * `ConcurrentModificationException` (aws-cdk #36215), so each grant of a stack depends on the
+   * one before it, across every LakeFormationGrants of that stack: one chain per stack.
+   */
+  private static readonly lastGrant = new WeakMap<Stack, lakeformation.CfnPrincipalPermissions>();
   private readonly settings: LakeFormationSettings;
   private readonly made: MadeGrant[] = [];
 
@@ -211,8 +285,14 @@ export class LakeFormationGrants extends Construct {
       permissions: [...request.permissions],
       permissionsWithGrantOption: [],
     });
-    // The deployment role is an administrator, and the location registered, before any grant.
+    // The locations are registered before any grant.
     permissions.node.addDependency(this.settings);
+    const stack = Stack.of(this);
+    const previous = LakeFormationGrants.lastGrant.get(stack);
+    if (previous) {
+      permissions.node.addDependency(previous);
+    }
+    LakeFormationGrants.lastGrant.set(stack, permissions);
     this.made.push({ request, resource: permissions });
     return permissions;
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -42,6 +42,13 @@ export interface SecureBucketProps {
    * @default - only the default rule
    */
   readonly lifecycleRules?: s3.LifecycleRule[];
+  /**
+   * Send the bucket's object events to the account's default EventBridge bus (set on the
+   * bucket itself, `NotificationConfiguration.EventBridgeConfiguration`, not through CDK's
+   * notifications custom resource and its function).
+   * @default false
+   */
+  readonly eventBridge?: boolean;
 }
 
 /**
@@ -49,6 +56,12 @@ export interface SecureBucketProps {
  * block all public access, bucket-owner-enforced ownership, TLS 1.2+ only (bucket policy),
  * versioning, SSE-KMS with a customer key and bucket key, server access logs, and lifecycle
  * rules that expire noncurrent versions and abort stale multipart uploads.
+ *
+ * No object lock, by decision: every bucket of the platform expires objects by lifecycle
+ * (raw, quarantine, query results and logs by age; every zone its noncurrent versions), and the
+ * jobs replace partitions they own. Object lock would make those deletes fail for the retention
+ * period. Versioning with noncurrent-version expiry is the recovery mechanism instead; a bucket
+ * that must be immutable (e.g. an audit archive) would be a separate bucket created with lock.
  */
 export class SecureBucket extends Construct {
   /** The bucket. */
@@ -77,6 +90,15 @@ export class SecureBucket extends Construct {
       throw new Error(`SecureBucket ${this.node.path}: autoDeleteObjects needs RemovalPolicy.DESTROY.`);
     }
 
+    // A log destination in another stack is referenced, not modified: CDK would otherwise add a
+    // statement per source bucket to that stack's bucket policy. The destination admits log
+    // delivery for the buckets of its account itself (see below).
+    const logsTarget = props.serverAccessLogsBucket;
+    const serverAccessLogsBucket =
+      logsTarget && Stack.of(logsTarget) !== Stack.of(this)
+        ? s3.Bucket.fromBucketAttributes(this, 'AccessLogsTarget', { bucketArn: logsTarget.bucketArn, bucketName: logsTarget.bucketName })
+        : logsTarget;
+
     this.bucket = new s3.Bucket(this, 'Resource', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -86,7 +108,7 @@ export class SecureBucket extends Construct {
       encryption: logDestination ? s3.BucketEncryption.S3_MANAGED : s3.BucketEncryption.KMS,
       encryptionKey: props.encryptionKey,
       bucketKeyEnabled: logDestination ? undefined : true,
-      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      serverAccessLogsBucket,
       serverAccessLogsPrefix: logDestination ? undefined : `${id.toLowerCase()}/`,
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: props.autoDeleteObjects ?? false,
@@ -100,6 +122,17 @@ export class SecureBucket extends Construct {
       ],
     });
 
+    if (serverAccessLogsBucket !== logsTarget) {
+      Annotations.of(this.bucket).acknowledgeWarning(
+        '@aws-cdk/aws-s3:accessLogsPolicyNotAdded',
+        "The access-log destination is another stack's SecureBucket, whose own policy admits log delivery for every bucket of its account.",
+      );
+    }
+    if (props.eventBridge) {
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
+    }
     acknowledge(
       this.bucket,
       COMPLIANCE_PACKS,
@@ -107,16 +140,15 @@ export class SecureBucket extends Construct {
       'Cross-region replication is a disaster-recovery decision per deployment, not a default: the bucket is versioned, KMS-encrypted and retained in prod, so deleted or overwritten objects are recoverable in-region.',
     );
     if (logDestination) {
-      // Log delivery may write here only for buckets of this account (the allow statements
-      // CDK adds for source buckets in other stacks carry no such condition).
+      // Log delivery writes here for the buckets of this account, and no other: one statement
+      // in this bucket's own policy, so that source buckets in other stacks change nothing here.
       this.bucket.addToResourcePolicy(
         new iam.PolicyStatement({
-          sid: 'DenyLogDeliveryForOtherAccounts',
-          effect: iam.Effect.DENY,
+          sid: 'AllowLogDeliveryForThisAccount',
           principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
           actions: ['s3:PutObject'],
           resources: [this.bucket.arnForObjects('*')],
-          conditions: { StringNotEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
         }),
       );
       acknowledge(

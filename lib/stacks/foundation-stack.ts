@@ -9,14 +9,20 @@ import { Construct } from 'constructs';
 import { InterfaceEndpointName } from '../config';
 import { AlertsTopic } from '../constructs/alerts-topic';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
+import { allowCloudWatchLogs, platformKey } from '../constructs/platform-key';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { StageStack, StageStackProps } from './stage-stack';
 
 /** The customer-managed keys, one per data domain. */
 export interface PlatformKeys {
-  /** S3 lake zones, Glue output and bookmarks, Firehose delivery, Athena results. */
+  /** S3 lake zones, Glue output and bookmarks, Firehose delivery. */
   readonly lake: kms.IKey;
+  /**
+   * Athena query results: its own key, so that the analysts who read and write their results
+   * never hold a key that decrypts the lake (Lake Formation reads gold for them).
+   */
+  readonly queryResults: kms.IKey;
   /** The Kinesis click stream. */
   readonly stream: kms.IKey;
   /** The source database's storage and its credentials. */
@@ -49,25 +55,13 @@ export class FoundationStack extends StageStack {
     const { config } = this;
 
     this.keys = {
-      lake: this.key('LakeKey', 'lake', 'S3 lake zones, Glue output and bookmarks, Firehose and Athena results'),
+      lake: this.key('LakeKey', 'lake', 'S3 lake zones, Glue output and bookmarks, Firehose'),
+      queryResults: this.key('QueryResultsKey', 'query-results', 'Athena query results'),
       stream: this.key('StreamKey', 'stream', 'Kinesis click stream'),
       source: this.key('SourceKey', 'source', 'source database storage and credentials'),
       ops: this.key('OpsKey', 'ops', 'CloudWatch log groups and the alerts topic'),
     };
-    this.keys.ops.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogsOfThisAccount',
-        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        // In a key policy, "*" means this key and nothing else.
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`,
-          },
-        },
-      }),
-    );
+    allowCloudWatchLogs(this.keys.ops);
 
     this.vpc = this.network();
     this.computeSubnets = {
@@ -88,10 +82,9 @@ export class FoundationStack extends StageStack {
   }
 
   private key(id: string, domain: string, purpose: string): kms.Key {
-    return new kms.Key(this, id, {
+    return platformKey(this, id, {
       alias: `alias/${this.config.appName.toLowerCase()}-${this.config.envName}/${domain}`,
       description: `${this.stackName}: ${purpose}`,
-      enableKeyRotation: true,
       removalPolicy: this.dataRemovalPolicy,
       pendingWindow: this.keyPendingWindow,
     });

@@ -315,29 +315,12 @@ export class IngestionStack extends StageStack {
       throw new Error('cdc.enabled needs the source database replication user secret (SourceStack.replicationSecret).');
     }
 
-    let vpcRole: iam.Role | undefined;
-    if (cdc.createDmsVpcRole) {
-      // DMS looks this role up by its fixed name to manage the network interfaces of replications.
-      vpcRole = new iam.Role(this, 'DmsVpcRole', {
-        roleName: 'dms-vpc-role',
-        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-        description: 'Account-wide role DMS uses to place replications in a VPC',
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-      });
-      acknowledge(
-        vpcRole,
-        ['AwsSolutions'],
-        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMSVPCManagementRole]',
-        'dms-vpc-role must carry the AWS-managed AmazonDMSVPCManagementRole: DMS itself requires exactly this role name and policy to manage replication network interfaces.',
-      );
-    }
+    // DMS places the replication in the VPC with the account's `dms-vpc-role`: the account
+    // stack creates it (cdc.createDmsVpcRole), or it already exists; never an environment's stack.
     const subnetGroup = new dms.CfnReplicationSubnetGroup(this, 'CdcSubnetGroup', {
       replicationSubnetGroupDescription: 'Subnets of the CDC replication',
       subnetIds: props.vpc.selectSubnets(props.computeSubnets).subnetIds,
     });
-    if (vpcRole) {
-      subnetGroup.node.addDependency(vpcRole);
-    }
     const securityGroup = this.databaseClient('CdcSecurityGroup', props, 'DMS replication', false);
 
     const secretsRole = new LeastPrivilegeRole(this, 'CdcSecretsRole', {

@@ -11,7 +11,6 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { grantKeyEncryptDecrypt, grantPublish } from '../constructs/grants';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
-import { acknowledge } from '../constructs/nag';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
 import { StageStack, StageStackProps } from './stage-stack';
 
@@ -133,12 +132,9 @@ export class OrchestrationStack extends StageStack {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
-    acknowledge(
-      role,
-      ['AwsSolutions'],
-      'IAM5[Resource::*]',
-      'CloudWatch Logs log delivery (logs:CreateLogDelivery and friends) and X-Ray (xray:PutTraceSegments and friends) support no resource-level permissions; these are the exact actions Step Functions documents for logging and tracing.',
-    );
+    // Logging and tracing make the state machine add CloudWatch Logs delivery and X-Ray actions
+    // on "*" to the role; all are in UNSCOPED_ACTIONS, so they land in the role's unscoped
+    // policy, which alone acknowledges the "*".
 
     if (config.operations.scheduleEnabled) {
       const scheduleRole = new LeastPrivilegeRole(this, 'ScheduleRole', {

@@ -2,19 +2,24 @@ import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { goldTableDeclarations } from '../datasets';
 import { acknowledgeWildcardResource, grantPrefixReadWrite } from '../constructs/grants';
-import { acknowledge } from '../constructs/nag';
+import { LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
+import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { StageStack, StageStackProps } from './stage-stack';
+import { PERSONAL_DATA } from './storage-stack';
 
 /** Properties of the {@link ServingStack}. */
 export interface ServingStackProps extends StageStackProps {
-  /** Bucket of Athena's query results (encrypted with the lake key). */
+  /** Bucket of Athena's query results, encrypted with its own customer key (not the lake's). */
   readonly queryResultsBucket: s3.IBucket;
-  /** The analysts' role (its Lake Formation grants come from the storage stage). */
-  readonly analystRole: iam.IRole;
   /** The gold database the analysts query. */
   readonly goldDatabase: glue.IDatabase;
+  /** The gold tables by name (the analysts' grants are made after the tables exist). */
+  readonly goldTables: Record<string, IConstruct>;
+  /** The environment's registered lake locations; the grants depend on them. */
+  readonly lakeFormation: LakeFormationSettings;
 }
 
 /** What an analyst does with the workgroup: run, follow, read and stop queries. */
@@ -39,11 +44,18 @@ export const GLUE_READ_ACTIONS = [
 export const ATHENA_RESULTS_PREFIX = 'athena/';
 
 /**
- * Stage 5, serving: an Athena workgroup whose settings clients cannot override: results
- * encrypted with the lake key in the query-results bucket, a per-query scan cap, metrics.
+ * Stage 5, serving: the analysts' role and an Athena workgroup whose settings clients cannot
+ * override: results encrypted with the query-results key in the query-results bucket, a
+ * per-query scan cap, metrics. The analysts read gold through Lake Formation (SELECT on every
+ * gold table, without the columns its declarations mark as personal data): they hold no key of
+ * the lake, only the query-results key.
  */
 export class ServingStack extends StageStack {
   public readonly workgroup: athena.CfnWorkGroup;
+  /** Role of the analysts: SELECT on gold without the personal columns (Lake Formation). */
+  public readonly analystRole: LeastPrivilegeRole;
+  /** The analysts' Lake Formation grants. */
+  public readonly lakeGrants: LakeFormationGrants;
 
   constructor(scope: Construct, props: ServingStackProps) {
     super(scope, 'Serving', props);
@@ -72,7 +84,11 @@ export class ServingStack extends StageStack {
     });
 
     // The analysts query gold through this workgroup only; Lake Formation decides the columns.
-    const analyst = props.analystRole;
+    const analyst = new LeastPrivilegeRole(this, 'AnalystRole', {
+      assumedBy: new iam.AccountPrincipal(this.account),
+      description: "Analysts: query gold through Athena, without customers' personal columns",
+    });
+    this.analystRole = analyst;
     analyst.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: [...ATHENA_QUERY_ACTIONS],
@@ -101,11 +117,24 @@ export class ServingStack extends StageStack {
       // grants scope what it vends.
       new iam.PolicyStatement({ actions: ['lakeformation:GetDataAccess'], resources: ['*'] }),
     );
-    acknowledge(
-      analyst as unknown as Construct,
-      ['AwsSolutions'],
-      'IAM5[Resource::*]',
-      'lakeformation:GetDataAccess supports no resource-level permissions; Lake Formation vends credentials only for the gold tables and columns it granted the analyst.',
-    );
+
+    // Lake Formation: gold, except the columns its declarations mark as personal data.
+    this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: props.lakeFormation });
+    this.lakeGrants.grant({ principal: analyst, database: props.goldDatabase, permissions: ['DESCRIBE'] });
+    for (const declaration of goldTableDeclarations()) {
+      const table = props.goldTables[declaration.name];
+      if (!table) {
+        throw new Error(`ServingStack: gold table ${declaration.name} is declared but not in goldTables; pass StorageStack.goldTables.`);
+      }
+      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
+      const grant = this.lakeGrants.grant({
+        principal: analyst,
+        database: props.goldDatabase,
+        table: declaration.name,
+        permissions: ['SELECT'],
+        excludedColumns: personal.length > 0 ? personal : undefined,
+      });
+      grant.node.addDependency(table);
+    }
   }
 }

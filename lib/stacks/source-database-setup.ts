@@ -12,6 +12,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { grantKeyDecrypt } from '../constructs/grants';
+import { HANDLER_BUNDLING, HANDLER_RUNTIME } from '../constructs/handler-bundling';
 import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { migrationsFingerprint } from '../source-db/migrations';
@@ -84,7 +85,8 @@ export class SourceDatabaseSetup extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         // The network-interface actions of AWSLambdaVPCAccessExecutionRole: Lambda checks them
-        // on "*" when it attaches the function to the VPC.
+        // on "*" when it attaches the function to the VPC. All are in UNSCOPED_ACTIONS, so the
+        // statement lands in the role's unscoped policy, which alone acknowledges the "*".
         actions: [
           'ec2:CreateNetworkInterface',
           'ec2:DescribeNetworkInterfaces',
@@ -95,12 +97,6 @@ export class SourceDatabaseSetup extends Construct {
         resources: ['*'],
       }),
     );
-    acknowledge(
-      role,
-      ['AwsSolutions'],
-      'IAM5[Resource::*]',
-      'The EC2 network-interface actions a VPC function needs (those of AWSLambdaVPCAccessExecutionRole) are checked by Lambda on "*"; they have no narrower resource Lambda accepts.',
-    );
 
     const logGroup = this.logGroup('FunctionLogs', props);
     // A function with its own role gets no AWSLambdaBasicExecutionRole: grant writing its log group.
@@ -109,7 +105,7 @@ export class SourceDatabaseSetup extends Construct {
       description: 'Applies the source schema migrations, binlog retention and (dev) sample data',
       entry: HANDLER,
       handler: 'onEvent',
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: HANDLER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.minutes(10),
@@ -119,15 +115,7 @@ export class SourceDatabaseSetup extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [securityGroup],
-      bundling: {
-        externalModules: ['@aws-sdk/*'],
-        minify: true,
-        sourceMap: false,
-        target: 'node24',
-        format: nodejs.OutputFormat.CJS,
-        logLevel: nodejs.LogLevel.ERROR,
-        forceDockerBundling: false,
-      },
+      bundling: HANDLER_BUNDLING,
     });
     acknowledge(
       this.function,

@@ -8,6 +8,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { keyReference } from '../constructs/platform-key';
 import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { acknowledge, COMPLIANCE_PACKS } from '../constructs/nag';
 import { ALARM_PERIOD, StageAlarms } from '../constructs/stage-alarms';
@@ -70,6 +71,8 @@ export class SourceStack extends StageStack {
   constructor(scope: Construct, props: SourceStackProps) {
     super(scope, 'Source', props);
     const { source } = this.config;
+    // Foundation's key, used without adding to its key policy (a stack changes only its own template).
+    const sourceKey = keyReference(this, 'SourceKeyReference', props.sourceKey);
     const instanceIdentifier = `${this.config.appName}-${this.config.envName}-source`.toLowerCase();
 
     this.securityGroup = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
@@ -130,9 +133,9 @@ export class SourceStack extends StageStack {
       port: source.port,
       // RDS generates the admin password into Secrets Manager (source key) and rotates it itself.
       manageMasterUserPassword: true,
-      credentials: rds.Credentials.fromUsername('undercurrent_admin', { encryptionKey: props.sourceKey }),
+      credentials: rds.Credentials.fromUsername('undercurrent_admin', { encryptionKey: sourceKey }),
       storageEncrypted: true,
-      storageEncryptionKey: props.sourceKey,
+      storageEncryptionKey: sourceKey,
       storageType: rds.StorageType.GP3,
       allocatedStorage: source.allocatedStorageGiB,
       maxAllocatedStorage: source.maxAllocatedStorageGiB,
@@ -151,7 +154,7 @@ export class SourceStack extends StageStack {
       monitoringInterval: Duration.seconds(60),
       monitoringRole,
       enablePerformanceInsights: performanceInsights,
-      performanceInsightEncryptionKey: performanceInsights ? props.sourceKey : undefined,
+      performanceInsightEncryptionKey: performanceInsights ? sourceKey : undefined,
       autoMinorVersionUpgrade: true,
       copyTagsToSnapshot: true,
     });
@@ -172,7 +175,7 @@ export class SourceStack extends StageStack {
     const serviceUser = (id: string, username: string): secretsmanager.ISecret => {
       const databaseSecret = new rds.DatabaseSecret(this, id, {
         username,
-        encryptionKey: props.sourceKey,
+        encryptionKey: sourceKey,
         excludeCharacters: SERVICE_PASSWORD_EXCLUDED,
       });
       databaseSecret.applyRemovalPolicy(this.dataRemovalPolicy);
@@ -206,7 +209,7 @@ export class SourceStack extends StageStack {
       port: source.port,
       databaseName: source.databaseName,
       secret: this.secret,
-      secretKey: props.sourceKey,
+      secretKey: sourceKey,
       binlogRetentionHours: source.binlogRetentionHours,
       loadSampleData: source.loadSampleData,
       serviceUsers,

@@ -1,7 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -19,8 +18,7 @@ import {
   quarantineSourceTables,
   sourceRawTables,
 } from '../catalog';
-import { ALL_TABLES, LakeFormationGrants, LakeFormationSettings } from '../constructs/lake-formation';
-import { LeastPrivilegeRole } from '../constructs/least-privilege-role';
+import { ALL_TABLES, LakeFormationGrants, LakeFormationOnly, LakeFormationSettings } from '../constructs/lake-formation';
 import { RawDriftCrawler } from '../constructs/raw-drift-crawler';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { datasetDeclaration, DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../datasets';
@@ -42,6 +40,8 @@ export type LakeBuckets = Record<DataZone | 'queryResults', s3.IBucket>;
 export interface StorageStackProps extends StageStackProps {
   /** Key of every lake bucket. */
   readonly lakeKey: kms.IKey;
+  /** Key of the Athena query-results bucket (not the lake key: analysts use it). */
+  readonly queryResultsKey: kms.IKey;
   /** Destination of the buckets' server access logs. */
   readonly accessLogsBucket: s3.IBucket;
   /** The VPC whose isolated data subnets hold the warehouse (used only when `warehouse.enabled`). */
@@ -109,9 +109,7 @@ export class StorageStack extends StageStack {
   public readonly clickstreamTables: ClickstreamTables;
   /** The Redshift warehouse over gold, when `warehouse.enabled` (lib/stacks/warehouse.ts). */
   public readonly warehouse?: Warehouse;
-  /** Role of the analysts: SELECT on gold without the personal columns (Lake Formation). */
-  public readonly analystRole: LeastPrivilegeRole;
-  /** Lake Formation grants of the principals this stack owns (crawler, analysts, Redshift Spectrum). */
+  /** Lake Formation grants of the principals this stack owns (crawler, Redshift Spectrum). */
   public readonly lakeGrants: LakeFormationGrants;
   /** The raw `source_<table>` table of each source table, by source table name (lib/catalog.ts). */
   public readonly sourceTables: Record<string, glue.S3Table>;
@@ -123,16 +121,22 @@ export class StorageStack extends StageStack {
   public readonly goldTables: Record<string, glue.CfnTable>;
   /** Log-only crawler over raw source/ that reports schema drift into its own database. */
   public readonly rawDriftCrawler: RawDriftCrawler;
-  /** Lake Formation administrators, defaults and the registered data zones; grants depend on it. */
+  /** The registered data zones; grants depend on it. */
   public readonly lakeFormation: LakeFormationSettings;
+  /** Makes this environment's databases and tables Lake Formation-only (no `IAM_ALLOWED_PRINCIPALS`). */
+  public readonly lakeFormationOnly: LakeFormationOnly;
 
   constructor(scope: Construct, props: StorageStackProps) {
     super(scope, 'Storage', props);
     const { config } = this;
     const rules = zoneLifecycleRules(config.storage);
+    // Object lock: none, by decision (see SecureBucket): every zone deletes by lifecycle or by
+    // the jobs that replace partitions. The data zones publish their object events to
+    // EventBridge for monitoring and the event-driven pipeline; query results do not.
     const zoneBucket = (id: string, zone: keyof LakeBuckets): s3.IBucket =>
       new SecureBucket(this, id, {
-        encryptionKey: props.lakeKey,
+        encryptionKey: zone === 'queryResults' ? props.queryResultsKey : props.lakeKey,
+        eventBridge: zone !== 'queryResults',
         serverAccessLogsBucket: props.accessLogsBucket,
         removalPolicy: this.dataRemovalPolicy,
         autoDeleteObjects: this.autoDeleteObjects,
@@ -149,9 +153,11 @@ export class StorageStack extends StageStack {
     };
 
     const prefix = `${config.appName}_${config.envName}`.toLowerCase();
+    const zoneDatabaseName = (zone: DataZone): string => `${prefix}_${zone}`;
+    const driftDatabaseName = `${prefix}_raw_drift`;
     const database = (zone: DataZone): glue.Database =>
       new glue.Database(this, `${zone.charAt(0).toUpperCase()}${zone.slice(1)}Database`, {
-        databaseName: `${prefix}_${zone}`,
+        databaseName: zoneDatabaseName(zone),
         description: `${zone} zone of ${config.appName} ${config.envName}`,
         locationUri: this.buckets[zone].s3UrlForObject(),
         removalPolicy: this.dataRemovalPolicy,
@@ -172,7 +178,6 @@ export class StorageStack extends StageStack {
         computeSubnets: props.computeSubnets,
         goldBucket: this.buckets.gold,
         goldDatabase: this.databases.gold,
-        auditLogBucket: props.accessLogsBucket,
         logKey: props.logKey,
         alertsTopic: props.alertsTopic,
         removalPolicy: this.dataRemovalPolicy,
@@ -193,7 +198,7 @@ export class StorageStack extends StageStack {
     this.rawDriftCrawler = new RawDriftCrawler(this, 'RawDriftCrawler', {
       rawBucket: this.buckets.raw,
       prefix: SOURCE_RAW_PREFIX,
-      driftDatabaseName: `${prefix}_raw_drift`,
+      driftDatabaseName,
       dataKey: props.lakeKey,
       logKey: props.logKey,
       logRetention: this.logRetention,
@@ -202,13 +207,23 @@ export class StorageStack extends StageStack {
 
     // Lake Formation governs the data zones (not the query results, which are Athena's own output).
     this.lakeFormation = new LakeFormationSettings(this, 'LakeFormation', {
-      admins: config.governance.lakeAdminArns,
       locations: DATA_ZONES.map((zone) => this.buckets[zone]),
     });
-    // Databases are created after the IAM-only defaults are off, so none gets IAM_ALLOWED_PRINCIPALS.
-    for (const database of [...DATA_ZONES.map((zone) => this.databases[zone]), this.rawDriftCrawler.database]) {
-      database.node.addDependency(this.lakeFormation.resource);
-    }
+    // Every database and table of the environment loses the IAM_ALLOWED_PRINCIPALS grants the
+    // account's defaults may have given it, after CloudFormation created them.
+    this.lakeFormationOnly = new LakeFormationOnly(this, 'LakeFormationOnly', {
+      appName: config.appName,
+      databaseNames: [...DATA_ZONES.map((zone) => zoneDatabaseName(zone)), driftDatabaseName],
+      catalogResources: [
+        ...DATA_ZONES.map((zone) => this.databases[zone]),
+        this.rawDriftCrawler.database,
+        ...Object.values(this.clickstreamTables),
+        ...Object.values(this.sourceTables),
+        ...Object.values(this.curatedSourceTables),
+        ...Object.values(this.quarantineSourceTables),
+        ...Object.values(this.goldTables),
+      ],
+    });
 
     this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: this.lakeFormation });
     // The drift crawler reads raw and keeps its findings in its own database.
@@ -219,23 +234,6 @@ export class StorageStack extends StageStack {
       database: this.rawDriftCrawler.database,
       permissions: ['CREATE_TABLE', 'ALTER', 'DESCRIBE'],
     });
-    // Analysts read gold, except the columns its declarations mark as personal data.
-    this.analystRole = new LeastPrivilegeRole(this, 'AnalystRole', {
-      assumedBy: new iam.AccountPrincipal(this.account),
-      description: "Analysts: query gold through Athena, without customers' personal columns",
-    });
-    this.lakeGrants.grant({ principal: this.analystRole, database: this.databases.gold, permissions: ['DESCRIBE'] });
-    for (const declaration of goldTableDeclarations()) {
-      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
-      const grant = this.lakeGrants.grant({
-        principal: this.analystRole,
-        database: this.databases.gold,
-        table: declaration.name,
-        permissions: ['SELECT'],
-        excludedColumns: personal.length > 0 ? personal : undefined,
-      });
-      grant.node.addDependency(this.goldTables[declaration.name]);
-    }
     if (this.warehouse) {
       // Redshift Spectrum reads gold, nothing else.
       this.lakeGrants.grant({
@@ -245,6 +243,8 @@ export class StorageStack extends StageStack {
         permissions: ['DESCRIBE', 'SELECT'],
       });
     }
+    // The guard revokes IAM_ALLOWED_PRINCIPALS only once this stack's principals have their grants.
+    this.lakeFormationOnly.node.addDependency(this.lakeGrants);
   }
 
   /**

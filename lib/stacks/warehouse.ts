@@ -12,7 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct, IDependable } from 'constructs';
+import { Construct } from 'constructs';
 import { WarehouseConfig } from '../config';
 import { databaseClientSecurityGroup } from '../constructs/database-client';
 import { acknowledgeWildcardResource, grantPrefixRead } from '../constructs/grants';
@@ -30,21 +30,19 @@ export const GLUE_CATALOG_READ_ACTIONS = [
   'glue:GetPartitions',
 ] as const;
 
-/** The audit logs Redshift writes to the log bucket. */
+/** The audit logs Redshift exports to CloudWatch Logs. */
 export const WAREHOUSE_LOG_EXPORTS = ['connectionlog', 'userlog', 'useractivitylog'] as const;
-
-/** The key prefix of a cluster's audit logs in the log bucket (Redshift appends `AWSLogs/<account>/redshift/<region>/...`). */
-export function warehouseAuditLogPrefix(clusterName: string): string {
-  return `redshift/${clusterName}/`;
-}
+export type WarehouseLogExport = (typeof WAREHOUSE_LOG_EXPORTS)[number];
 
 /**
- * What the Redshift service needs on the audit-log bucket: reading the bucket ACL (it checks
- * the bucket owner) and putting the log objects (Redshift management guide, "Bucket
- * permissions for Amazon Redshift audit logging").
+ * The log group Redshift exports one audit log of a provisioned cluster to:
+ * `/aws/redshift/cluster/<cluster_name>/<log_type>` (Redshift management guide, "Database audit
+ * logging", "Log groups and log events in Amazon CloudWatch"). Redshift writes into a group of
+ * that name if it exists and creates one (no key, never expiring) if not.
  */
-export const AUDIT_LOG_BUCKET_ACTIONS = ['s3:GetBucketAcl'] as const;
-export const AUDIT_LOG_OBJECT_ACTIONS = ['s3:PutObject'] as const;
+export function warehouseAuditLogGroupName(clusterName: string, logExport: WarehouseLogExport): string {
+  return `/aws/redshift/cluster/${clusterName}/${logExport}`;
+}
 
 /** What the function that sets the default IAM role may call, on this cluster only. */
 export const DEFAULT_ROLE_ACTIONS = ['redshift:ModifyClusterIamRoles'] as const;
@@ -71,7 +69,7 @@ export const WAREHOUSE_PARAMETERS: Readonly<Record<string, string>> = {
 export interface WarehouseProps {
   /** The warehouse section of the environment's config (node type and count, port, admin, snapshots, window). */
   readonly config: WarehouseConfig;
-  /** Cluster identifier, lower case, a literal (not a token); also names the audit-log prefix. */
+  /** Cluster identifier, lower case, a literal (not a token); also names the audit log groups. */
   readonly clusterName: string;
   /**
    * Customer key of the cluster storage and the admin secret: the lake key, which already
@@ -87,19 +85,15 @@ export interface WarehouseProps {
   /** The gold catalog database: the only catalog entries Spectrum may read. */
   readonly goldDatabase: glue.Database;
   /**
-   * Where the audit logs go: the platform's log bucket (`FoundationStack.accessLogsBucket`), a
-   * bucket of this app in the cluster's region whose default encryption is SSE-S3, the only
-   * encryption Redshift audit logging to S3 supports. The warehouse adds to its policy the
-   * statements that let this cluster, and nothing else, write under `redshift/<clusterName>/`.
+   * Key of the audit log groups and of the log group of the function that sets the default IAM
+   * role: the platform's ops key, whose policy lets CloudWatch Logs use it for this account's log groups.
    */
-  readonly auditLogBucket: s3.IBucket;
-  /** Key of the log group of the function that sets the default IAM role. */
   readonly logKey: kms.IKey;
   /** Topic the warehouse alarms notify. */
   readonly alertsTopic: sns.ITopic;
-  /** Removal policy of the cluster, its secret and its log group (never SNAPSHOT: redshift-alpha rejects it). */
+  /** Removal policy of the cluster, its secret and its log groups (never SNAPSHOT: redshift-alpha rejects it). */
   readonly removalPolicy: RemovalPolicy;
-  /** Retention of the log group of the function that sets the default IAM role. */
+  /** Retention of the audit log groups and of the log group of the function that sets the default IAM role. */
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -108,9 +102,10 @@ export interface WarehouseProps {
  * publicly accessible, with enhanced VPC routing (COPY and Spectrum traffic stays in the VPC),
  * encrypted with the lake's customer key, on a non-default port with a non-default admin whose
  * password lives in Secrets Manager (same key) and rotates monthly; TLS required and every
- * query logged (parameter group); connection, user and user-activity audit logs written to
- * the platform's log bucket under `redshift/<clusterName>/` (whose lifecycle expires them);
- * automated snapshots and maintenance window from config. Its COPY/Spectrum role, attached and
+ * query logged (parameter group); connection, user and user-activity audit logs exported to
+ * CloudWatch Logs groups it creates, encrypted with the ops key and with the stack's retention
+ * (the user-activity log holds SQL text, customer values included: it stays under a customer
+ * key); automated snapshots and maintenance window from config. Its COPY/Spectrum role, attached and
  * made the cluster's default IAM role (`IAM_ROLE default`), reads only the gold zone and the
  * gold catalog. Its security group admits nothing: clients are added by security group, on the port.
  */
@@ -127,6 +122,8 @@ export class Warehouse extends Construct {
   public readonly alarms: StageAlarms;
   /** The custom resource that makes {@link copyRole} the cluster's default IAM role. */
   public readonly defaultRole: cr.AwsCustomResource;
+  /** The log group of each audit log, named as Redshift exports it. */
+  public readonly auditLogGroups: Readonly<Record<WarehouseLogExport, logs.LogGroup>>;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -137,11 +134,18 @@ export class Warehouse extends Construct {
     }
     if (Token.isUnresolved(props.clusterName) || !/^[a-z][a-z0-9-]{0,62}$/.test(props.clusterName)) {
       throw new Error(
-        `Warehouse ${this.node.path}: clusterName must be a literal of lower-case letters, digits and hyphens starting with a letter (max 63), got "${props.clusterName}"; it names the cluster, its ARN in the log bucket policy and its audit-log prefix.`,
+        `Warehouse ${this.node.path}: clusterName must be a literal of lower-case letters, digits and hyphens starting with a letter (max 63), got "${props.clusterName}"; it names the cluster, its ARN and its audit log groups.`,
       );
     }
 
     this.key = props.encryptionKey;
+    // The cluster and its secret use the key through a reference by ARN, so nothing of the
+    // warehouse lands in the key's stack (the Foundation): the secret's key grant (a
+    // `kms:ViaService` secretsmanager statement for this account, which the key policy's
+    // `kms:*` for the account already covers) would be added to the key policy, and the
+    // cluster's key ID, taken from the key itself, would add an export. Through the reference,
+    // the grant adds nothing and the ID is cut from the ARN the Storage stack already imports.
+    const keyReference = kms.Key.fromKeyArn(this, 'KeyReference', props.encryptionKey.keyArn);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -179,10 +183,26 @@ export class Warehouse extends Construct {
       parameters: { ...WAREHOUSE_PARAMETERS },
     });
 
-    // Audit logs go to the log bucket. Redshift checks its permissions when logging is
-    // enabled (at cluster creation), so the cluster depends on the bucket policy.
-    const auditLogPrefix = warehouseAuditLogPrefix(props.clusterName);
-    const auditLogPolicy = this.allowAuditLogging(props.auditLogBucket, props.clusterName, auditLogPrefix);
+    // The audit logs go to CloudWatch Logs, into groups created here with the names Redshift
+    // exports to, so they are encrypted with the ops key and expire with the stack's retention
+    // from the first event (a group Redshift creates itself has no key and never expires).
+    // Redshift writes with its service-linked role AWSServiceRoleForRedshift, whose managed
+    // policy (AmazonRedshiftServiceLinkedRolePolicy) allows logs:CreateLogGroup and
+    // logs:PutRetentionPolicy on log-group:/aws/redshift/* and logs:CreateLogStream and
+    // logs:PutLogEvents on its streams: no role, resource policy or grant is needed here, and
+    // nothing is added to another stack. CloudWatch Logs, not Redshift, uses the key (the ops
+    // key policy allows the logs service principal for the log groups of this account).
+    this.auditLogGroups = Object.fromEntries(
+      WAREHOUSE_LOG_EXPORTS.map((logExport) => [
+        logExport,
+        new logs.LogGroup(this, `AuditLog-${logExport}`, {
+          logGroupName: warehouseAuditLogGroupName(props.clusterName, logExport),
+          encryptionKey: props.logKey,
+          retention: props.logRetention,
+          removalPolicy: props.removalPolicy,
+        }),
+      ]),
+    ) as Record<WarehouseLogExport, logs.LogGroup>;
 
     const singleNode = config.numberOfNodes === 1;
     this.cluster = new redshift.Cluster(this, 'Resource', {
@@ -197,8 +217,8 @@ export class Warehouse extends Construct {
       numberOfNodes: singleNode ? undefined : config.numberOfNodes,
       port: config.port,
       encrypted: true,
-      encryptionKey: this.key,
-      masterUser: { masterUsername: config.adminUsername, encryptionKey: this.key },
+      encryptionKey: keyReference,
+      masterUser: { masterUsername: config.adminUsername, encryptionKey: keyReference },
       defaultDatabaseName: 'analytics',
       parameterGroup,
       // Attached here; made the default role below (the alpha's `defaultRole` would do it with a
@@ -214,12 +234,13 @@ export class Warehouse extends Construct {
     // and scanners) see the admin name instead of a dynamic reference.
     cfnCluster.masterUsername = config.adminUsername;
     cfnCluster.loggingProperties = {
-      logDestinationType: 's3',
-      bucketName: props.auditLogBucket.bucketName,
-      s3KeyPrefix: auditLogPrefix,
+      logDestinationType: 'cloudwatch',
       logExports: [...WAREHOUSE_LOG_EXPORTS],
     };
-    this.cluster.node.addDependency(auditLogPolicy);
+    // The groups exist (with their key and retention) before the cluster starts exporting, or
+    // Redshift would create unencrypted, never-expiring groups of the same names first; on
+    // delete, the cluster goes before its groups.
+    cfnCluster.node.addDependency(...Object.values(this.auditLogGroups));
     this.defaultRole = this.setDefaultRole(props);
     this.secret = this.cluster.secret!;
     new CfnOutput(this, 'CopyRoleArn', {
@@ -274,42 +295,6 @@ export class Warehouse extends Construct {
       severity: 'Warning',
       description: `Redshift cluster ${props.clusterName} CPU at 90% or more for 15 minutes: check the running queries (STV_RECENTS) and WLM, or resize.`,
     });
-  }
-
-  /**
-   * Lets this cluster, and only it, write its audit logs under its prefix of the log bucket.
-   * The statements are built from literals and the bucket stack's own pseudo parameters, so the
-   * bucket policy (in the bucket's stack) references nothing of this stack.
-   */
-  private allowAuditLogging(bucket: s3.IBucket, clusterName: string, prefix: string): IDependable {
-    const bucketStack = Stack.of(bucket);
-    const conditions = {
-      StringEquals: {
-        'aws:SourceAccount': bucketStack.account,
-        'aws:SourceArn': clusterArn(bucketStack, clusterName),
-      },
-    };
-    const principals = [new iam.ServicePrincipal('redshift.amazonaws.com')];
-    const results = [
-      bucket.addToResourcePolicy(
-        new iam.PolicyStatement({ principals, actions: [...AUDIT_LOG_BUCKET_ACTIONS], resources: [bucket.bucketArn], conditions }),
-      ),
-      bucket.addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals,
-          actions: [...AUDIT_LOG_OBJECT_ACTIONS],
-          resources: [bucket.arnForObjects(`${prefix}*`)],
-          conditions,
-        }),
-      ),
-    ];
-    const dependable = results[0].policyDependable;
-    if (!results.every((r) => r.statementAdded) || !dependable) {
-      throw new Error(
-        `Warehouse ${this.node.path}: the audit-log bucket ${bucket.node.path} takes no policy statement (an imported bucket); pass a bucket created in this app.`,
-      );
-    }
-    return dependable;
   }
 
   /**

@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { DEPLOY_ORDER } from '../../lib/platform';
-import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platform';
+import { STACK_KEYS, synthPlatform, SynthesizedPlatform, synthStages } from '../support/platform';
 
 describe('the stack dependency graph', () => {
   let platform: SynthesizedPlatform;
@@ -61,4 +62,38 @@ describe('the stack dependency graph', () => {
     const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
     expect(readme).toContain(`Deploy order: ${DEPLOY_ORDER.join(' -> ')}`);
   });
+});
+
+/**
+ * A stack's template is its own: the constructs of one stack never add statements to another
+ * stack's policies (bucket, key, topic, role), attach policies to its roles, or change its
+ * resources. Since stacks depend only on the stacks before them (DEPLOY_ORDER), that is exactly
+ * "a stack's template is the same whether or not the stacks after it are built".
+ *
+ * The one exception, listed here: the cross-stack exports CDK adds to a stack's Outputs when a
+ * later stack references one of its values (`Fn::ImportValue`). They describe the stack's own
+ * resources and change none of them; CloudFormation needs them to hand values across stacks.
+ */
+describe.each(['dev', 'prod'] as const)('in %s, no stack writes into another stack\'s template', (envName) => {
+  const withoutExports = (template: Record<string, unknown>): Record<string, unknown> => {
+    const outputs = Object.fromEntries(
+      Object.entries((template.Outputs ?? {}) as Record<string, { Export?: unknown }>).filter(([, output]) => output.Export === undefined),
+    );
+    const rest = Object.fromEntries(Object.entries(template).filter(([section]) => section !== 'Outputs'));
+    return Object.keys(outputs).length > 0 ? { ...rest, Outputs: outputs } : rest;
+  };
+
+  let full: SynthesizedPlatform;
+  beforeAll(() => {
+    full = synthPlatform(envName);
+  });
+
+  test.each(DEPLOY_ORDER.slice(0, -1).map((stage, index) => [stage, index + 1] as const))(
+    '%s is the same template without the stacks after it',
+    (_stage, count) => {
+      const key = STACK_KEYS[count - 1];
+      const alone = synthStages(envName, count)[key]!;
+      expect(withoutExports(Template.fromStack(alone).toJSON())).toEqual(withoutExports(full.template(key).toJSON()));
+    },
+  );
 });

@@ -51,6 +51,30 @@ describe('bin/app.ts', () => {
     expect(fs.readdirSync(result.outdir)).toEqual([]);
   });
 
+  test('refuses -c accountBaseline=<not a boolean> with one line, before building anything', () => {
+    const result = runApp({ accountBaseline: 'yes' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual(['-c accountBaseline is "yes"; allowed: true or false (leave it out for false).']);
+    expect(fs.readdirSync(result.outdir)).toEqual([]);
+  });
+
+  test('with -c accountBaseline=true adds the account stack, with the guard handler bundled as the code of its function', () => {
+    const result = runApp({ accountBaseline: 'true' });
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
+    const stacks = Object.values(manifest.artifacts as Record<string, { type: string; properties?: { stackName?: string } }>)
+      .filter((a) => a.type === 'aws:cloudformation:stack')
+      .map((a) => a.properties?.stackName);
+    expect(stacks).toContain('Undercurrent-account');
+    expect(stacks).toHaveLength(8);
+    // The function's code asset, as the asset manifest lists it, is the bundled guard handler.
+    const assets = JSON.parse(fs.readFileSync(path.join(result.outdir, 'Account.assets.json'), 'utf8'));
+    const bundles = Object.values(assets.files as Record<string, { source: { path: string; packaging?: string } }>)
+      .filter((file) => file.source.packaging === 'zip')
+      .map((file) => fs.readFileSync(path.join(result.outdir, file.source.path, 'index.js'), 'utf8'));
+    expect(bundles).toEqual([expect.stringContaining('Custom::LakeFormationOnly')]);
+  });
+
   test('synthesizes all seven stacks of dev by default, with no credentials, under every check, warning once that dev keeps its data', () => {
     const result = runApp({});
     expect(result.stderr.trim().split('\n')).toEqual([

@@ -6,12 +6,20 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ENVIRONMENTS } from '../../lib/config';
-import { GlueSparkJob, GlueSparkJobProps } from '../../lib/constructs/glue-spark-job';
+import {
+  GLUE_VPC_ACTIONS,
+  glueLogGroupNames,
+  glueSecurityConfigurationName,
+  GlueSparkJob,
+  GlueSparkJobProps,
+} from '../../lib/constructs/glue-spark-job';
 import { grantPrefixWrite } from '../../lib/constructs/grants';
 import { StageAlarms } from '../../lib/constructs/stage-alarms';
 import { CDK_CONTEXT } from '../support/platform';
+import { acknowledgedRules } from '../stacks/template-helpers';
 
 const SIZING = ENVIRONMENTS.dev.transform;
 const SCRIPT = 'jobs/clickstream_raw_to_curated.py';
@@ -45,6 +53,17 @@ function jobProps(deps: ReturnType<typeof jobDependencies>, overrides: Partial<G
 
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 
+/** The statements of a job role's policy: `main` (`<role>/Policy`) or `unscoped` (`<role>/UnscopedPolicy`, Resource "*"). */
+function policyStatements(stack: Stack, template: Template, job: GlueSparkJob, which: 'main' | 'unscoped'): Statement[] {
+  const roleId = stack.getLogicalId(job.role.node.defaultChild as CfnElement);
+  const policies = template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: roleId }] } });
+  const policy = job.role.node.tryFindChild(which === 'main' ? 'Policy' : 'UnscopedPolicy');
+  if (!policy) {
+    return [];
+  }
+  return policies[stack.getLogicalId(policy.node.defaultChild as CfnElement)].Properties.PolicyDocument.Statement;
+}
+
 describe('GlueSparkJob', () => {
   let stack: Stack;
   let template: Template;
@@ -65,13 +84,8 @@ describe('GlueSparkJob', () => {
 
   const id = (construct: Construct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const jobResource = (job: GlueSparkJob) => template.findResources('AWS::Glue::Job')[id(job.job)];
-  const roleStatements = (job: GlueSparkJob): Statement[] => {
-    const policies = Object.values(
-      template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: id(job.role) }] } }),
-    );
-    expect(policies).toHaveLength(1);
-    return policies[0].Properties.PolicyDocument.Statement;
-  };
+  const roleStatements = (job: GlueSparkJob): Statement[] => policyStatements(stack, template, job, 'main');
+  const unscopedStatements = (job: GlueSparkJob): Statement[] => policyStatements(stack, template, job, 'unscoped');
   const assetObjectArn = (job: GlueSparkJob, child: 'Script' | 'PythonPackage') => {
     const asset = job.node.findChild(child) as s3assets.Asset;
     return stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey));
@@ -156,6 +170,8 @@ describe('GlueSparkJob', () => {
 
   test('the security configuration encrypts S3 output with SSE-KMS, logs with KMS and bookmarks with client-side KMS', () => {
     template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
+      // Explicit and deterministic: Glue puts it into the names of the jobs' log groups.
+      Name: 'Transform-glue',
       EncryptionConfiguration: {
         S3Encryptions: [{ S3EncryptionMode: 'SSE-KMS', KmsKeyArn: stack.resolve(deps.dataKey.keyArn) }],
         CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: stack.resolve(deps.logKey.keyArn) },
@@ -169,12 +185,13 @@ describe('GlueSparkJob', () => {
     template.resourceCountIs('AWS::Glue::SecurityConfiguration', 1);
   });
 
-  test('each job has an error and an output log group, KMS-encrypted, with retention and the given removal policy', () => {
+  test('each job has an error and an output log group named as Glue names them under the security configuration, KMS-encrypted, with retention and the given removal policy', () => {
     template.resourceCountIs('AWS::Logs::LogGroup', 4);
     for (const kind of ['error', 'output']) {
       template.hasResource('AWS::Logs::LogGroup', {
         Properties: {
-          LogGroupName: `/aws-glue/Transform/Clickstream/${kind}`,
+          // <prefix>/<security configuration name>-role/<role name>/<kind>
+          LogGroupName: { 'Fn::Join': ['', ['/aws-glue/Transform/Clickstream/Transform-glue-role/', { Ref: id(clickstream.role) }, `/${kind}`]] },
           KmsKeyId: stack.resolve(deps.logKey.keyArn),
           RetentionInDays: 30,
         },
@@ -182,6 +199,30 @@ describe('GlueSparkJob', () => {
       });
     }
     template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: stack.resolve(deps.logKey.keyArn), RetentionInDays: 30 });
+  });
+
+  test.each(['Clickstream', 'Backfill'])(
+    'the log groups that %s\'s job arguments, security configuration and role imply are exactly the ones the stack pre-creates',
+    (name) => {
+      const job = name === 'Clickstream' ? clickstream : backfill;
+      const props = jobResource(job).Properties;
+      const prefix: string = props.DefaultArguments['--custom-logGroup-prefix'];
+      const configs = template.findResources('AWS::Glue::SecurityConfiguration');
+      const configName: string = configs[props.SecurityConfiguration.Ref].Properties.Name;
+      // The job runs as the role; Glue names the groups after the role's name, which is its Ref.
+      expect(props.Role).toEqual({ 'Fn::GetAtt': [id(job.role), 'Arn'] });
+      const implied = ['error', 'output'].map((kind) => ({ 'Fn::Join': ['', [`${prefix}/${configName}-role/`, { Ref: id(job.role) }, `/${kind}`]] }));
+      // The documented CloudWatch encryption mode the naming applies to.
+      expect(configs[props.SecurityConfiguration.Ref].Properties.EncryptionConfiguration.CloudWatchEncryption.CloudWatchEncryptionMode).toBe('SSE-KMS');
+      const groups = job.logGroups.map((g) => template.findResources('AWS::Logs::LogGroup')[id(g)].Properties.LogGroupName);
+      expect(groups).toEqual(implied);
+      expect(job.logGroups.map((g) => stack.resolve(g.logGroupName))).toEqual(job.logGroups.map((g) => ({ Ref: id(g) })));
+    },
+  );
+
+  test('glueLogGroupNames and glueSecurityConfigurationName spell the documented format', () => {
+    expect(glueLogGroupNames('/p/x', 'sc', 'role1')).toEqual({ error: '/p/x/sc-role/role1/error', output: '/p/x/sc-role/role1/output' });
+    expect(glueSecurityConfigurationName(stack)).toBe('Transform-glue');
   });
 
   test('the job runs as its own role, assumed by Glue, with one managed policy and no inline policy', () => {
@@ -210,20 +251,28 @@ describe('GlueSparkJob', () => {
     expect(JSON.stringify(resources)).not.toContain('*');
   });
 
-  test('the role may write logs to its two log groups and nowhere else', () => {
-    const logStatements = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
-    expect(logStatements).toEqual([
-      {
-        Effect: 'Allow',
-        Action: ['logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: clickstream.logGroups.map((g) => stack.resolve(g.logGroupArn)),
-      },
-    ]);
+  test('the role may create, key and write exactly its two log groups and nowhere else', () => {
+    for (const job of [clickstream, backfill]) {
+      const logStatements = [...roleStatements(job), ...unscopedStatements(job)].filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
+      const bareArn = (g: logs.LogGroup) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: id(g) }]],
+      });
+      // The groups themselves (group-level actions) and their streams (`Arn` is `...:log-group:<name>:*`).
+      const named = [...job.logGroups.map(bareArn), ...job.logGroups.map((g) => ({ 'Fn::GetAtt': [id(g), 'Arn'] }))];
+      expect(logStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:AssociateKmsKey', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: expect.arrayContaining(named),
+        },
+      ]);
+      expect(logStatements[0].Resource).toHaveLength(named.length);
+    }
   });
 
-  test('the role may put metrics only into the Glue namespace', () => {
-    const metricStatements = roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('cloudwatch:')));
-    expect(metricStatements).toEqual([
+  test('the role may put metrics only into the Glue namespace, through its unscoped policy', () => {
+    expect(roleStatements(clickstream).filter((s) => [s.Action].flat().some((a) => a.startsWith('cloudwatch:')))).toEqual([]);
+    expect(unscopedStatements(clickstream)).toEqual([
       {
         Effect: 'Allow',
         Action: 'cloudwatch:PutMetricData',
@@ -231,6 +280,14 @@ describe('GlueSparkJob', () => {
         Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
       },
     ]);
+  });
+
+  test('no statement of the main policy is on "*", and the role itself acknowledges nothing about "*"', () => {
+    for (const job of [clickstream, backfill]) {
+      expect(roleStatements(job).filter((st) => [st.Resource].flat().includes('*'))).toEqual([]);
+      expect(Object.keys(acknowledgedRules(job.role)).filter((r) => r.includes('IAM5[Resource::*]'))).toEqual([]);
+      expect(Object.keys(acknowledgedRules(job.role.node.findChild('UnscopedPolicy')))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+    }
   });
 
   test('the role may encrypt and decrypt with the data key and the log key', () => {
@@ -273,6 +330,84 @@ describe('GlueSparkJob', () => {
         Targets: [Match.objectLike({ Arn: { Ref: stack.getLogicalId(stack.node.findChild('Alerts').node.defaultChild as sns.CfnTopic) } })],
       });
     }
+  });
+});
+
+describe('GlueSparkJob with a VPC connection', () => {
+  let app: App;
+  let stack: Stack;
+  let template: Template;
+  let job: GlueSparkJob;
+  let iam5: { ruleName: string; paths: string[] }[];
+
+  beforeAll(() => {
+    app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    stack = new Stack(app, 'Ingestion');
+    const deps = jobDependencies(stack);
+    const connection = glue.Connection.fromConnectionName(stack, 'Jdbc', 'source-jdbc');
+    job = new GlueSparkJob(stack, 'Extract', jobProps(deps, { connections: [connection] }));
+    app.synth();
+    // Only the IAM5 findings: the test stack's keys and topic are not the subject here.
+    iam5 = new AwsSolutionsChecks()
+      .validateScope(app)
+      .violations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM5'))
+      .map((v) => ({ ruleName: v.ruleName, paths: v.violatingResources.map((r) => r.constructPath ?? '') }));
+    template = Template.fromStack(stack);
+  });
+
+  const main = () => policyStatements(stack, template, job, 'main');
+  const unscoped = () => policyStatements(stack, template, job, 'unscoped');
+  const ec2Arn = (type: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${type}/*`]],
+  });
+
+  test('the EC2 network-interface and Describe actions Glue needs are on "*" in the unscoped policy, nowhere else', () => {
+    expect(unscoped()).toEqual(
+      expect.arrayContaining([{ Effect: 'Allow', Action: [...GLUE_VPC_ACTIONS].sort(), Resource: '*' }]),
+    );
+    expect(main().filter((st) => [st.Resource].flat().includes('*'))).toEqual([]);
+  });
+
+  test('ec2:CreateTags and ec2:DeleteTags are scoped as AWSGlueServiceRole scopes them: Glue\'s tag key only, on network interfaces, security groups and instances of this account and region', () => {
+    const tagging = [...main(), ...unscoped()].filter((st) => [st.Action].flat().some((a) => a === 'ec2:CreateTags' || a === 'ec2:DeleteTags'));
+    expect(tagging).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        // CDK sorts the resources of a statement.
+        Resource: [ec2Arn('instance'), ec2Arn('network-interface'), ec2Arn('security-group')],
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['aws-glue-service-resource'] } },
+      },
+    ]);
+    // No account, region or partition is written into the template: they are the stack's own.
+    expect(JSON.stringify(tagging)).not.toMatch(/arn:aws|\d{12}|us-east-1|eu-west-1/);
+  });
+
+  test('in a stack pinned to an account and region the tag resources name that account and region', () => {
+    const pinnedApp = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const pinned = new Stack(pinnedApp, 'Pinned', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const pinnedJob = new GlueSparkJob(pinned, 'Extract', jobProps(jobDependencies(pinned), { connections: [glue.Connection.fromConnectionName(pinned, 'Jdbc', 'jdbc')] }));
+    const statements = policyStatements(pinned, Template.fromStack(pinned), pinnedJob, 'main');
+    const tagging = statements.find((st) => [st.Action].flat().includes('ec2:CreateTags'))!;
+    expect(JSON.stringify(tagging.Resource)).toContain(':ec2:eu-west-1:123456789012:network-interface/*');
+  });
+
+  test('cdk-nag reports no unacknowledged IAM5 finding: "*" only in the unscoped policy, the three tag patterns acknowledged exactly', () => {
+    expect(iam5).toEqual([]);
+    const acks = Object.keys(acknowledgedRules(job.role));
+    expect(acks.sort()).toEqual(
+      ['network-interface', 'security-group', 'instance']
+        .map((type) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:${type}/*]`)
+        .sort(),
+    );
+    expect(Object.keys(acknowledgedRules(job.role.node.findChild('UnscopedPolicy')))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+  });
+
+  test('the unscoped policy\'s acknowledgement names exactly the actions it holds', () => {
+    const reason = acknowledgedRules(job.role.node.findChild('UnscopedPolicy'))['AwsSolutions-IAM5[Resource::*]'];
+    const held = unscoped().flatMap((st) => [st.Action].flat()).sort();
+    expect(reason).toContain(`: ${held.join(', ')}.`);
+    expect(held).toEqual(['cloudwatch:PutMetricData', ...GLUE_VPC_ACTIONS].sort());
   });
 });
 
@@ -324,9 +459,10 @@ describe('GlueSparkJob options: execution class, Iceberg, metrics namespace', ()
 
   const id = (job: GlueSparkJob): string => stack.getLogicalId(job.job.node.defaultChild as CfnElement);
   const props = (job: GlueSparkJob) => template.findResources('AWS::Glue::Job')[id(job)].Properties;
-  const statements = (job: GlueSparkJob): Statement[] =>
-    Object.values(template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: stack.getLogicalId(job.role.node.defaultChild as CfnElement) }] } }))[0]
-      .Properties.PolicyDocument.Statement;
+  const statements = (job: GlueSparkJob): Statement[] => [
+    ...policyStatements(stack, template, job, 'main'),
+    ...policyStatements(stack, template, job, 'unscoped'),
+  ];
 
   test('the execution class comes from the sizing, a FLEX job is a Flex ETL job without run queuing, and the property overrides it', () => {
     expect(props(flex).ExecutionClass).toBe('FLEX');

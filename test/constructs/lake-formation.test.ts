@@ -7,7 +7,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   ALL_TABLES,
+  LakeFormationAdmins,
   LakeFormationGrants,
+  LakeFormationOnly,
   LakeFormationSettings,
   LakeGrant,
   LakePermission,
@@ -33,7 +35,7 @@ interface Lake {
   readonly settings: LakeFormationSettings;
 }
 
-function lake(stack: Stack, admins?: string[]): Lake {
+function lake(stack: Stack): Lake {
   const key = new kms.Key(stack, 'LakeKey', { enableKeyRotation: true });
   const logs = new SecureBucket(stack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });
   const zone = (id: string): s3.IBucket =>
@@ -41,7 +43,7 @@ function lake(stack: Stack, admins?: string[]): Lake {
   const raw = zone('RawZone');
   const curated = zone('CuratedZone');
   const database = new glue.Database(stack, 'RawDatabase', { databaseName: 'lake_raw' });
-  const settings = new LakeFormationSettings(stack, 'LakeFormation', { admins, locations: [raw, curated] });
+  const settings = new LakeFormationSettings(stack, 'LakeFormation', { locations: [raw, curated] });
   return { stack, key, raw, curated, database, settings };
 }
 
@@ -49,34 +51,101 @@ function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown }
   return stack.getLogicalId(construct.node.defaultChild as never);
 }
 
+describe('LakeFormationAdmins', () => {
+  const admins = (extra: string[]): Template => {
+    const stack = new Stack(newApp(), 'Account');
+    new LakeFormationAdmins(stack, 'LakeFormationAdmins', { admins: extra });
+    return Template.fromStack(stack);
+  };
+
+  test('appends the deployment role, then the given administrators, and writes no other setting', () => {
+    const resources = admins([ANALYST]).findResources('AWS::LakeFormation::DataLakeSettings');
+    expect(Object.values(resources).map((r) => r.Properties)).toEqual([
+      {
+        Admins: [{ DataLakePrincipalIdentifier: DEPLOYMENT_ROLE }, { DataLakePrincipalIdentifier: ANALYST }],
+        MutationType: 'APPEND',
+      },
+    ]);
+  });
+
+  test('is retained when its stack is deleted, so deletion never rewrites the account settings', () => {
+    admins([]).hasResource('AWS::LakeFormation::DataLakeSettings', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('an administrator listed twice is rejected', () => {
+    expect(() => admins([ANALYST, ANALYST])).toThrow(
+      `LakeFormationAdmins Account/LakeFormationAdmins: an administrator is listed twice (${ANALYST}, ${ANALYST}); list each once.`,
+    );
+  });
+
+  test('another synthesizer than the default one is rejected, naming the fix', () => {
+    const stack = new Stack(newApp(), 'Account', { synthesizer: new CliCredentialsStackSynthesizer() });
+    expect(() => new LakeFormationAdmins(stack, 'LakeFormationAdmins', { admins: [] })).toThrow(
+      'Account/LakeFormationAdmins: the deployment role is only known with the DefaultStackSynthesizer (stack Account uses CliCredentialsStackSynthesizer).',
+    );
+  });
+});
+
+describe('LakeFormationOnly', () => {
+  let stack: Stack;
+  let template: Template;
+  let subject: Lake;
+  let table: glue.CfnTable;
+
+  beforeAll(() => {
+    stack = new Stack(newApp(), 'Storage', { env: { account: EXAMPLE_ACCOUNT, region: 'us-east-1' } });
+    subject = lake(stack);
+    const other = new glue.Database(stack, 'CuratedDatabase', { databaseName: 'lake_curated' });
+    table = new glue.CfnTable(stack, 'Orders', {
+      catalogId: stack.account,
+      databaseName: other.databaseName,
+      tableInput: { name: 'orders' },
+    });
+    new LakeFormationOnly(stack, 'LakeFormationOnly', {
+      appName: 'Lake',
+      databaseNames: ['lake_raw', 'lake_curated'],
+      catalogResources: [subject.database, other, table],
+    });
+    template = Template.fromStack(stack);
+  });
+
+  test('names every database, in the account catalog, for the account stack guard function', () => {
+    template.hasResourceProperties('Custom::LakeFormationOnly', {
+      ServiceToken: `arn:aws:lambda:us-east-1:${EXAMPLE_ACCOUNT}:function:lake-lake-formation-guard`,
+      CatalogId: EXAMPLE_ACCOUNT,
+      Databases: ['lake_curated', 'lake_raw'],
+      Fingerprint: Match.stringLikeRegexp('^[0-9a-f]{16}$'),
+    });
+  });
+
+  test('runs after every database and table exists', () => {
+    const [resource] = Object.values(template.findResources('Custom::LakeFormationOnly'));
+    expect(resource.DependsOn).toEqual(expect.arrayContaining([logicalIdOf(stack, subject.database), stack.getLogicalId(table)]));
+  });
+
+  test('a database outside the app prefix is rejected: the guard would refuse it', () => {
+    const other = new Stack(newApp(), 'Storage');
+    const database = new glue.Database(other, 'Foreign', { databaseName: 'finance_raw' });
+    const only = (names: string[]) => () =>
+      new LakeFormationOnly(other, `Only${names.length}`, { appName: 'Lake', databaseNames: names, catalogResources: [database] });
+    expect(only(['finance_raw'])).toThrow(
+      'LakeFormationOnly Storage/Only1: database finance_raw is not a literal starting with "lake_"; the guard function touches only the app\'s databases.',
+    );
+    expect(only(['lake_raw', database.databaseName])).toThrow(/^LakeFormationOnly Storage\/Only2: database \$\{Token/);
+  });
+});
+
 describe('LakeFormationSettings', () => {
   let subject: Lake;
   let template: Template;
 
   beforeAll(() => {
-    subject = lake(new Stack(newApp(), 'Storage'), [ANALYST]);
+    subject = lake(new Stack(newApp(), 'Storage'));
     template = Template.fromStack(subject.stack);
   });
 
-  test('the deployment role comes first among the administrators, then the configured ones', () => {
-    template.hasResourceProperties('AWS::LakeFormation::DataLakeSettings', {
-      Admins: [{ DataLakePrincipalIdentifier: DEPLOYMENT_ROLE }, { DataLakePrincipalIdentifier: ANALYST }],
-    });
-  });
-
-  test('new databases and tables get no IAM-only default permissions', () => {
-    template.hasResourceProperties('AWS::LakeFormation::DataLakeSettings', {
-      CreateDatabaseDefaultPermissions: [],
-      CreateTableDefaultPermissions: [],
-      ReadOnlyAdmins: Match.absent(),
-    });
-  });
-
-  test('without configured administrators only the deployment role administers', () => {
-    const other = Template.fromStack(lake(new Stack(newApp(), 'Storage')).stack);
-    other.hasResourceProperties('AWS::LakeFormation::DataLakeSettings', {
-      Admins: [{ DataLakePrincipalIdentifier: DEPLOYMENT_ROLE }],
-    });
+  test('writes no account setting', () => {
+    template.resourceCountIs('AWS::LakeFormation::DataLakeSettings', 0);
   });
 
   test('each location is registered with the dedicated role, not the service-linked one', () => {
@@ -130,12 +199,6 @@ describe('LakeFormationSettings', () => {
     }
   });
 
-  test('an administrator listed twice is rejected', () => {
-    expect(() => lake(new Stack(newApp(), 'Storage'), [ANALYST, ANALYST])).toThrow(
-      `LakeFormationSettings Storage/LakeFormation: an administrator is listed twice (${ANALYST}, ${ANALYST}); list each once.`,
-    );
-  });
-
   test('a location without a customer key is rejected', () => {
     const stack = new Stack(newApp(), 'Storage');
     const bucket = s3.Bucket.fromBucketName(stack, 'Plain', 'plain-bucket');
@@ -144,12 +207,6 @@ describe('LakeFormationSettings', () => {
     );
   });
 
-  test('another synthesizer than the default one is rejected, naming the fix', () => {
-    const stack = new Stack(newApp(), 'Storage', { synthesizer: new CliCredentialsStackSynthesizer() });
-    expect(() => new LakeFormationSettings(stack, 'LakeFormation')).toThrow(
-      'Storage/LakeFormation: Lake Formation needs the deployment role as an administrator, which is only known with the DefaultStackSynthesizer (stack Storage uses CliCredentialsStackSynthesizer).',
-    );
-  });
 });
 
 describe('LakeFormationGrants', () => {
@@ -253,12 +310,24 @@ describe('LakeFormationGrants', () => {
     const localRole = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
     localGrants.grant({ principal: localRole, database: local.database, permissions: ['DESCRIBE'] });
     const [grant] = Object.values(Template.fromStack(stack).findResources('AWS::LakeFormation::PrincipalPermissions'));
-    expect(grant.DependsOn).toEqual(
-      expect.arrayContaining([
-        logicalIdOf(stack, local.settings),
-        ...local.settings.registrations.map((r) => stack.getLogicalId(r)),
-      ]),
-    );
+    expect(grant.DependsOn).toEqual(expect.arrayContaining(local.settings.registrations.map((r) => stack.getLogicalId(r))));
+  });
+
+  test('the grants of a stack form one chain, across its grant constructs, so Lake Formation never gets two at once', () => {
+    const app = newApp();
+    const storage = lake(new Stack(app, 'Storage'));
+    const stack = new Stack(app, 'Consumer');
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
+    const first = new LakeFormationGrants(stack, 'First', { settings: storage.settings });
+    const second = new LakeFormationGrants(stack, 'Second', { settings: storage.settings });
+    const made = [
+      first.grant({ principal: reader, database: storage.database, permissions: ['DESCRIBE'] }),
+      second.grant({ principal: reader, location: storage.raw, permissions: ['DATA_LOCATION_ACCESS'] }),
+      first.grant({ principal: reader, database: storage.database, table: ALL_TABLES, permissions: ['SELECT'] }),
+    ].map((grant) => stack.getLogicalId(grant));
+    const resources = Template.fromStack(stack).findResources('AWS::LakeFormation::PrincipalPermissions');
+    const grantDependencies = (id: string): string[] => (resources[id].DependsOn ?? []).filter((d: string) => d in resources);
+    expect(made.map(grantDependencies)).toEqual([[], [made[0]], [made[1]]]);
   });
 
   describe('validation', () => {

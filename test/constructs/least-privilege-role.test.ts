@@ -1,13 +1,18 @@
 import { EXAMPLE_ACCOUNT } from '../support/example-account';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
 import { grantPrefixRead } from '../../lib/constructs/grants';
-import { LeastPrivilegeRole } from '../../lib/constructs/least-privilege-role';
+import { isUnscopedAction, LeastPrivilegeRole, UNSCOPED_ACTIONS } from '../../lib/constructs/least-privilege-role';
 import { SecureBucket } from '../../lib/constructs/secure-bucket';
 import { CDK_CONTEXT } from '../support/platform';
+import { acknowledgedRules } from '../stacks/template-helpers';
 
 describe('LeastPrivilegeRole', () => {
   let stack: Stack;
@@ -136,5 +141,181 @@ describe('LeastPrivilegeRole refuses other ways in', () => {
       statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::b/k'] })],
     });
     expect(() => role.addManagedPolicy(policy)).not.toThrow();
+  });
+});
+
+describe('LeastPrivilegeRole on Resource "*"', () => {
+  /** The AwsSolutions findings of an app, after synthesis (so that aspects have run). */
+  function awsSolutionsFindings(app: App): { ruleName: string; severity: string; paths: string[] }[] {
+    app.synth();
+    return new AwsSolutionsChecks().validateScope(app).violations.map((v) => ({
+      ruleName: v.ruleName,
+      severity: v.severity ?? '',
+      paths: v.violatingResources.map((r) => r.constructPath ?? ''),
+    }));
+  }
+
+  function newRole(): { app: App; stack: Stack; role: LeastPrivilegeRole } {
+    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Roles');
+    const role = new LeastPrivilegeRole(stack, 'Job', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'), description: 'Runs the test job' });
+    // A scoped statement, so that the role has its main policy too.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['glue:GetTable'], resources: [`arn:aws:glue:eu-west-1:${EXAMPLE_ACCOUNT}:table/db/t`] }));
+    return { app, stack, role };
+  }
+
+  const policyOf = (template: Template, stack: Stack, policy: IConstruct) =>
+    template.toJSON().Resources[stack.getLogicalId(policy.node.defaultChild as CfnElement)];
+
+  test('every action of the allowlist says why it cannot be scoped, and no allowlisted action contains "*"', () => {
+    expect(Object.keys(UNSCOPED_ACTIONS).length).toBeGreaterThan(0);
+    for (const [action, reason] of Object.entries(UNSCOPED_ACTIONS)) {
+      expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
+      expect(reason.length).toBeGreaterThanOrEqual(30);
+    }
+  });
+
+  test('the statements Step Functions logging and tracing add to a state machine role are all allowlisted', () => {
+    const { stack } = newRole();
+    const role = new LeastPrivilegeRole(stack, 'Workflow', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com'), description: 'Runs a workflow' });
+    new sfn.StateMachine(stack, 'Machine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Start')),
+      role,
+      tracingEnabled: true,
+      logs: { destination: new logs.LogGroup(stack, 'Logs'), level: sfn.LogLevel.ALL },
+    });
+    // Everything CDK added lands in the unscoped policy; there is no main policy at all.
+    expect(role.node.tryFindChild('Policy')).toBeUndefined();
+    expect(role.unscopedActionNames.length).toBeGreaterThanOrEqual(12);
+    expect(role.unscopedActionNames.filter((a) => !isUnscopedAction(a))).toEqual([]);
+  });
+
+  describe('a "*" statement whose actions are all allowlisted', () => {
+    let app: App;
+    let stack: Stack;
+    let role: LeastPrivilegeRole;
+    let template: Template;
+    let findings: ReturnType<typeof awsSolutionsFindings>;
+    const statement = () =>
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData', 'xray:PutTraceSegments'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+      });
+    let added: iam.AddToPrincipalPolicyResult;
+
+    beforeAll(() => {
+      ({ app, stack, role } = newRole());
+      // Registered before synthesis, as bin/app.ts does: writes the acknowledgements into the template.
+      new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true });
+      added = role.addToPrincipalPolicy(statement());
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeSubnets'], resources: ['*'] }));
+      findings = awsSolutionsFindings(app);
+      template = Template.fromStack(stack);
+    });
+
+    test('lands in <role>/UnscopedPolicy, a second managed policy attached to the role, not in <role>/Policy', () => {
+      const unscoped = role.node.findChild('UnscopedPolicy');
+      expect(unscoped).toBeInstanceOf(iam.ManagedPolicy);
+      expect(role.unscopedPermissions).toBe(unscoped);
+      expect(added).toEqual({ statementAdded: true, policyDependable: unscoped });
+      const resource = policyOf(template, stack, unscoped);
+      expect(resource.Properties.Roles).toEqual([{ Ref: stack.getLogicalId(role.node.defaultChild as CfnElement) }]);
+      expect(resource.Properties.PolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: ['cloudwatch:PutMetricData', 'xray:PutTraceSegments'], Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
+        { Effect: 'Allow', Action: 'ec2:DescribeSubnets', Resource: '*' },
+      ]);
+      const main = policyOf(template, stack, role.node.findChild('Policy'));
+      expect(JSON.stringify(main.Properties.PolicyDocument)).not.toContain('"*"');
+    });
+
+    test('cdk-nag (AwsSolutions) reports nothing', () => {
+      expect(findings).toEqual([]);
+    });
+
+    test('the acknowledgement of IAM5[Resource::*] is on the unscoped policy alone and names exactly its actions', () => {
+      const unscoped = role.node.findChild('UnscopedPolicy');
+      const reason = acknowledgedRules(unscoped)['AwsSolutions-IAM5[Resource::*]'];
+      expect(reason).toContain('cloudwatch:PutMetricData, ec2:DescribeSubnets, xray:PutTraceSegments.');
+      expect(Object.keys(acknowledgedRules(role))).toEqual([]);
+      expect(Object.keys(acknowledgedRules(role.node.findChild('Policy')))).toEqual([]);
+    });
+
+    test('the template records the acknowledgement on the unscoped policy (Metadata.cdk_nag), never on the role', () => {
+      const suppressed = (resource: { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string }[] } } }) =>
+        (resource.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((r) => r.id);
+      expect(suppressed(policyOf(template, stack, role.node.findChild('UnscopedPolicy')))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+      expect(suppressed(template.toJSON().Resources[stack.getLogicalId(role.node.defaultChild as CfnElement)])).toEqual([]);
+      expect(suppressed(policyOf(template, stack, role.node.findChild('Policy')))).toEqual([]);
+    });
+  });
+
+  describe.each([
+    ['an action outside the allowlist', new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] })],
+    ['allowlisted actions mixed with one outside it', new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData', 's3:GetObject'], resources: ['*'] })],
+  ])('a "*" statement with %s', (_label, statement) => {
+    let role: LeastPrivilegeRole;
+    let findings: ReturnType<typeof awsSolutionsFindings>;
+    let template: Template;
+    let stack: Stack;
+
+    beforeAll(() => {
+      let app: App;
+      ({ app, stack, role } = newRole());
+      role.addToPrincipalPolicy(statement);
+      findings = awsSolutionsFindings(app);
+      template = Template.fromStack(stack);
+    });
+
+    test('stays in the main policy <role>/Policy; no unscoped policy is created', () => {
+      expect(role.node.tryFindChild('UnscopedPolicy')).toBeUndefined();
+      const main = policyOf(template, stack, role.node.findChild('Policy'));
+      expect(main.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([expect.objectContaining({ Action: statement.actions.length === 1 ? statement.actions[0] : [...statement.actions].sort(), Resource: '*' })]),
+      );
+    });
+
+    test('cdk-nag reports AwsSolutions-IAM5[Resource::*] as an error on that policy, unacknowledged', () => {
+      expect(findings).toEqual([
+        { ruleName: 'AwsSolutions-IAM5[Resource::*]', severity: 'error', paths: [`${role.node.path}/Policy/Resource`] },
+      ]);
+    });
+  });
+
+  test("a role's own unscopedActions go to its unscoped policy; on every other role the same action still fails the packs", () => {
+    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Roles');
+    const guard = new LeastPrivilegeRole(stack, 'Guard', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Guards the lake',
+      unscopedActions: { 'lakeformation:ListPermissions': 'Lists grants; Lake Formation offers no resource-level permission.' },
+    });
+    const other = new LeastPrivilegeRole(stack, 'Other', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Any other role' });
+    for (const role of [guard, other]) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lakeformation:ListPermissions'], resources: ['*'] }));
+    }
+    expect([guard.unscopedActionNames, other.unscopedActionNames]).toEqual([['lakeformation:ListPermissions'], []]);
+    expect(awsSolutionsFindings(app)).toEqual([
+      { ruleName: 'AwsSolutions-IAM5[Resource::*]', severity: 'error', paths: ['Roles/Other/Policy/Resource'] },
+    ]);
+  });
+
+  test('unscopedActions take exact actions with a reason', () => {
+    const stack = new Stack(new App({ context: CDK_CONTEXT }), 'Roles');
+    const role = (actions: Record<string, string>) => () =>
+      new LeastPrivilegeRole(stack, `R${Object.keys(actions).length}${Math.random()}`.replace('.', ''), {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: 'x',
+        unscopedActions: actions,
+      });
+    expect(role({ 'lakeformation:*': 'Everything of Lake Formation, which is never allowed.' })).toThrow(/needs an exact action name and a reason/);
+    expect(role({ 'lakeformation:ListPermissions': 'short' })).toThrow(/needs an exact action name and a reason/);
+  });
+
+  test('a Deny on "*" stays in the main policy (it grants nothing, and cdk-nag does not report it)', () => {
+    const { app, role } = newRole();
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['cloudwatch:PutMetricData'], resources: ['*'] }));
+    expect(role.node.tryFindChild('UnscopedPolicy')).toBeUndefined();
+    expect(awsSolutionsFindings(app)).toEqual([]);
   });
 });

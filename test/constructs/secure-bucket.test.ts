@@ -213,19 +213,19 @@ describe('SecureBucket', () => {
     expect(template.findResources('AWS::S3::Bucket')[logicalId(logs)].Properties.LoggingConfiguration).toBeUndefined();
   });
 
-  test('the access-log destination refuses log delivery on behalf of other accounts', () => {
+  test('the access-log destination admits log delivery for the buckets of its account only, in its own policy', () => {
     const logsId = stack.getLogicalId(logs.bucket.node.defaultChild as s3.CfnBucket);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: logsId },
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Sid: 'DenyLogDeliveryForOtherAccounts',
-            Effect: 'Deny',
+            Sid: 'AllowLogDeliveryForThisAccount',
+            Effect: 'Allow',
             Principal: { Service: 'logging.s3.amazonaws.com' },
             Action: 's3:PutObject',
             Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logsId, 'Arn'] }, '/*']] },
-            Condition: { StringNotEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
           },
         ]),
       },
@@ -353,4 +353,52 @@ describe('SecureBucket validation', () => {
       ).toThrow('SecureBucket Storage/Raw: autoDeleteObjects needs RemovalPolicy.DESTROY.');
     },
   );
+});
+
+describe('SecureBucket across stacks and with EventBridge', () => {
+  let logsStack: Stack;
+  let dataStack: Stack;
+  let logs: SecureBucket;
+  let data: SecureBucket;
+  let plain: SecureBucket;
+
+  beforeAll(() => {
+    const app = newApp();
+    logsStack = new Stack(app, 'Foundation');
+    dataStack = new Stack(app, 'Storage');
+    logs = new SecureBucket(logsStack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });
+    const key = new kms.Key(dataStack, 'LakeKey', { enableKeyRotation: true });
+    data = new SecureBucket(dataStack, 'Raw', {
+      encryptionKey: key,
+      serverAccessLogsBucket: logs.bucket,
+      removalPolicy: RemovalPolicy.RETAIN,
+      eventBridge: true,
+    });
+    plain = new SecureBucket(dataStack, 'Results', { encryptionKey: key, serverAccessLogsBucket: logs.bucket, removalPolicy: RemovalPolicy.RETAIN });
+    app.synth();
+  });
+
+  test("a data bucket logging to another stack's destination adds nothing to that stack's bucket policy", () => {
+    const statements = Object.values(Template.fromStack(logsStack).findResources('AWS::S3::BucketPolicy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    expect(statements.map((st: { Sid?: string; Effect: string }) => st.Sid ?? st.Effect)).toEqual(['Deny', 'Deny', 'AllowLogDeliveryForThisAccount']);
+    expect(JSON.stringify(Template.fromStack(logsStack).toJSON())).not.toContain('Raw');
+  });
+
+  test('and still logs there, under its own prefix, with the CDK warning acknowledged for a reason', () => {
+    Template.fromStack(dataStack).hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: Match.objectLike({ 'Fn::ImportValue': Match.anyValue() }), LogFilePrefix: 'raw/' },
+    });
+    const warnings = dataStack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning'));
+    expect(warnings).toEqual([]);
+  });
+
+  test('eventBridge sends the object events to EventBridge on the bucket itself, without a notifications function', () => {
+    const buckets = Template.fromStack(dataStack).findResources('AWS::S3::Bucket');
+    expect(buckets[logicalId(data)].Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    expect(buckets[logicalId(plain)].Properties.NotificationConfiguration).toBeUndefined();
+    Template.fromStack(dataStack).resourceCountIs('Custom::S3BucketNotifications', 0);
+    Template.fromStack(dataStack).resourceCountIs('AWS::Lambda::Function', 0);
+  });
 });

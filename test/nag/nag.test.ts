@@ -1,9 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, CfnResource, Stack, Stage, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, CfnResource, Stack, Stage, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config';
+import { LeastPrivilegeRole } from '../../lib/constructs/least-privilege-role';
 import { NAG_PACK_PREFIXES } from '../../lib/constructs/nag';
 import { addComplianceChecks } from '../../lib/platform';
 import { CDK_CONTEXT, synthPlatform, SynthOptions } from '../support/platform';
@@ -23,16 +25,36 @@ function acknowledgements(root: IConstruct): { path: string; scope: IConstruct; 
   return found;
 }
 
+/** A `LeastPrivilegeRole`'s unscoped policy: the one place an IAM5[Resource::*] acknowledgement may sit. */
+function isUnscopedPolicy(construct: IConstruct): boolean {
+  return construct instanceof iam.ManagedPolicy && construct.node.id === 'UnscopedPolicy' && construct.node.scope instanceof LeastPrivilegeRole;
+}
+
+type TemplateStatement = { Effect?: string; Action?: string | string[]; Resource?: unknown };
+type TemplateResource = {
+  Type: string;
+  Metadata?: { cdk_nag?: { rules_to_suppress?: { id: string }[] } };
+  Properties?: { PolicyDocument?: { Statement?: TemplateStatement[] }; Policies?: { PolicyDocument?: { Statement?: TemplateStatement[] } }[] };
+};
+
 /**
  * The shipped environments as `cdk synth -c env=<name>` builds them; dev with the second key of
  * data destruction (`-c removeDataOnDestroy=true`: deletion policies and the bucket auto-delete
  * functions); and prod with `cdc.enabled`: CDC is off everywhere until the curate job reads
- * `cdc/`, but the switch stays, so its DMS resources must pass the packs too.
+ * `cdc/`, but the switch stays, so its DMS resources must pass the packs too; with it the account
+ * stack (`-c accountBaseline=true`) with its dms-vpc-role and account defaults.
  */
 const APPS: [string, EnvironmentName, Omit<SynthOptions, 'compliance'>][] = [
   ...ENVIRONMENT_NAMES.map((envName): [string, EnvironmentName, Omit<SynthOptions, 'compliance'>] => [envName, envName, {}]),
   ['dev with -c removeDataOnDestroy=true', 'dev', { context: { removeDataOnDestroy: 'true' } }],
-  ['prod with cdc.enabled', 'prod', { patch: { cdc: { enabled: true, createDmsVpcRole: true } } }],
+  [
+    'prod with cdc.enabled and the account stack with every option',
+    'prod',
+    {
+      context: { accountBaseline: 'true' },
+      patch: { cdc: { enabled: true, createDmsVpcRole: true }, governance: { lakeFormationOnlyByDefault: true } },
+    },
+  ],
 ];
 
 describe.each(APPS)('the %s app under the four nag packs and the CloudFormation validator', (_label, envName, options) => {
@@ -72,6 +94,58 @@ describe.each(APPS)('the %s app under the four nag packs and the CloudFormation 
     }
     // No wildcard action is acknowledged anywhere: least privilege spells out every action.
     expect(iam5.filter((a) => a.id.includes('[Action::'))).toEqual([]);
+  });
+
+  test('no role acknowledges AwsSolutions-IAM5[Resource::*]; every "*" resource is in an unscoped policy of allowlisted actions', () => {
+    // The construct tree: the "*" is acknowledged on LeastPrivilegeRole unscoped policies only.
+    const starAcks = acknowledgements(app).filter((a) => a.id.replace(/^[A-Za-z]+::/, '') === 'AwsSolutions-IAM5[Resource::*]');
+    expect(starAcks.length).toBeGreaterThan(0);
+    expect(starAcks.filter((a) => !isUnscopedPolicy(a.scope)).map((a) => a.path)).toEqual([]);
+
+    // The templates: no role carries it in Metadata.cdk_nag, and "*" appears only in unscoped policies.
+    const offenders: string[] = [];
+    let unscopedStatements = 0;
+    for (const stack of app.node.findAll().filter(Stack.isStack)) {
+      const template = app.synth().getStackArtifact(stack.artifactId).template as { Resources: Record<string, TemplateResource> };
+      // Each unscoped policy, by logical id, with the role it belongs to (which knows its allowed actions).
+      const unscopedRoles = new Map(
+        stack.node
+          .findAll()
+          .filter(isUnscopedPolicy)
+          .map((p) => [stack.getLogicalId(p.node.defaultChild as CfnElement), p.node.scope as LeastPrivilegeRole] as const),
+      );
+      const unscoped = new Set(unscopedRoles.keys());
+      for (const [id, resource] of Object.entries(template.Resources)) {
+        const suppressed = (resource.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((r) => r.id);
+        if (resource.Type === 'AWS::IAM::Role' && suppressed.includes('AwsSolutions-IAM5[Resource::*]')) {
+          offenders.push(`${stack.stackName}/${id}: role acknowledges IAM5[Resource::*]`);
+        }
+        if (unscoped.has(id) && !suppressed.includes('AwsSolutions-IAM5[Resource::*]')) {
+          offenders.push(`${stack.stackName}/${id}: unscoped policy without its IAM5[Resource::*] acknowledgement in Metadata.cdk_nag`);
+        }
+        const documents =
+          resource.Type === 'AWS::IAM::Role'
+            ? (resource.Properties?.Policies ?? []).map((p) => p.PolicyDocument)
+            : resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy'
+              ? [resource.Properties?.PolicyDocument]
+              : [];
+        for (const statement of documents.flatMap((d) => d?.Statement ?? [])) {
+          if (statement.Effect !== 'Allow' || ![statement.Resource].flat().includes('*')) {
+            continue;
+          }
+          const actions = [statement.Action ?? []].flat();
+          unscopedStatements++;
+          if (!unscoped.has(id)) {
+            offenders.push(`${stack.stackName}/${id} (${resource.Type}): ${JSON.stringify(actions)} on "*" outside an unscoped policy`);
+          } else if (!actions.every((a) => unscopedRoles.get(id)!.allowsUnscoped(a))) {
+            const role = unscopedRoles.get(id)!;
+            offenders.push(`${stack.stackName}/${id}: ${JSON.stringify(actions.filter((a) => !role.allowsUnscoped(a)))} not allowed unscoped for its role`);
+          }
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+    expect(unscopedStatements).toBeGreaterThan(0);
   });
 });
 

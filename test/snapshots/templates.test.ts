@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { DEPLOY_ORDER } from '../../lib/platform';
 import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platform';
 
@@ -44,22 +45,30 @@ function updating(): boolean {
   return (expect.getState() as { snapshotState?: { _updateSnapshot?: string } }).snapshotState?._updateSnapshot === 'all';
 }
 
+/** Compares a template with its snapshot file (written when missing outside CI, or with `-u`). */
+function expectSnapshot(file: string, template: unknown): void {
+  const actual = normalize(template);
+  if (updating() || !fs.existsSync(file)) {
+    if (process.env.CI && !updating()) {
+      throw new Error(`Missing snapshot ${file}: run "npx jest -u" and commit it.`);
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, actual);
+  }
+  expect(actual).toBe(fs.readFileSync(file, 'utf8'));
+}
+
 describe.each(['dev', 'prod'] as const)('%s templates', (envName) => {
   let platform: SynthesizedPlatform;
   beforeAll(() => {
-    platform = synthPlatform(envName);
+    platform = synthPlatform(envName, { context: { accountBaseline: 'true' } });
   });
 
   test.each(STACK_KEYS.map((key, i) => [DEPLOY_ORDER[i], key] as const))('%s matches its snapshot', (name, key) => {
-    const file = path.join(__dirname, envName, `${name}.template.json`);
-    const actual = normalize(platform.template(key).toJSON());
-    if (updating() || !fs.existsSync(file)) {
-      if (process.env.CI && !updating()) {
-        throw new Error(`Missing snapshot ${file}: run "npx jest -u" and commit it.`);
-      }
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, actual);
-    }
-    expect(actual).toBe(fs.readFileSync(file, 'utf8'));
+    expectSnapshot(path.join(__dirname, envName, `${name}.template.json`), platform.template(key).toJSON());
+  });
+
+  test('the account stack (-c accountBaseline=true) matches its snapshot', () => {
+    expectSnapshot(path.join(__dirname, envName, 'Account.template.json'), Template.fromStack(platform.account!).toJSON());
   });
 });

@@ -19,7 +19,15 @@ const ENDPOINT_SERVICES: Record<InterfaceEndpointName, string> = {
   STEP_FUNCTIONS: 'states',
 };
 
-const KEY_DOMAINS = ['lake', 'stream', 'source', 'ops'] as const;
+const KEY_DOMAINS = ['lake', 'queryResults', 'stream', 'source', 'ops'] as const;
+/** The alias part of each key. */
+const KEY_ALIASES: Record<(typeof KEY_DOMAINS)[number], string> = {
+  lake: 'lake',
+  queryResults: 'query-results',
+  stream: 'stream',
+  source: 'source',
+  ops: 'ops',
+};
 
 /**
  * The name CDK renders for an AWS service's endpoint: an `Fn::Join` on the region in an
@@ -236,8 +244,8 @@ describe.each([
   });
 
   describe('KMS keys', () => {
-    test('there are exactly four customer-managed keys and each rotates automatically', () => {
-      template.resourceCountIs('AWS::KMS::Key', 4);
+    test('there are exactly five customer-managed keys and each rotates automatically', () => {
+      template.resourceCountIs('AWS::KMS::Key', 5);
       for (const key of Object.values(resourcesOf(template, 'AWS::KMS::Key'))) {
         expect(key.Properties?.EnableKeyRotation).toBe(true);
       }
@@ -245,13 +253,33 @@ describe.each([
 
     test.each(KEY_DOMAINS)('the %s key has the alias alias/undercurrent-<env>/<domain>', (domain) => {
       template.hasResourceProperties('AWS::KMS::Alias', {
-        AliasName: `alias/undercurrent-${envName}/${domain}`,
+        AliasName: `alias/undercurrent-${envName}/${KEY_ALIASES[domain]}`,
         TargetKeyId: ref(platform.foundation, platform.foundation.keys[domain].keyArn),
       });
     });
 
     test('there is one alias per key and no other', () => {
-      template.resourceCountIs('AWS::KMS::Alias', 4);
+      template.resourceCountIs('AWS::KMS::Alias', 5);
+    });
+
+    test('every key lets only AWS services hold grants on it, for every principal but the deployment role', () => {
+      const deploymentRole = envName === 'dev'
+        ? { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' }
+        : { 'Fn::Sub': 'arn:${AWS::Partition}:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1' };
+      for (const [id, key] of Object.entries(resourcesOf(template, 'AWS::KMS::Key'))) {
+        const statements = key.Properties!.KeyPolicy.Statement as JsonObject[];
+        const grants = statements.filter((st) => asList(st.Action).some((a) => a === 'kms:CreateGrant' || a === 'kms:*'));
+        // The account's administration statement (IAM decides) and the limit on grants; nothing else names CreateGrant.
+        expect([id, grants.map((st) => [st.Effect, st.Action])]).toEqual([id, [['Allow', 'kms:*'], ['Deny', 'kms:CreateGrant']]]);
+        expect(grants[1]).toEqual({
+          Sid: 'GrantsOnlyForAwsServicesExceptKeyAdministrators',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'kms:CreateGrant',
+          Resource: '*',
+          Condition: { Bool: { 'kms:GrantIsForAWSResource': 'false' }, ArnNotEquals: { 'aws:PrincipalArn': deploymentRole } },
+        });
+      }
     });
 
     test(`every key has DeletionPolicy ${deletionPolicy} and a ${pendingWindowDays}-day pending window`, () => {
@@ -278,7 +306,7 @@ describe.each([
           Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
         }),
       );
-      for (const domain of ['lake', 'stream', 'source'] as const) {
+      for (const domain of ['lake', 'queryResults', 'stream', 'source'] as const) {
         const statements = keys[logicalId(platform.foundation.keys[domain])].Properties!.KeyPolicy.Statement;
         expect(statements.map((s: { Sid?: string }) => s.Sid)).not.toContain('AllowCloudWatchLogsOfThisAccount');
       }
@@ -541,21 +569,22 @@ describe.each([
       });
     });
 
-    test('only the S3 logging service may write, and only under the prefix of each lake bucket', () => {
+    test('only the S3 logging service may write, for buckets of this account, in one statement of its own', () => {
       const policy = Object.values(resourcesOf(template, 'AWS::S3::BucketPolicy'))[0];
       const writes = asList<JsonObject>(policy.Properties!.PolicyDocument.Statement).filter(
-        (s) => s.Effect === 'Allow' && asList(s.Action).includes('s3:PutObject'),
+        (st) => st.Effect === 'Allow' && asList(st.Action).includes('s3:PutObject'),
       );
-      // Where the warehouse is enabled (prod), Redshift audit logging writes too: its own
-      // statement is asserted exactly in warehouse.test.ts.
-      const redshift = writes.filter((s) => JSON.stringify(s.Principal) === JSON.stringify({ Service: 'redshift.amazonaws.com' }));
-      expect(redshift).toHaveLength(envName === 'prod' ? 1 : 0);
-      writes.splice(writes.indexOf(redshift[0]), redshift.length);
-      expect(writes).toHaveLength(1);
-      expect(writes[0].Principal).toEqual({ Service: 'logging.s3.amazonaws.com' });
-      expect(writes[0].Action).toBe('s3:PutObject');
-      const prefixes = asList<JsonObject>(writes[0].Resource).map((r) => r['Fn::Join'][1][1]);
-      expect(prefixes.sort()).toEqual(['/curatedzone/*', '/goldzone/*', '/quarantinezone/*', '/queryresults/*', '/rawzone/*']);
+      // Not one statement per source bucket: those would be written by the stacks of the buckets.
+      expect(writes).toEqual([
+        {
+          Sid: 'AllowLogDeliveryForThisAccount',
+          Effect: 'Allow',
+          Principal: { Service: 'logging.s3.amazonaws.com' },
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] },
+          Condition: { StringEquals: { 'aws:SourceAccount': account } },
+        },
+      ]);
     });
 
     test('the bucket is retained and nothing empties it', () => {
@@ -577,7 +606,7 @@ describe('FoundationStack in dev with -c removeDataOnDestroy=true (the second ke
 
   test('every key is deleted with the stack, after a 7-day pending window', () => {
     const keys = Object.values(resourcesOf(template, 'AWS::KMS::Key'));
-    expect(keys).toHaveLength(4);
+    expect(keys).toHaveLength(5);
     for (const key of keys) {
       expect(key.DeletionPolicy).toBe('Delete');
       expect(key.UpdateReplacePolicy).toBe('Delete');

@@ -1,11 +1,10 @@
-import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/datasets';
 import { Stack } from 'aws-cdk-lib';
 import { ALL_TABLES } from '../../lib/constructs/lake-formation';
 import { DATA_ZONES } from '../../lib/stacks/storage-stack';
 import { Platform } from '../../lib/platform';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, identityStatements, JsonObject, logicalId, ref, resourcesOf } from './template-helpers';
+import { actionsOf, asList, identityStatements, JsonObject, ref, resourcesOf } from './template-helpers';
 
 /** One `AWS::LakeFormation::PrincipalPermissions` as the template has it, with the stack it is in. */
 interface GrantJson {
@@ -16,11 +15,6 @@ interface GrantJson {
   readonly resource: unknown;
 }
 
-/** The CDK deployment role: of this account and region in dev, of the pinned ones (-c account=123456789012 -c region=us-east-1) in prod. */
-const DEPLOYMENT_ROLE = {
-  dev: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' },
-  prod: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1' },
-} as const;
 const CATALOG = { dev: { Ref: 'AWS::AccountId' }, prod: '123456789012' } as const;
 
 function allGrants(platform: SynthesizedPlatform): GrantJson[] {
@@ -37,14 +31,14 @@ function allGrants(platform: SynthesizedPlatform): GrantJson[] {
 
 /** The grants the platform must make, exactly: who, on what, which permissions. */
 function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
-  const { ingestion, transform, storage } = platform;
+  const { ingestion, transform, storage, serving } = platform;
   const catalog = CATALOG[platform.config.envName as 'dev' | 'prod'];
   const extract = ingestion.extractJob.role.roleArn;
   const clickstream = transform.clickstreamJob.role.roleArn;
   const sourceJob = transform.sourceJob.role.roleArn;
   const goldJob = transform.goldJob.role.roleArn;
   const grant = (
-    stack: 'storage' | 'ingestion' | 'transform',
+    stack: 'storage' | 'ingestion' | 'transform' | 'serving',
     roleArn: string,
     permissions: string[],
     resource: (s: Stack) => unknown,
@@ -70,7 +64,7 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
   const sources = sourceTableDeclarations().map((d) => d.name);
   const golds = goldTableDeclarations().map((d) => d.name);
   const crawler = storage.rawDriftCrawler.role.roleArn;
-  const analyst = storage.analystRole.roleArn;
+  const analyst = serving.analystRole.roleArn;
   const spectrum = storage.warehouse
     ? [grant('storage', storage.warehouse.copyRole.roleArn, ['DESCRIBE', 'SELECT'], allTables('gold'))]
     : [];
@@ -81,13 +75,11 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
       Database: { CatalogId: catalog, Name: ref(s, storage.rawDriftCrawler.database.databaseName) },
     })),
     // Analysts: describe gold, select every gold table, without dim_customer's personal columns.
-    grant('storage', analyst, ['DESCRIBE'], (s) => ({
-      Database: { CatalogId: catalog, Name: ref(s, storage.databases.gold.databaseName) },
-    })),
+    grant('serving', analyst, ['DESCRIBE'], database('gold')),
     ...goldTableDeclarations().map((declaration) => {
       const personal = declaration.columns.filter((c) => c.comment?.includes('Personal data.')).map((c) => c.name);
-      const database = ref(platform.storage, storage.databases.gold.databaseName);
-      return grant('storage', analyst, ['SELECT'], () =>
+      const database = ref(platform.serving, storage.databases.gold.databaseName);
+      return grant('serving', analyst, ['SELECT'], () =>
         personal.length > 0
           ? {
               TableWithColumns: {
@@ -160,20 +152,28 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
     }
   });
 
-  test('only the settings of the storage stack name administrators: the deployment role and the configured ones', () => {
+  test('no environment stack writes the account settings: administrators and defaults are the account stack\'s', () => {
     for (const stack of STACK_KEYS) {
-      const settings = Object.values(resourcesOf(platform.template(stack), 'AWS::LakeFormation::DataLakeSettings'));
-      expect(settings).toHaveLength(stack === 'storage' ? 1 : 0);
+      expect([stack, Object.keys(resourcesOf(platform.template(stack), 'AWS::LakeFormation::DataLakeSettings'))]).toEqual([stack, []]);
     }
-    const [settings] = Object.values(resourcesOf(platform.template('storage'), 'AWS::LakeFormation::DataLakeSettings'));
-    expect(settings.Properties).toEqual({
-      Admins: [
-        { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE[envName] },
-        ...platform.config.governance.lakeAdminArns.map((arn) => ({ DataLakePrincipalIdentifier: arn })),
-      ],
-      CreateDatabaseDefaultPermissions: [],
-      CreateTableDefaultPermissions: [],
-    });
+  });
+
+  test('in each stack the grants form one dependency chain: Lake Formation never gets two at once', () => {
+    for (const stack of STACK_KEYS) {
+      const grants = resourcesOf(platform.template(stack), 'AWS::LakeFormation::PrincipalPermissions');
+      const ids = Object.keys(grants);
+      const previous = new Map(
+        ids.map((id) => [id, asList(grants[id].DependsOn).filter((d) => ids.includes(d as string)) as string[]]),
+      );
+      if (ids.length === 0) {
+        continue;
+      }
+      // One grant depends on no other grant, every other on exactly one, and no grant is depended on twice.
+      expect([stack, ids.filter((id) => previous.get(id)!.length === 0)]).toEqual([stack, [expect.any(String)]]);
+      expect([stack, ids.filter((id) => previous.get(id)!.length > 1)]).toEqual([stack, []]);
+      const predecessors = [...previous.values()].flat();
+      expect([stack, predecessors.length, new Set(predecessors).size]).toEqual([stack, ids.length - 1, ids.length - 1]);
+    }
   });
 
   test('no role can change the Lake Formation settings or grant permissions through IAM', () => {
@@ -198,17 +198,26 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
     );
   });
 
-  test('every zone database is created after the IAM-only defaults are turned off', () => {
+  test('LakeFormationOnly names every database of the environment and runs after every database and table', () => {
     const storage = platform.template('storage').toJSON().Resources as Record<string, JsonObject>;
-    const settingsId = platform.storage.getLogicalId(platform.storage.lakeFormation.resource);
-    for (const zone of DATA_ZONES) {
-      const id = logicalId(platform.storage.databases[zone]);
-      expect({ zone, dependsOn: asList(storage[id].DependsOn) }).toEqual({ zone, dependsOn: expect.arrayContaining([settingsId]) });
+    const only = Object.values(resourcesOf(platform.template('storage'), 'Custom::LakeFormationOnly'));
+    expect(only).toHaveLength(1);
+    const names = STACK_KEYS.flatMap((stack) =>
+      Object.values(resourcesOf(platform.template(stack), 'AWS::Glue::Database')).map((r) => (r.Properties?.DatabaseInput as JsonObject).Name),
+    );
+    expect(only[0].Properties?.Databases).toEqual([...names].sort());
+    const catalogIds = Object.entries(storage)
+      .filter(([, r]) => ['AWS::Glue::Database', 'AWS::Glue::Table'].includes(r.Type as string))
+      .map(([id]) => id);
+    expect(asList(only[0].DependsOn)).toEqual(expect.arrayContaining(catalogIds));
+    // Tables and databases exist only in the storage stack, so nothing escapes the guard.
+    for (const stack of STACK_KEYS.filter((key) => key !== 'storage')) {
+      expect([stack, Object.keys(resourcesOf(platform.template(stack), 'AWS::Glue::Table'))]).toEqual([stack, []]);
     }
   });
 
   test('the stacks that grant deploy after the storage stack', () => {
-    for (const stack of [platform.ingestion, platform.transform]) {
+    for (const stack of [platform.ingestion, platform.transform, platform.serving]) {
       expect(stack.dependencies).toContain(platform.storage);
     }
   });
@@ -218,24 +227,15 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
       ...platform.storage.lakeGrants.grants,
       ...platform.ingestion.lakeGrants.grants,
       ...platform.transform.lakeGrants.grants,
+      ...platform.serving.lakeGrants.grants,
     ];
     expect(made).toHaveLength(expectedGrants(platform).length);
     // dim_customer's contact names, phone and address are never granted to analysts.
-    const customer = made.find((g) => g.request.principal === platform.storage.analystRole && g.request.table === 'dim_customer');
+    const customer = made.find((g) => g.request.principal === platform.serving.analystRole && g.request.table === 'dim_customer');
     expect(customer?.request.excludedColumns).toEqual(
       expect.arrayContaining(['contact_last_name', 'contact_first_name', 'phone', 'address_line1', 'address_line2', 'postal_code']),
     );
     // raw (read), curated and quarantine (write), and gold for Spectrum where the warehouse is on.
     expect(made.filter((g) => g.request.table === ALL_TABLES)).toHaveLength(platform.storage.warehouse ? 4 : 3);
   });
-});
-
-test('configured lake administrators follow the deployment role in the settings', () => {
-  const lakeAdminArns = [`arn:aws:iam::${EXAMPLE_ACCOUNT}:role/DataLakeAdmin`, `arn:aws:iam::${EXAMPLE_ACCOUNT}:user/alice`];
-  const platform = synthPlatform('dev', { patch: { governance: { lakeAdminArns } } });
-  const [settings] = Object.values(resourcesOf(platform.template('storage'), 'AWS::LakeFormation::DataLakeSettings'));
-  expect(settings.Properties?.Admins).toEqual([
-    { DataLakePrincipalIdentifier: DEPLOYMENT_ROLE.dev },
-    ...lakeAdminArns.map((arn) => ({ DataLakePrincipalIdentifier: arn })),
-  ]);
 });

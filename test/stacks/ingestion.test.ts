@@ -7,6 +7,7 @@ import { GLUE_VPC_ACTIONS } from '../../lib/constructs/glue-spark-job';
 import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
 import { CDC_RAW_PREFIX, CLICKSTREAM_ERROR_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../../lib/lake-layout';
 import { EVENT_DATE_QUERY } from '../../lib/stacks/ingestion-stack';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   acknowledgedRules,
@@ -17,6 +18,7 @@ import {
   ref,
   resourcesOf,
   rolePolicyStatements,
+  roleUnscopedPolicyStatements,
   StatementJson,
   statementsWithAction,
   expectGlueOnlyRole,
@@ -501,6 +503,7 @@ describe.each([
     let jobId: string;
     let connectionId: string;
     let extractPolicy: StatementJson[];
+    let extractUnscoped: StatementJson[];
 
     beforeAll(() => {
       jobId = logicalId(platform.ingestion.extractJob.job);
@@ -509,6 +512,7 @@ describe.each([
       job = jobs[jobId].Properties!;
       connectionId = logicalId(platform.ingestion.sourceConnection);
       extractPolicy = rolePolicyStatements(template, 'Ingestion/SourceExtract/Role');
+      extractUnscoped = roleUnscopedPolicyStatements(template, 'Ingestion/SourceExtract/Role');
     });
 
     test('the job runs glue-scripts/jobs/source_extract.py as PySpark on Glue 5.0', () => {
@@ -562,17 +566,45 @@ describe.each([
       template.resourceCountIs('AWS::Glue::SecurityConfiguration', 1);
     });
 
-    test('the job logs into its own KMS-encrypted log groups with the configured retention', () => {
+    test('the job logs into its own KMS-encrypted log groups with the configured retention, named as Glue names them under the stack\'s security configuration', () => {
       const prefix = `/aws-glue/Undercurrent-${envName}-Ingestion/SourceExtract`;
       expect(job.DefaultArguments['--custom-logGroup-prefix']).toBe(prefix);
-      for (const kind of ['error', 'output']) {
-        template.hasResourceProperties('AWS::Logs::LogGroup', {
-          LogGroupName: `${prefix}/${kind}`,
-          KmsKeyId: ref(platform.ingestion, platform.foundation.keys.ops.keyArn),
-          RetentionInDays: platform.config.dataProtection.logRetentionDays,
-        });
-      }
+      const config = resourcesOf(template, 'AWS::Glue::SecurityConfiguration')[job.SecurityConfiguration.Ref];
+      expect(config.Properties?.Name).toBe(`Undercurrent-${envName}-Ingestion-glue`);
+      expect(config.Properties?.EncryptionConfiguration.CloudWatchEncryption.CloudWatchEncryptionMode).toBe('SSE-KMS');
+      const roleId = logicalId(platform.ingestion.extractJob.role);
+      expect(job.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
+      // <--custom-logGroup-prefix>/<security configuration name>-role/<job role name>/error|output
+      expect(platform.ingestion.extractJob.logGroups.map((g) => groups[logicalId(g)].Properties)).toEqual(
+        ['error', 'output'].map((kind) =>
+          expect.objectContaining({
+            LogGroupName: { 'Fn::Join': ['', [`${prefix}/${config.Properties?.Name}-role/`, { Ref: roleId }, `/${kind}`]] },
+            KmsKeyId: ref(platform.ingestion, platform.foundation.keys.ops.keyArn),
+            RetentionInDays: platform.config.dataProtection.logRetentionDays,
+          }),
+        ),
+      );
       template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    });
+
+    test('the role creates, keys and writes logs only to the job’s two log groups', () => {
+      const groupIds = platform.ingestion.extractJob.logGroups.map((g) => logicalId(g));
+      const bare = (id: string) =>
+        asRendered(envName, {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: id }]],
+        });
+      // The groups themselves (group-level actions) and their streams (`Arn` is `...:log-group:<name>:*`).
+      const named = [...groupIds.map(bare), ...groupIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))];
+      const logs = [...extractPolicy, ...extractUnscoped].filter((st) => actionsOf(st).some((a) => a.startsWith('logs:')));
+      expect(logs).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:AssociateKmsKey', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: expect.arrayContaining(named),
+        },
+      ]);
+      expect(asList(logs[0].Resource)).toHaveLength(named.length);
     });
 
     test('a FAILED, TIMEOUT or STOPPED run of the job notifies the alerts topic', () => {
@@ -660,19 +692,62 @@ describe.each([
       ]);
     });
 
-    test('the only "*" resources are the Glue VPC network-interface actions and PutMetricData held to the Glue namespace', () => {
-      const wildcard = extractPolicy.filter((st) => asList(st.Resource).includes('*'));
-      expect(wildcard).toEqual([
+    test('no statement of the role\'s main policy is on "*"', () => {
+      expect(extractPolicy.filter((st) => asList(st.Resource).includes('*'))).toEqual([]);
+    });
+
+    test('the only "*" resources are the Glue VPC network-interface and Describe actions and PutMetricData held to the Glue namespace, all in the role\'s unscoped policy', () => {
+      const role = platform.ingestion.extractJob.role;
+      const unscoped = role.node.findChild('UnscopedPolicy');
+      expect(resourcesOf(template, 'AWS::IAM::ManagedPolicy')[logicalId(unscoped)].Properties?.Roles).toEqual([{ Ref: logicalId(role) }]);
+      expect(extractUnscoped).toEqual([
         { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
         { Effect: 'Allow', Action: [...GLUE_VPC_ACTIONS].sort(), Resource: '*' },
       ]);
-      expect(acknowledgedRules(platform.ingestion.extractJob.role)['AwsSolutions-IAM5[Resource::*]']).toMatch(/network-interface/);
+      // The tag actions are not among them: they are scoped (next test).
+      expect(GLUE_VPC_ACTIONS).not.toContain('ec2:CreateTags');
     });
 
-    test('the role’s permissions span exactly these services', () => {
-      const services = new Set(extractPolicy.flatMap((st) => actionsOf(st).map((a) => a.split(':')[0])));
-      expect([...services].sort()).toEqual(['cloudwatch', 'ec2', 'glue', 'kms', 'logs', 's3', 'secretsmanager']);
-      expect(extractPolicy.every((st) => st.Effect === 'Allow' && st.NotAction === undefined && st.NotResource === undefined)).toBe(true);
+    test('the "*" is acknowledged on the unscoped policy alone, naming exactly its actions; the role acknowledges nothing about "*"', () => {
+      const role = platform.ingestion.extractJob.role;
+      const held = [...new Set(extractUnscoped.flatMap((st) => actionsOf(st)))].sort();
+      expect(held).toEqual(['cloudwatch:PutMetricData', ...GLUE_VPC_ACTIONS].sort());
+      expect(acknowledgedRules(role.node.findChild('UnscopedPolicy'))).toEqual({
+        'AwsSolutions-IAM5[Resource::*]': expect.stringMatching(new RegExp(`: ${held.join(', ')}\\.$`)),
+      });
+      expect(acknowledgedRules(role)['AwsSolutions-IAM5[Resource::*]']).toBeUndefined();
+    });
+
+    test('ec2:CreateTags and ec2:DeleteTags are scoped as AWSGlueServiceRole scopes them: Glue\'s tag key only, on network interfaces, security groups and instances of this account and region', () => {
+      const ec2Arn = (type: string): unknown =>
+        asRendered(envName, {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${type}/*`]],
+        });
+      const tagging = [...extractPolicy, ...extractUnscoped].filter((st) => actionsOf(st).some((a) => a === 'ec2:CreateTags' || a === 'ec2:DeleteTags'));
+      expect(tagging).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+          // CDK sorts the resources of a statement.
+          Resource: ['instance', 'network-interface', 'security-group'].map(ec2Arn),
+          Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['aws-glue-service-resource'] } },
+        },
+      ]);
+      // Each of the three patterns is acknowledged on the role, and no other EC2 resource is.
+      const arn = (type: string) =>
+        envName === 'dev' ? `arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:${type}/*` : `arn:aws:ec2:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:${type}/*`;
+      const ec2Acks = Object.keys(acknowledgedRules(platform.ingestion.extractJob.role)).filter((r) => r.includes(':ec2:'));
+      expect(ec2Acks.sort()).toEqual(['instance', 'network-interface', 'security-group'].map((type) => `AwsSolutions-IAM5[Resource::${arn(type)}]`));
+    });
+
+    test('the role’s permissions span exactly these services: EC2 in the main policy only for the scoped tagging, metrics only on "*"', () => {
+      const services = (statements: StatementJson[]) => [...new Set(statements.flatMap((st) => actionsOf(st).map((a) => a.split(':')[0])))].sort();
+      expect(services(extractPolicy)).toEqual(['ec2', 'glue', 'kms', 'logs', 's3', 'secretsmanager']);
+      expect(extractPolicy.flatMap((st) => actionsOf(st)).filter((a) => a.startsWith('ec2:'))).toEqual(['ec2:CreateTags', 'ec2:DeleteTags']);
+      expect(services(extractUnscoped)).toEqual(['cloudwatch', 'ec2']);
+      for (const statement of [...extractPolicy, ...extractUnscoped]) {
+        expect(statement.Effect === 'Allow' && statement.NotAction === undefined && statement.NotResource === undefined).toBe(true);
+      }
     });
   });
 
@@ -710,13 +785,12 @@ describe('IngestionStack in prod with cdc.enabled switched on', () => {
     rawBucketArn = ref(platform.ingestion, platform.storage.buckets.raw.bucketArn);
   });
 
-  test("the stack's roles are the producer, delivery, extract and alert roles, and the three CDC roles", () => {
+  test("the stack's roles are the producer, delivery, extract and alert roles, and the two CDC roles (never the account's dms-vpc-role)", () => {
     const expectedRoles = [
       childId(platform, 'Alarms', 'EventsRole'),
       childId(platform, 'ProducerRole'),
       childId(platform, 'DeliveryRole'),
       childId(platform, 'SourceExtract', 'Role'),
-      childId(platform, 'DmsVpcRole'),
       childId(platform, 'CdcSecretsRole'),
       childId(platform, 'CdcTargetRole'),
     ];
@@ -887,23 +961,23 @@ describe('IngestionStack in prod with cdc.enabled switched on', () => {
       ]);
     });
 
-    test('with createDmsVpcRole the account-wide dms-vpc-role carries exactly AmazonDMSVPCManagementRole, and the subnet group waits for it', () => {
+    test('even with createDmsVpcRole the stack holds no dms-vpc-role (the account stack does, with -c accountBaseline=true), no named role, no AWS-managed policy, and the subnet group waits for nothing', () => {
       expect(platform.config.cdc.createDmsVpcRole).toBe(true);
-      const vpcRoleId = childId(platform, 'DmsVpcRole');
-      const role = resourcesOf(template, 'AWS::IAM::Role')[vpcRoleId];
-      expect(role.Properties?.RoleName).toBe('dms-vpc-role');
-      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
-        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'dms.amazonaws.com' } },
-      ]);
-      expect(role.Properties?.ManagedPolicyArns).toEqual([
-        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonDMSVPCManagementRole']] },
-      ]);
-      expect(role.Properties?.Policies).toBeUndefined();
+      // The account stack is built only when the context asks for it (test/stacks/account.test.ts).
+      expect(platform.account).toBeUndefined();
+      expect(platform.ingestion.node.tryFindChild('DmsVpcRole')).toBeUndefined();
+      const roles = Object.values(resourcesOf(template, 'AWS::IAM::Role'));
+      expect(roles.filter((r) => r.Properties?.RoleName !== undefined)).toEqual([]);
+      expect(roles.filter((r) => r.Properties?.ManagedPolicyArns !== undefined)).toEqual([]);
+      expect(JSON.stringify(template.toJSON())).not.toContain('AmazonDMSVPCManagementRole');
       const subnetGroup = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
-      expect(asList(subnetGroup.DependsOn)).toEqual([vpcRoleId]);
-      expect(Object.keys(acknowledgedRules(platform.ingestion.node.findChild('DmsVpcRole')))).toEqual([
-        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMSVPCManagementRole]',
-      ]);
+      expect(subnetGroup.DependsOn).toBeUndefined();
+    });
+
+    test('createDmsVpcRole does not change the Ingestion stack at all: its template equals the one built with createDmsVpcRole false', () => {
+      const without = synthPlatform(envName, { patch: { cdc: { enabled: true, createDmsVpcRole: false } } });
+      expect(without.config.cdc.createDmsVpcRole).toBe(false);
+      expect(template.toJSON()).toEqual(without.template('ingestion').toJSON());
     });
 
     test('the CDC security group admits nothing and sends only HTTPS and the database port to the database group', () => {

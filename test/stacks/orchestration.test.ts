@@ -8,7 +8,7 @@ import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
 import { OrchestrationStack } from '../../lib/stacks/orchestration-stack';
 import { CDK_CONTEXT, patchedConfig, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, stateMachineDefinition, withTokens } from './template-helpers';
+import { acknowledgedRules, actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, stateMachineDefinition, withTokens } from './template-helpers';
 
 describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) => {
   let platform: SynthesizedPlatform;
@@ -214,6 +214,39 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
         ]),
       );
       expect(asList(glueStatements[0].Resource)).toHaveLength(4);
+    });
+
+    test('what logging and tracing add to the role (CloudWatch Logs delivery, X-Ray on "*") lands in its unscoped policy, nowhere else', () => {
+      const role = platform.orchestration.node.findChild('WorkflowRole');
+      expect(rolePolicyStatements(template, 'Orchestration/WorkflowRole').filter((s) => asList(s.Resource).includes('*'))).toEqual([]);
+      const unscoped = resourcesOf(template, 'AWS::IAM::ManagedPolicy')[logicalId(role.node.findChild('UnscopedPolicy'))];
+      expect(unscoped.Properties?.Roles).toEqual([{ Ref: logicalId(role) }]);
+      const statements = asList<StatementJson>(unscoped.Properties?.PolicyDocument.Statement);
+      expect(statements.every((s) => s.Effect === 'Allow' && s.Resource === '*' && s.Condition === undefined)).toBe(true);
+      expect(statements.flatMap((s) => actionsOf(s)).sort()).toEqual(
+        [
+          'logs:CreateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:DescribeLogGroups',
+          'logs:DescribeResourcePolicies',
+          'logs:GetLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:UpdateLogDelivery',
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+          'xray:PutTelemetryRecords',
+          'xray:PutTraceSegments',
+        ].sort(),
+      );
+    });
+
+    test('the "*" is acknowledged on the unscoped policy alone, naming its actions; the role acknowledges nothing', () => {
+      const role = platform.orchestration.node.findChild('WorkflowRole');
+      expect(Object.keys(acknowledgedRules(role))).toEqual([]);
+      const acks = acknowledgedRules(role.node.findChild('UnscopedPolicy'));
+      expect(Object.keys(acks)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+      expect(acks['AwsSolutions-IAM5[Resource::*]']).toMatch(/: logs:CreateLogDelivery, .*, xray:PutTraceSegments\.$/);
     });
 
     test('the role may publish only to the alerts topic', () => {

@@ -11,6 +11,7 @@ import {
   resourcesOf,
   StatementJson,
   stringLeaves,
+  unscopedPolicyDescription,
 } from './template-helpers';
 
 /** `foundation` -> `Foundation`. */
@@ -20,10 +21,12 @@ function stageName(key: keyof Platform): string {
 
 /**
  * The roles that may carry inline policies or AWS-managed policies: CDK's own custom-resource
- * providers, the RDS enhanced-monitoring role (AWS documents its managed policy) and, where
- * CDC creates it, the account-wide `dms-vpc-role` (DMS requires exactly that name and
- * AmazonDMSVPCManagementRole). Every other role is a `LeastPrivilegeRole` whose permissions
- * are one customer-managed policy; those are listed by path in `LEAST_PRIVILEGE_ROLES`.
+ * providers and the RDS enhanced-monitoring role (AWS documents its managed policy). The
+ * account-wide `dms-vpc-role` is never in an environment's stacks (the account stack holds it,
+ * lib/stacks/account-stack.ts). Every other role is a `LeastPrivilegeRole` whose permissions
+ * are its customer-managed policy `Permissions of <path>` (listed by path in
+ * `LEAST_PRIVILEGE_ROLES`) and, for the roles in `UNSCOPED_POLICY_ROLES`, a second one that
+ * holds its statements on Resource "*".
  */
 const ALLOWED = {
   dev: {
@@ -39,7 +42,7 @@ const ALLOWED = {
   },
 } as const;
 
-/** Every `LeastPrivilegeRole` of the platform, by construct path (its policy says `Permissions of <path>`). */
+/** Every `LeastPrivilegeRole` of the platform, by construct path (its main policy says `Permissions of <path>`). */
 const LEAST_PRIVILEGE_ROLES = {
   dev: [
     'Foundation/FlowLogRole',
@@ -48,9 +51,9 @@ const LEAST_PRIVILEGE_ROLES = {
     'Ingestion/ProducerRole',
     'Ingestion/SourceExtract/Role',
     'Orchestration/WorkflowRole',
+    'Serving/AnalystRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
-    'Storage/AnalystRole',
     'Storage/LakeFormation/LocationRole',
     'Storage/RawDriftCrawler/Role',
     'Transform/Alarms/EventsRole',
@@ -66,9 +69,9 @@ const LEAST_PRIVILEGE_ROLES = {
     'Ingestion/SourceExtract/Role',
     'Orchestration/ScheduleRole',
     'Orchestration/WorkflowRole',
+    'Serving/AnalystRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
-    'Storage/AnalystRole',
     'Storage/LakeFormation/LocationRole',
     'Storage/RawDriftCrawler/Role',
     // prod only: the warehouse (warehouse.enabled).
@@ -80,6 +83,23 @@ const LEAST_PRIVILEGE_ROLES = {
     'Transform/SourceToCurated/Role',
   ],
 } as const;
+
+/**
+ * The `LeastPrivilegeRole`s that also have an unscoped policy (`<role>/UnscopedPolicy`, described
+ * `Unscoped permissions of <path>: ...`): the roles granted actions AWS offers no resource-level
+ * permission for (UNSCOPED_ACTIONS): the Glue jobs (metrics; the extract job also its VPC
+ * network interfaces), the VPC-placed schema-setup function, the workflow (log delivery and
+ * X-Ray) and the analysts (lakeformation:GetDataAccess). The same in every environment.
+ */
+const UNSCOPED_POLICY_ROLES = [
+  'Ingestion/SourceExtract/Role',
+  'Orchestration/WorkflowRole',
+  'Serving/AnalystRole',
+  'Source/SchemaSetup/Role',
+  'Transform/ClickstreamToCurated/Role',
+  'Transform/CuratedToGold/Role',
+  'Transform/SourceToCurated/Role',
+] as const;
 
 /**
  * Every standalone ingress rule of the platform: a security group admitting another (or
@@ -117,12 +137,11 @@ const HTTPS_EGRESS_GROUPS = {
 
 /**
  * What `cdc.enabled` adds to prod (off in every shipped environment until the curate job reads
- * `cdc/`; the switch stays, so the whole platform is checked with it on too): the account-wide
- * `dms-vpc-role` with its AWS-managed policy, the two DMS roles, the DMS security group and
- * its rule into the database group.
+ * `cdc/`; the switch stays, so the whole platform is checked with it on too, with
+ * `createDmsVpcRole`): the two DMS roles, the DMS security group and its rule into the database
+ * group. No `dms-vpc-role` and no AWS-managed policy: that role is the account stack's.
  */
 const WITH_CDC = {
-  awsManaged: ['Ingestion/DmsVpcRoleD1DE47F7'],
   leastPrivilege: ['Ingestion/CdcSecretsRole', 'Ingestion/CdcTargetRole'],
   ingress: ['Ingestion/CdcSecurityGroupDatabaseIngress'],
   httpsEgress: ['Ingestion/CdcSecurityGroup22FAB14D'],
@@ -158,7 +177,7 @@ function expectedOf(variant: Variant) {
   const { envName, cdc, removeData } = VARIANTS[variant];
   return {
     inline: [...ALLOWED[envName].inline],
-    awsManaged: sorted(ALLOWED[envName].awsManaged, cdc ? WITH_CDC.awsManaged : [], removeData ? WITH_REMOVE_DATA.awsManaged : []),
+    awsManaged: sorted(ALLOWED[envName].awsManaged, removeData ? WITH_REMOVE_DATA.awsManaged : []),
     leastPrivilege: sorted(LEAST_PRIVILEGE_ROLES[envName], cdc ? WITH_CDC.leastPrivilege : []),
     ingress: sorted(SECURITY_GROUP_INGRESS[envName], cdc ? WITH_CDC.ingress : []),
     httpsEgress: sorted(HTTPS_EGRESS_GROUPS[envName], cdc ? WITH_CDC.httpsEgress : []),
@@ -214,7 +233,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
 
     test('the scan above sees the statements of every stack that grants permissions', () => {
       const stagesWithStatements = templates.filter(({ template }) => identityStatements(template).length > 0).map((t) => t.stage);
-      expect(stagesWithStatements).toEqual(['Foundation', 'Storage', 'Source', 'Ingestion', 'Transform', 'Orchestration']);
+      expect(stagesWithStatements).toEqual(['Foundation', 'Storage', 'Source', 'Ingestion', 'Transform', 'Serving', 'Orchestration']);
     });
 
     test('there is no AWS::IAM::Policy resource in any stack', () => {
@@ -229,20 +248,23 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
       expect(inline).toEqual(expected.inline);
     });
 
-    test(`only CDK custom-resource provider roles, the RDS monitoring role${cdc ? ' and the dms-vpc-role' : ''} have AWS-managed policies`, () => {
+    test(`only CDK custom-resource provider roles and the RDS monitoring role have AWS-managed policies${cdc ? ' (no dms-vpc-role, although createDmsVpcRole is on)' : ''}`, () => {
       const managed = all('AWS::IAM::Role')
         .filter(({ resource }) => resource.Properties?.ManagedPolicyArns !== undefined)
         .map(({ stage, id }) => `${stage}/${id}`)
         .sort();
       expect(managed).toEqual(expected.awsManaged);
+      expect(platform.config.cdc.createDmsVpcRole).toBe(cdc);
+      expect(all('AWS::IAM::Role').filter(({ resource }) => resource.Properties?.RoleName === 'dms-vpc-role')).toEqual([]);
     });
 
-    test('the least-privilege roles are exactly the listed ones, each with its one customer-managed policy', () => {
-      const described = all('AWS::IAM::ManagedPolicy')
-        .map(({ resource }) => resource.Properties?.Description as string)
-        .map((d) => d.replace(/^Permissions of /, ''))
-        .sort();
-      expect(described).toEqual(expected.leastPrivilege);
+    test('the least-privilege roles are exactly the listed ones, each with its customer-managed policy, and the listed ones with an unscoped policy besides', () => {
+      const descriptions = all('AWS::IAM::ManagedPolicy').map(({ resource }) => resource.Properties?.Description as string);
+      const main = descriptions.filter((d) => d.startsWith('Permissions of ')).map((d) => d.replace(/^Permissions of /, ''));
+      const unscoped = descriptions.filter((d) => !d.startsWith('Permissions of '));
+      expect(main.sort()).toEqual(expected.leastPrivilege);
+      // Every other customer-managed policy is the unscoped policy of a listed role, described as such.
+      expect(unscoped.sort()).toEqual(UNSCOPED_POLICY_ROLES.map(unscopedPolicyDescription).sort());
     });
 
     test('every role of the platform is either allowed above or a listed least-privilege role', () => {
@@ -252,16 +274,32 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
       expect(others).toHaveLength(expected.leastPrivilege.length);
     });
 
-    test('every other role has exactly one customer-managed policy attached', () => {
+    test('every other role has its own customer-managed policy attached, plus its own unscoped policy where listed, and no other', () => {
       const allowed = new Set<string>([...expected.inline, ...expected.awsManaged]);
+      const withUnscoped = new Set<string>(UNSCOPED_POLICY_ROLES);
       for (const { stage, template } of templates) {
         const policies = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'));
+        // Each customer-managed policy belongs to exactly one role, and to no user or group.
+        for (const policy of policies) {
+          expect({ policy: policy.Properties?.Description, roles: asList(policy.Properties?.Roles).length, users: policy.Properties?.Users, groups: policy.Properties?.Groups }).toEqual({
+            policy: policy.Properties?.Description,
+            roles: 1,
+            users: undefined,
+            groups: undefined,
+          });
+        }
         for (const roleId of Object.keys(resourcesOf(template, 'AWS::IAM::Role'))) {
           if (allowed.has(`${stage}/${roleId}`)) {
             continue;
           }
-          const attached = policies.filter((p) => asList<JsonObject>(p.Properties?.Roles).some((r) => r.Ref === roleId));
-          expect({ role: `${stage}/${roleId}`, policies: attached.length }).toEqual({ role: `${stage}/${roleId}`, policies: 1 });
+          const attached = policies
+            .filter((p) => asList<JsonObject>(p.Properties?.Roles).some((r) => r.Ref === roleId))
+            .map((p) => p.Properties?.Description as string)
+            .sort();
+          // The role's path, as its main policy names it; both policies must name the same role.
+          const path = attached.find((d) => d.startsWith('Permissions of '))?.replace(/^Permissions of /, '') ?? '<no main policy>';
+          const expectedPolicies = [`Permissions of ${path}`, ...(withUnscoped.has(path) ? [unscopedPolicyDescription(path)] : [])];
+          expect({ role: `${stage}/${roleId}`, policies: attached }).toEqual({ role: `${stage}/${roleId}`, policies: expectedPolicies });
         }
       }
     });
@@ -384,9 +422,12 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
       }
     });
 
-    test('every KMS key rotates, and all four live in the Foundation stack', () => {
+    test('every KMS key rotates, and all five (lake, query results, stream, source, ops) live in the Foundation stack', () => {
       const keys = all('AWS::KMS::Key');
-      expect(keys.map((k) => k.stage)).toEqual(['Foundation', 'Foundation', 'Foundation', 'Foundation']);
+      expect(keys.map((k) => k.stage)).toEqual(['Foundation', 'Foundation', 'Foundation', 'Foundation', 'Foundation']);
+      const { lake, queryResults, stream, source, ops } = platform.foundation.keys;
+      expect(Object.keys(platform.foundation.keys).sort()).toEqual(['lake', 'ops', 'queryResults', 'source', 'stream']);
+      expect(keys.map((k) => k.id).sort()).toEqual([lake, queryResults, stream, source, ops].map((k) => logicalId(k)).sort());
       for (const { resource } of keys) {
         expect(resource.Properties?.EnableKeyRotation).toBe(true);
       }

@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ATHENA_QUERY_ACTIONS, ATHENA_RESULTS_PREFIX, GLUE_READ_ACTIONS } from '../../lib/stacks/serving-stack';
-import { SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asRendered, ref, rolePolicyStatements, statementsWithAction } from './template-helpers';
+import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { actionsOf, asList, asRendered, logicalId, ref, resourcesOf, StatementJson, statementsWithAction } from './template-helpers';
 
 describe.each([
   // Without the second key (-c removeDataOnDestroy=true) dev keeps them, as prod does (see the end of this file).
@@ -31,13 +31,13 @@ describe.each([
     });
   });
 
-  test('query results are encrypted with SSE-KMS under the lake key', () => {
+  test('query results are encrypted with SSE-KMS under their own key, not the lake key', () => {
     template.hasResourceProperties('AWS::Athena::WorkGroup', {
       WorkGroupConfiguration: Match.objectLike({
         ResultConfiguration: Match.objectLike({
           EncryptionConfiguration: {
             EncryptionOption: 'SSE_KMS',
-            KmsKey: ref(platform.serving, platform.foundation.keys.lake.keyArn),
+            KmsKey: ref(platform.serving, platform.foundation.keys.queryResults.keyArn),
           },
         }),
       }),
@@ -75,8 +75,34 @@ describe.each([
   });
 
   describe('the analyst role', () => {
+    /** Every statement of every policy attached to the analyst role, which the Serving stack owns. */
+    const analystStatements = (): StatementJson[] => {
+      const roleId = logicalId(platform.serving.analystRole);
+      return Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'))
+        .filter((p) => JSON.stringify(p.Properties?.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .flatMap((p) => asList<StatementJson>(p.Properties!.PolicyDocument.Statement));
+    };
+
+    test('is the Serving stack\'s own, and no other stack attaches anything to it', () => {
+      expect(platform.serving.analystRole.stack).toBe(platform.serving);
+      expect(logicalId(platform.serving.analystRole)).toMatch(/^AnalystRole/);
+      for (const key of STACK_KEYS.filter((k) => k !== 'serving')) {
+        expect([key, JSON.stringify(platform.template(key).toJSON()).includes('AnalystRole')]).toEqual([key, false]);
+      }
+      expect(analystStatements().length).toBeGreaterThan(0);
+    });
+
+    test('holds no key of the lake: it may use the query-results key only (Lake Formation reads gold for it)', () => {
+      const kms = analystStatements().filter((st) => actionsOf(st).some((a) => a.startsWith('kms:')));
+      expect(kms.map((st) => st.Resource)).toEqual([ref(platform.serving, platform.foundation.keys.queryResults.keyArn)]);
+      const keys = JSON.stringify(analystStatements());
+      for (const domain of ['lake', 'stream', 'source', 'ops'] as const) {
+        expect([domain, keys.includes(logicalId(platform.foundation.keys[domain]))]).toEqual([domain, false]);
+      }
+    });
+
     test('may run queries in this workgroup only', () => {
-      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const statements = analystStatements();
       const athena = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('athena:')));
       expect(athena).toHaveLength(1);
       expect(actionsOf(athena[0]).sort()).toEqual([...ATHENA_QUERY_ACTIONS].sort());
@@ -84,7 +110,7 @@ describe.each([
     });
 
     test('reads the catalog of the gold database only, and may ask Lake Formation for data access', () => {
-      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const statements = analystStatements();
       const glue = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('glue:')));
       expect(glue).toHaveLength(1);
       expect(actionsOf(glue[0]).sort()).toEqual([...GLUE_READ_ACTIONS].sort());
@@ -97,16 +123,16 @@ describe.each([
     });
 
     test('may look up the location of the query-results bucket (Athena checks it before a query), on that bucket only', () => {
-      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const statements = analystStatements();
       const location = statementsWithAction(statements, 's3:GetBucketLocation');
-      const bucketArn = ref(platform.storage, platform.storage.buckets.queryResults.bucketArn);
-      expect(bucketArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^QueryResults/), 'Arn'] });
+      const bucketArn = ref(platform.serving, platform.storage.buckets.queryResults.bucketArn);
+      expect(JSON.stringify(bucketArn)).toMatch(/-Storage:ExportsOutputFnGetAttQueryResults.*Arn/);
       expect(location).toEqual([{ Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: bucketArn }]);
       expect(location[0].Condition).toBeUndefined();
     });
 
     test('writes query results only under athena/ of the results bucket, and reads no data bucket directly', () => {
-      const statements = rolePolicyStatements(platform.template('storage'), 'Storage/AnalystRole');
+      const statements = analystStatements();
       const s3 = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('s3:')));
       const objects = JSON.stringify(s3.map((st) => st.Resource));
       expect(objects).toContain(`/${ATHENA_RESULTS_PREFIX}*`);

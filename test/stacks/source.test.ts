@@ -559,7 +559,7 @@ describe.each([
       expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
     });
 
-    test(`the setup role reads only the admin secret and the ${expected.serviceUsers.map((u) => u.role).join(' and ')} user secret${expected.serviceUsers.length > 1 ? 's' : ''}, decrypts only with the source key, manages its ENIs and writes its own log group`, () => {
+    test(`the setup role reads only the admin secret and the ${expected.serviceUsers.map((u) => u.role).join(' and ')} user secret${expected.serviceUsers.length > 1 ? 's' : ''}, decrypts only with the source key and writes its own log group`, () => {
       const logGroupId = logicalId(platform.source.setup.node.findChild('FunctionLogs'));
       expect(roleStatements).toEqual([
         {
@@ -571,6 +571,15 @@ describe.each([
           ],
         },
         { Effect: 'Allow', Action: 'kms:Decrypt', Resource: ref(platform.source, platform.foundation.keys.source.keyArn) },
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+      ]);
+    });
+
+    test('the setup role manages its ENIs on "*" through its unscoped policy, which holds nothing else', () => {
+      const unscoped = platform.source.setup.node.findChild('Role').node.findChild('UnscopedPolicy');
+      const policy = resourcesOf(template, 'AWS::IAM::ManagedPolicy')[logicalId(unscoped)];
+      expect(policy.Properties?.Roles).toEqual([{ Ref: logicalId(platform.source.setup.node.findChild('Role')) }]);
+      expect(policy.Properties?.PolicyDocument.Statement).toEqual([
         {
           Effect: 'Allow',
           Action: [
@@ -582,14 +591,17 @@ describe.each([
           ],
           Resource: '*',
         },
-        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
       ]);
     });
 
-    test('the "*" of the network-interface actions is acknowledged on the setup role, with a reason, and nothing else is', () => {
-      const acks = acknowledgedRules(platform.source.setup.node.findChild('Role'));
+    test('the "*" is acknowledged on the setup role\'s unscoped policy alone, naming its actions; the role acknowledges nothing', () => {
+      const role = platform.source.setup.node.findChild('Role');
+      expect(Object.keys(acknowledgedRules(role))).toEqual([]);
+      const acks = acknowledgedRules(role.node.findChild('UnscopedPolicy'));
       expect(Object.keys(acks)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
-      expect(acks['AwsSolutions-IAM5[Resource::*]']).toMatch(/network-interface/);
+      expect(acks['AwsSolutions-IAM5[Resource::*]']).toContain(
+        ': ec2:AssignPrivateIpAddresses, ec2:CreateNetworkInterface, ec2:DeleteNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:UnassignPrivateIpAddresses.',
+      );
     });
 
     test.each([

@@ -86,19 +86,27 @@ describe.each([
     });
   });
 
-  test.each(BUCKETS.map((b) => b.key))('the %s bucket uses SSE-KMS with the lake key and a bucket key', (key) => {
-    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
-    expect(bucket.Properties?.BucketEncryption).toEqual({
-      ServerSideEncryptionConfiguration: [
-        {
-          BucketKeyEnabled: true,
-          ServerSideEncryptionByDefault: {
-            SSEAlgorithm: 'aws:kms',
-            KMSMasterKeyID: ref(platform.storage, platform.foundation.keys.lake.keyArn),
+  test.each(BUCKETS.map((b) => b.key))(
+    'the %s bucket uses SSE-KMS with a bucket key: the lake key for the zones, its own key for query results',
+    (key) => {
+      const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+      const keyArn = key === 'queryResults' ? platform.foundation.keys.queryResults.keyArn : platform.foundation.keys.lake.keyArn;
+      expect(bucket.Properties?.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: ref(platform.storage, keyArn) },
           },
-        },
-      ],
-    });
+        ],
+      });
+    },
+  );
+
+  test.each(BUCKETS.map((b) => b.key))('the %s bucket sends its object events to EventBridge exactly when it is a data zone', (key) => {
+    const bucket = resourcesOf(template, 'AWS::S3::Bucket')[bucketIds[key]];
+    expect(bucket.Properties?.NotificationConfiguration).toEqual(
+      key === 'queryResults' ? undefined : { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    );
   });
 
   test.each(BUCKETS.map((b) => b.key))('the %s bucket blocks all public access and enforces bucket-owner ownership', (key) => {

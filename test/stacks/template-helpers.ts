@@ -160,6 +160,28 @@ export function rolePolicyStatements(template: Template, rolePath: string): Stat
   return asList<StatementJson>(policies[0].Properties!.PolicyDocument.Statement);
 }
 
+/**
+ * The description of a `LeastPrivilegeRole`'s second managed policy, `<role>/UnscopedPolicy`,
+ * which holds its statements on Resource "*" (lib/constructs/least-privilege-role.ts).
+ */
+export function unscopedPolicyDescription(rolePath: string): string {
+  return `Unscoped permissions of ${rolePath}: actions AWS offers no resource-level permission for, or that the calling service checks on "*"`;
+}
+
+/**
+ * Statements of the unscoped managed policy of a `LeastPrivilegeRole` (its statements on
+ * Resource "*"), found by the policy's description {@link unscopedPolicyDescription}.
+ */
+export function roleUnscopedPolicyStatements(template: Template, rolePath: string): StatementJson[] {
+  const policies = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy')).filter(
+    (p) => p.Properties?.Description === unscopedPolicyDescription(rolePath),
+  );
+  if (policies.length !== 1) {
+    throw new Error(`expected one unscoped managed policy of ${rolePath}, found ${policies.length}`);
+  }
+  return asList<StatementJson>(policies[0].Properties!.PolicyDocument.Statement);
+}
+
 /** Statements whose actions include `action`. */
 export function statementsWithAction(statements: readonly StatementJson[], action: string): StatementJson[] {
   return statements.filter((s) => asList(s.Action).includes(action));

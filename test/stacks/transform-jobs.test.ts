@@ -7,6 +7,7 @@ import { loadQualityRules, renderDqdl, splitBySeverity } from '../../lib/quality
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   asList,
+  asRendered,
   expectGlueOnlyRole,
   identityStatements,
   JsonObject,
@@ -14,6 +15,7 @@ import {
   ref,
   resourcesOf,
   rolePolicyStatements,
+  roleUnscopedPolicyStatements,
   StatementJson,
 } from './template-helpers';
 
@@ -78,7 +80,16 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
     ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'].map((a) => permission(a, object(zone, `${dir}/*`))),
     permission('s3:PutObject', object(zone, `${dir}_$folder$`)),
   ];
-  /** What every job role has: its script and package, its log groups, the lake and ops keys, metrics into Glue and the namespace. */
+  /** A log group's bare ARN `arn:...:log-group:<name>` (what the group-level actions are checked on), as the stack renders it. */
+  const bareLogGroupArn = (groupId: string) =>
+    asRendered(envName, {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: groupId }]],
+    });
+  /**
+   * What every job role's main policy has: its script and package, the lake and ops keys, and
+   * on exactly its two log groups (each group's bare ARN and its `Arn`, `...:log-group:<name>:*`,
+   * which covers its streams) creating them, associating the key and writing their streams.
+   */
   const jobBasics = (job: GlueSparkJob) => {
     const asset = (child: 'Script' | 'PythonPackage') => {
       const a = job.node.findChild(child) as s3assets.Asset;
@@ -86,16 +97,37 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
     };
     const lake = s(platform.foundation.keys.lake.keyArn);
     const ops = s(platform.foundation.keys.ops.keyArn);
+    const groups = job.logGroups.map((g) => logicalId(g));
     return [
       permission('s3:GetObject', asset('Script')),
       permission('s3:GetObject', asset('PythonPackage')),
-      ...job.logGroups.flatMap((g) =>
-        ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'].map((a) => permission(a, { 'Fn::GetAtt': [logicalId(g), 'Arn'] })),
+      ...[...groups.map(bareLogGroupArn), ...groups.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))].flatMap((group) =>
+        ['logs:CreateLogGroup', 'logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => permission(a, group)),
       ),
       ...[lake, ops].flatMap((key) => ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'].map((a) => permission(a, key))),
-      permission('cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': ['Glue', namespace] } }),
     ];
   };
+  /** What every job role's unscoped policy (its statements on "*") holds: metrics into Glue and the stage's namespace, nothing else. */
+  const unscopedBasics = () => [permission('cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': ['Glue', namespace] } })];
+
+  test.each(['SourceToCurated', 'CuratedToGold'] as const)(
+    '%s logs into the two groups Glue names under the stack\'s security configuration: <prefix>/<stack>-glue-role/<job role>/error|output',
+    (jobId) => {
+      const job = jobId === 'SourceToCurated' ? platform.transform.sourceJob : platform.transform.goldJob;
+      const props = jobProps(job);
+      const prefix = `/aws-glue/Undercurrent-${envName}-Transform/${jobId}`;
+      expect(props.DefaultArguments['--custom-logGroup-prefix']).toBe(prefix);
+      const config = resourcesOf(template, 'AWS::Glue::SecurityConfiguration')[props.SecurityConfiguration.Ref];
+      expect(config.Properties?.Name).toBe(`Undercurrent-${envName}-Transform-glue`);
+      expect(config.Properties?.EncryptionConfiguration.CloudWatchEncryption.CloudWatchEncryptionMode).toBe('SSE-KMS');
+      const roleId = logicalId(job.role);
+      expect(props.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
+      expect(job.logGroups.map((g) => groups[logicalId(g)].Properties?.LogGroupName)).toEqual(
+        ['error', 'output'].map((kind) => ({ 'Fn::Join': ['', [`${prefix}/Undercurrent-${envName}-Transform-glue-role/`, { Ref: roleId }, `/${kind}`]] })),
+      );
+    },
+  );
 
   describe('SourceToCurated', () => {
     test('runs jobs/source_raw_to_curated.py with raw source/, the curated and quarantine roots and the metrics namespace, bookmarks off', () => {
@@ -119,7 +151,7 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       expect(job.DefaultArguments['--conf']).toBeUndefined();
     });
 
-    test('its role holds exactly: raw source/ read, each curated and quarantine <table>/ read-write (each prefix with its key and _$folder$ marker), the keys, logs and metrics', () => {
+    test('its role holds exactly: raw source/ read, each curated and quarantine <table>/ read-write (each prefix with its key and _$folder$ marker), the keys and logs; and on "*" only metrics, in its unscoped policy', () => {
       const expected = [
         ...jobBasics(platform.transform.sourceJob),
         ...read('raw', 'source'),
@@ -127,6 +159,7 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
         permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
       ];
       expect(permissions(rolePolicyStatements(template, 'Transform/SourceToCurated/Role'))).toEqual([...new Set(expected)].sort());
+      expect(permissions(roleUnscopedPolicyStatements(template, 'Transform/SourceToCurated/Role'))).toEqual(unscopedBasics());
       expectGlueOnlyRole(template, logicalId(platform.transform.sourceJob.role));
     });
   });
@@ -164,7 +197,7 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       });
     });
 
-    test('its role holds exactly: curated source tables and clickstream_events read, each gold <table>/ read-write (each prefix with its key and _$folder$ marker), the gold catalog, keys, logs and metrics', () => {
+    test('its role holds exactly: curated source tables and clickstream_events read, each gold <table>/ read-write (each prefix with its key and _$folder$ marker), the gold catalog, keys and logs; and on "*" only metrics, in its unscoped policy', () => {
       const stack = platform.transform;
       const goldDb = platform.storage.databases.gold.databaseName;
       const glueArn = (resource: string, name?: string) => stack.resolve(stack.formatArn({ service: 'glue', resource, resourceName: name }));
@@ -177,11 +210,15 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
         permission('kms:Decrypt', s(platform.foundation.keys.lake.keyArn)),
       ];
       expect(permissions(rolePolicyStatements(template, 'Transform/CuratedToGold/Role'))).toEqual([...new Set(expected)].sort());
+      expect(permissions(roleUnscopedPolicyStatements(template, 'Transform/CuratedToGold/Role'))).toEqual(unscopedBasics());
       expectGlueOnlyRole(template, logicalId(stack.goldJob.role));
     });
 
-    test('its role cannot create, delete or touch tables outside the gold database', () => {
-      const text = JSON.stringify(rolePolicyStatements(template, 'Transform/CuratedToGold/Role'));
+    test('its role cannot create, delete or touch tables outside the gold database (in either of its policies)', () => {
+      const text = JSON.stringify([
+        ...rolePolicyStatements(template, 'Transform/CuratedToGold/Role'),
+        ...roleUnscopedPolicyStatements(template, 'Transform/CuratedToGold/Role'),
+      ]);
       for (const action of ['glue:CreateTable', 'glue:DeleteTable', 'glue:CreateDatabase', 'glue:GetPartitions']) {
         expect(text).not.toContain(action);
       }

@@ -118,7 +118,7 @@ describe.each([
       expect(job.DefaultArguments['--job-bookmark-option']).toBe('job-bookmark-disable');
     });
 
-    test('the job logs continuously into its own KMS-encrypted log groups with the configured retention', () => {
+    test('the job logs continuously into its own KMS-encrypted log groups with the configured retention, named as Glue names them under the stack\'s security configuration', () => {
       const prefix = `/aws-glue/Undercurrent-${envName}-Transform/ClickstreamToCurated`;
       expect(job.DefaultArguments).toEqual(
         expect.objectContaining({
@@ -126,9 +126,15 @@ describe.each([
           '--enable-continuous-cloudwatch-log': 'true',
         }),
       );
+      const config = resourcesOf(template, 'AWS::Glue::SecurityConfiguration')[job.SecurityConfiguration.Ref];
+      expect(config.Properties?.Name).toBe(`Undercurrent-${envName}-Transform-glue`);
+      expect(config.Properties?.EncryptionConfiguration.CloudWatchEncryption.CloudWatchEncryptionMode).toBe('SSE-KMS');
+      const roleId = logicalId(platform.transform.clickstreamJob.role);
+      expect(job.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
       for (const kind of ['error', 'output']) {
         template.hasResourceProperties('AWS::Logs::LogGroup', {
-          LogGroupName: `${prefix}/${kind}`,
+          // <--custom-logGroup-prefix>/<security configuration name>-role/<job role name>/<kind>
+          LogGroupName: { 'Fn::Join': ['', [`${prefix}/${config.Properties?.Name}-role/`, { Ref: roleId }, `/${kind}`]] },
           KmsKeyId: ref(platform.transform, platform.foundation.keys.ops.keyArn),
           RetentionInDays: platform.config.dataProtection.logRetentionDays,
         });
@@ -226,21 +232,32 @@ describe.each([
       }
     });
 
-    test('the role writes logs only to the job’s two log groups', () => {
+    test('the role creates, keys and writes logs only to the job’s two log groups', () => {
       const logs = policy.filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
       const groupIds = platform.transform.clickstreamJob.logGroups.map((g) => logicalId(g));
+      const bare = (id: string) =>
+        asRendered(envName, {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: id }]],
+        });
+      const named = [...groupIds.map(bare), ...groupIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))];
       expect(logs).toEqual([
         {
           Effect: 'Allow',
-          Action: ['logs:AssociateKmsKey', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-          Resource: groupIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+          Action: ['logs:AssociateKmsKey', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: expect.arrayContaining(named),
         },
       ]);
+      expect(asList(logs[0].Resource)).toHaveLength(named.length);
     });
 
-    test('the only "*" resource is cloudwatch:PutMetricData, held to the Glue namespace and the stage\'s own', () => {
-      const wildcard = policy.filter((s) => asList(s.Resource).includes('*'));
-      expect(wildcard).toEqual([
+    test('no statement of the role\'s main policy is on "*"', () => {
+      expect(policy.filter((s) => asList(s.Resource).includes('*'))).toEqual([]);
+    });
+
+    test('the only "*" resource is cloudwatch:PutMetricData in the role\'s unscoped policy, held to the Glue namespace and the stage\'s own', () => {
+      const unscoped = resourcesOf(template, 'AWS::IAM::ManagedPolicy')[logicalId(platform.transform.clickstreamJob.role.node.findChild('UnscopedPolicy'))];
+      expect(unscoped.Properties?.Roles).toEqual([{ Ref: logicalId(platform.transform.clickstreamJob.role) }]);
+      expect(unscoped.Properties?.PolicyDocument.Statement).toEqual([
         {
           Effect: 'Allow',
           Action: 'cloudwatch:PutMetricData',

@@ -4,7 +4,7 @@ import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { GLUE_CATALOG_READ_ACTIONS, WAREHOUSE_LOG_EXPORTS } from '../../lib/stacks/warehouse';
-import { SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, logicalId, ref, resourcesOf, rolePolicyStatements, statementsWithAction } from './template-helpers';
 
 const CLUSTER_NAME = 'undercurrent-prod-warehouse';
@@ -62,9 +62,12 @@ describe('the warehouse in prod', () => {
   });
 
   test('the cluster is encrypted with the lake key, which protects the gold data it copies', () => {
-    const lakeKey = plain(ref(platform.storage, platform.foundation.keys.lake.keyId));
+    // The key ID is cut from the lake key ARN the stack already imports (arn:...:key/<id>), so
+    // the Foundation exports nothing for the warehouse.
+    const lakeKeyArn = plain(ref(platform.storage, platform.foundation.keys.lake.keyArn));
+    const lakeKeyId = { 'Fn::Select': [1, { 'Fn::Split': ['/', { 'Fn::Select': [5, { 'Fn::Split': [':', lakeKeyArn] }] }] }] };
     expect(platform.storage.warehouse!.key).toBe(platform.foundation.keys.lake);
-    template.hasResourceProperties('AWS::Redshift::Cluster', { Encrypted: true, KmsKeyId: lakeKey });
+    template.hasResourceProperties('AWS::Redshift::Cluster', { Encrypted: true, KmsKeyId: lakeKeyId });
     template.resourceCountIs('AWS::KMS::Key', 0);
   });
 
@@ -152,66 +155,55 @@ describe('the warehouse in prod', () => {
     template.hasResourceProperties('AWS::Redshift::Cluster', { ClusterParameterGroupName: { Ref: groupId } });
   });
 
-  test('audit logs (connection, user, user activity) go to the log bucket under redshift/<cluster>/, not to CloudWatch', () => {
-    const logBucket = platform.foundation.accessLogsBucket;
-    template.hasResourceProperties('AWS::Redshift::Cluster', {
-      LoggingProperties: {
-        LogDestinationType: 's3',
-        BucketName: plain(ref(platform.storage, logBucket.bucketName)),
-        S3KeyPrefix: `redshift/${CLUSTER_NAME}/`,
-        LogExports: [...WAREHOUSE_LOG_EXPORTS],
-      },
+  test('audit logs (connection, user, user activity) are exported to CloudWatch Logs, not to a bucket', () => {
+    const cluster = resourcesOf(template, 'AWS::Redshift::Cluster')[clusterId];
+    expect(cluster.Properties?.LoggingProperties).toEqual({
+      LogDestinationType: 'cloudwatch',
+      LogExports: ['connectionlog', 'userlog', 'useractivitylog'],
     });
-    expect(Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.Properties?.LogGroupName)).not.toContainEqual(
-      expect.stringContaining('/aws/redshift/'),
-    );
+    expect([...WAREHOUSE_LOG_EXPORTS].sort()).toEqual(['connectionlog', 'useractivitylog', 'userlog']);
   });
 
-  test('the log bucket is SSE-S3 (the only encryption Redshift audit logging to S3 supports) and its lifecycle expires the logs', () => {
-    const buckets = resourcesOf(platform.template('foundation'), 'AWS::S3::Bucket');
-    const bucket = buckets[logicalId(platform.foundation.accessLogsBucket)];
-    expect(bucket.Properties?.BucketEncryption).toEqual({
-      ServerSideEncryptionConfiguration: [expect.objectContaining({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } })],
-    });
-    expect(JSON.stringify(bucket.Properties?.LifecycleConfiguration)).toContain('ExpirationInDays');
+  test('each export has its log group in this stack, named as Redshift exports it, under the ops key, with retention, created before the cluster', () => {
+    const opsKey = plain(ref(platform.storage, platform.foundation.keys.ops.keyArn));
+    const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
+    const cluster = resourcesOf(template, 'AWS::Redshift::Cluster')[clusterId];
+    const redshiftGroups = Object.entries(groups).filter(([, g]) => String(g.Properties?.LogGroupName).startsWith('/aws/redshift/'));
+    expect(redshiftGroups).toHaveLength(3);
+    for (const logExport of ['connectionlog', 'userlog', 'useractivitylog']) {
+      const matches = redshiftGroups.filter(([, g]) => g.Properties?.LogGroupName === `/aws/redshift/cluster/${CLUSTER_NAME}/${logExport}`);
+      expect(matches).toHaveLength(1);
+      const [[groupId, group]] = matches;
+      expect(group.Properties).toEqual({
+        LogGroupName: `/aws/redshift/cluster/${CLUSTER_NAME}/${logExport}`,
+        KmsKeyId: opsKey,
+        RetentionInDays: 365,
+        Tags: expect.any(Array),
+      });
+      expect(group).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      // Redshift would otherwise create the group itself, without key or retention.
+      expect(asList(cluster.DependsOn)).toContain(groupId);
+    }
+    // The ops key is the Foundation's, whose policy lets CloudWatch Logs use it for this account's groups.
+    expect(JSON.stringify(opsKey)).toContain(logicalId(platform.foundation.keys.ops));
   });
 
-  test('the log bucket policy lets Redshift read the bucket ACL and put objects under the prefix, for this cluster of this account only', () => {
-    const foundation = platform.template('foundation');
-    const bucketId = logicalId(platform.foundation.accessLogsBucket);
-    const statements = Object.values(resourcesOf(foundation, 'AWS::S3::BucketPolicy'))
-      .filter((p) => JSON.stringify(p.Properties?.Bucket).includes(bucketId))
-      .flatMap((p) => asList(p.Properties?.PolicyDocument.Statement))
-      .filter((st) => JSON.stringify(st.Principal).includes('redshift.amazonaws.com'));
-    const conditions = {
-      StringEquals: {
-        // prod is pinned to the tests' account (-c account=123456789012).
-        'aws:SourceAccount': '123456789012',
-        'aws:SourceArn': clusterArnIn(platform.foundation),
-      },
-    };
-    expect(statements).toEqual([
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'redshift.amazonaws.com' },
-        Action: 's3:GetBucketAcl',
-        Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
-        Condition: conditions,
-      },
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'redshift.amazonaws.com' },
-        Action: 's3:PutObject',
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/redshift/${CLUSTER_NAME}/*`]] },
-        Condition: conditions,
-      },
-    ]);
+  test('no bucket policy of any stack lets Redshift in, and nothing of the warehouse lands in another stack', () => {
+    for (const key of STACK_KEYS) {
+      const stackTemplate = platform.template(key);
+      for (const policy of Object.values(resourcesOf(stackTemplate, 'AWS::S3::BucketPolicy'))) {
+        expect(JSON.stringify(policy)).not.toContain('redshift.amazonaws.com');
+      }
+      if (key !== 'storage') {
+        expect(JSON.stringify(stackTemplate.toJSON())).not.toContain(CLUSTER_NAME);
+      }
+    }
   });
 
-  test('the storage stack deploys after the bucket policy exists (Redshift checks it when logging is enabled)', () => {
-    expect(platform.storage.dependencies).toContain(platform.foundation);
-    const policy = platform.foundation.accessLogsBucket.policy!;
-    expect(platform.storage.warehouse!.cluster.node.dependencies).toContain(policy);
+  test('the Foundation template is the same whether the warehouse is on or off', () => {
+    const off = synthPlatform('prod', { patch: { warehouse: { enabled: false } } });
+    expect(off.storage.warehouse).toBeUndefined();
+    expect(platform.template('foundation').toJSON()).toEqual(off.template('foundation').toJSON());
   });
 
   test('automated snapshots are kept 35 days, maintenance is on the configured window, and the cluster is retained', () => {
@@ -343,7 +335,7 @@ describe('the warehouse in prod', () => {
 });
 
 describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
-  test('is off: no Redshift resource, no warehouse key, rotation or alarm, no Redshift access to the log bucket', () => {
+  test('is off: no Redshift resource, no warehouse key, rotation, log group or alarm, nothing for Redshift in the Foundation', () => {
     const platform = synthPlatform(envName);
     expect(platform.config.warehouse.enabled).toBe(false);
     expect(platform.storage.warehouse).toBeUndefined();
@@ -352,7 +344,8 @@ describe.each(['dev', 'staging'] as const)('the warehouse in %s', (envName) => {
     const text = JSON.stringify(platform.template('storage').toJSON());
     expect(text).not.toContain('warehouse');
     expect(text).not.toContain('Warehouse');
-    // Nor a statement for Redshift in the log bucket policy.
+    expect(text).not.toContain('/aws/redshift/');
+    // Nor a statement for Redshift in any bucket policy.
     expect(JSON.stringify(platform.template('foundation').toJSON())).not.toContain('redshift.amazonaws.com');
   });
 });
@@ -380,6 +373,18 @@ describe('the warehouse turned on in dev (single node, NAT egress), with -c remo
       AutomatedSnapshotRetentionPeriod: 1,
     });
     template.hasResource('AWS::Redshift::Cluster', { DeletionPolicy: 'Delete' });
+  });
+
+  test('its audit log groups are deleted with the stack and keep dev\'s retention', () => {
+    const groups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).filter((g) =>
+      String(g.Properties?.LogGroupName).startsWith('/aws/redshift/cluster/undercurrent-dev-warehouse/'),
+    );
+    expect(groups.map((g) => g.Properties?.LogGroupName).sort()).toEqual(
+      ['connectionlog', 'useractivitylog', 'userlog'].map((e) => `/aws/redshift/cluster/undercurrent-dev-warehouse/${e}`),
+    );
+    for (const group of groups) {
+      expect(group).toMatchObject({ DeletionPolicy: 'Delete', Properties: { RetentionInDays: 14 } });
+    }
   });
 
   test('runs the rotation in the compute subnets (behind NAT) while the cluster stays in the isolated data subnets', () => {

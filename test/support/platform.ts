@@ -2,8 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ENVIRONMENTS, EnvironmentConfig, EnvironmentName, readContext, resolveConfig } from '../../lib/config';
-import { addComplianceChecks, buildPlatform, Platform } from '../../lib/platform';
+import { accountBaselineRequested, ENVIRONMENTS, EnvironmentConfig, EnvironmentName, readContext, resolveConfig } from '../../lib/config';
+import { addComplianceChecks, buildAccountBaseline, buildPlatform, buildStages, Platform } from '../../lib/platform';
+import { AccountStack } from '../../lib/stacks/account-stack';
 import { EXAMPLE_TARGET_CONTEXT } from './example-account';
 
 /** The context of cdk.json: `new App()` in a test does not read it, so tests pass it explicitly. */
@@ -48,6 +49,8 @@ export interface SynthOptions {
 export interface SynthesizedPlatform extends Platform {
   readonly app: App;
   readonly config: EnvironmentConfig;
+  /** The account stack, when the context asks for it (`accountBaseline: 'true'`). */
+  readonly account?: AccountStack;
   /** Template of a stack, from the one synthesis of the app. */
   template(stack: keyof Platform): Template;
 }
@@ -65,6 +68,7 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
   });
   const config = resolveConfig(patchedConfig(envName, options.patch), {}, readContext(app));
   const platform = buildPlatform(app, config);
+  const account = accountBaselineRequested(readContext(app)) ? buildAccountBaseline(app, config) : undefined;
   if (options.compliance) {
     addComplianceChecks(app);
   }
@@ -74,6 +78,7 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
     ...platform,
     app,
     config,
+    account,
     template(stack) {
       if (!templates.has(stack)) {
         templates.set(stack, Template.fromStack(platform[stack]));
@@ -81,6 +86,20 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
       return templates.get(stack)!;
     },
   };
+}
+
+/**
+ * Builds only the first `count` stacks of an environment (lib/platform.ts `buildStages`), with
+ * the same context as {@link synthPlatform}, and synthesizes them.
+ */
+export function synthStages(envName: EnvironmentName, count: number): Partial<Platform> {
+  const app = new App({
+    context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], env: envName, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
+  const stages = buildStages(app, resolveConfig(patchedConfig(envName), {}, readContext(app)), count);
+  app.synth();
+  return stages;
 }
 
 /** The stage stacks, in deploy order. */

@@ -43,6 +43,18 @@ describe('permissions of the dev environment, evaluated from its synthesized tem
   });
 
   const roleName = (arn: string): string => arn.split('/').pop()!;
+  /**
+   * SourceToCurated's identity policies as a denial names them, in template order: its main
+   * policy (`<role>/Policy`) and its unscoped policy (`<role>/UnscopedPolicy`, its statements on
+   * "*"). Both are attached to the role, and the twin evaluates both.
+   */
+  const sourceToCuratedPolicies = (): string => {
+    const main = only(assembly, 'AWS::IAM::ManagedPolicy', 'Transform', 'SourceToCuratedRolePolicy');
+    const unscoped = only(assembly, 'AWS::IAM::ManagedPolicy', 'Transform', 'SourceToCuratedRoleUnscopedPolicy');
+    const role = only(assembly, 'AWS::IAM::Role', 'Transform', 'SourceToCuratedRole');
+    expect([main.properties.Roles, unscoped.properties.Roles]).toEqual([[role.ref], [role.ref]]);
+    return `Transform/${main.logicalId}, Transform/${unscoped.logicalId}`;
+  };
 
   async function decide(record: AccessRecord) {
     const [decision] = await evaluateAccesses(assembly, [record]);
@@ -122,10 +134,7 @@ describe('permissions of the dev environment, evaluated from its synthesized tem
     const read = await decide({ principal: sourceToCurated, op: 'open', action: 's3:GetObject', resource: `arn:aws:s3:::${gold}/dim_customer/data/x.parquet` });
     expect(read.allowed).toBe(false);
     expect(read.checks[0].outcome).toBe('ImplicitlyDenied');
-    expect(read.checks[0].reason).toBe(
-      `no statement of the role's identity policies (Transform/${only(assembly, 'AWS::IAM::ManagedPolicy', 'Transform', 'SourceToCuratedRolePolicy').logicalId}) allows it, ` +
-        `nor does the bucket policy of ${gold}`,
-    );
+    expect(read.checks[0].reason).toBe(`no statement of the role's identity policies (${sourceToCuratedPolicies()}) allows it, nor does the bucket policy of ${gold}`);
   });
 
   test('CuratedToGold may update a gold table, not a curated one', async () => {
@@ -177,7 +186,7 @@ describe('permissions of the dev environment, evaluated from its synthesized tem
     expect((error as Error).message).toBe(
       '1 request of the jobs is not allowed by the templates\' policies:\n' +
         `  ${roleName(sourceToCurated)} may not s3:ListBucket on arn:aws:s3:::${raw} (listStatus s3a://raw/source/customers, and 1 more): ` +
-        `no statement of the role's identity policies (Transform/${policy.logicalId}) allows it, nor does the bucket policy of ${raw}`,
+        `no statement of the role's identity policies (${sourceToCuratedPolicies()}) allows it, nor does the bucket policy of ${raw}`,
     );
   });
 

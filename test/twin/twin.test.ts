@@ -75,7 +75,7 @@ describe('the local twin of dev', () => {
   test('fails when a permission a job needs is taken out of its role', async () => {
     // SourceToCurated without the statement that lets it read the raw source tables.
     const rawRead = (r: TwinResource): boolean =>
-      r.type === 'AWS::IAM::ManagedPolicy' && r.logicalId.startsWith('SourceToCuratedRole');
+      r.type === 'AWS::IAM::ManagedPolicy' && r.logicalId.startsWith('SourceToCuratedRolePolicy');
     const resources = result.assembly.resources.map((r) => {
       if (!rawRead(r)) {
         return r;
