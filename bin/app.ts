@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
 import { accountBaselineRequested, ConfigError, dataRetentionWarning, loadConfig, readContext } from '../lib/config';
-import { addComplianceChecks, buildAccountBaseline, buildPlatform } from '../lib/platform';
+import { addComplianceChecks, buildAccountBaseline, buildPlatform } from '../lib/app';
 
 const app = new App();
 

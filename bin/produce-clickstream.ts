@@ -4,7 +4,7 @@
  *   npx tsx bin/produce-clickstream.ts --stream <name> [--events 100] [--seed 1] ...
  *   npx tsx bin/produce-clickstream.ts --dry-run --events 5
  *
- * Events come from lib/producer/click-events.ts and conform to
+ * Events come from lib/ingestion/producer/click-events.ts and conform to
  * glue-scripts/lib/undercurrent_glue/schemas/clickstream_event.json. One record per event:
  * the JSON object alone (Firehose adds the newline between records), partition key =
  * session_id, so a session's events stay in order on one shard.
@@ -12,6 +12,7 @@
  * The AWS SDK is loaded and the client created only when records are sent: --help and
  * --dry-run need no credentials. Exit codes: 0 done, 1 failed, 2 bad arguments.
  */
+import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 import {
   DatasetDeclaration,
   MAX_UTC_OFFSET_MINUTES,
@@ -22,7 +23,7 @@ import {
   validateEvent,
   type ClickEvent,
   type GenerateOptions,
-} from '../lib/producer/click-events';
+} from '../lib/ingestion/producer/click-events';
 import {
   PutRecordsError,
   RecordRejectedError,
@@ -31,7 +32,7 @@ import {
   sendWithRetries,
   type PutRecordsFn,
   type SendOptions,
-} from '../lib/producer/batching';
+} from '../lib/ingestion/producer/batching';
 
 const PROGRAM = 'produce-clickstream';
 export const MAX_EVENTS = 1_000_000;
@@ -49,7 +50,8 @@ Options:
   --seed <n>             PRNG seed, 0 to ${MAX_SEED} (default 1)
   --start <time>         ISO-8601 instant with Z or +hh:mm, e.g. 2025-03-01T09:00:00Z;
                          sessions start within a minute after it (default: now)
-  --utc-offset <+hh:mm>  offset written in event_time, -14:00 to +14:00 (default +00:00)
+  --utc-offset <+hh:mm>  offset written in event_time, -14:00 to +14:00 (default +00:00);
+                         a negative one as --utc-offset=-05:00
   --region <region>      AWS region (default: AWS_REGION or the AWS profile's region)
   --check                validate every event against the declaration first; send
                          nothing if one does not conform
@@ -85,10 +87,21 @@ export interface CliOptions {
 
 export type ParsedArgs = { readonly help: true } | { readonly help: false; readonly options: CliOptions };
 
-const VALUE_FLAGS = ['--stream', '--events', '--seed', '--start', '--utc-offset', '--region'] as const;
-const BOOLEAN_FLAGS = ['--dry-run', '--check', '--help'] as const;
-type ValueFlag = (typeof VALUE_FLAGS)[number];
-type BooleanFlag = (typeof BOOLEAN_FLAGS)[number];
+/**
+ * The options, for `parseArgs` of node:util (strict: an unknown option, a positional argument
+ * or a missing value is an error). The defaults are those of USAGE; `--start` defaults to now.
+ */
+const OPTIONS = {
+  stream: { type: 'string' },
+  events: { type: 'string', default: '100' },
+  seed: { type: 'string', default: '1' },
+  start: { type: 'string' },
+  'utc-offset': { type: 'string', default: '+00:00' },
+  region: { type: 'string' },
+  check: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
 
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -124,48 +137,73 @@ function parseOffset(text: string): number {
   return minutes;
 }
 
+/** The first quoted text of a parseArgs error message: the option or argument it is about. */
+function quoted(message: string): string | undefined {
+  return /'([^']*)'/.exec(message)?.[1];
+}
+
 /**
- * Parse the command-line arguments (without the node and script paths).
+ * A parseArgs error of node:util as a one-line UsageError in the words of this command
+ * (parseArgs' own messages span lines and speak of "arguments"); others are rethrown.
+ */
+function usageErrorOf(error: unknown, argv: readonly string[]): UsageError {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const about = quoted(message);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && about !== undefined) {
+    return new UsageError(`unknown option "${about}".`);
+  }
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && about !== undefined) {
+    return new UsageError(`unexpected argument "${about}"; options start with --.`);
+  }
+  // "Option '--x <value>' argument missing", "Option '--x' argument is ambiguous..." (the next
+  // argument starts with "-"), "Option '--x' does not take an argument".
+  const name = /--[A-Za-z][\w-]*/.exec(message)?.[0];
+  const option = name === undefined ? undefined : (OPTIONS as Record<string, { type: string }>)[name.slice(2)];
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name !== undefined && option !== undefined) {
+    if (option.type === 'boolean') {
+      const given = argv.find((arg) => arg.startsWith(`${name}=`));
+      return new UsageError(given === undefined ? `${name} takes no value.` : `${name} takes no value, got "${given}".`);
+    }
+    const at = argv.findIndex((arg, i) => arg === name && (argv[i + 1] === undefined || argv[i + 1].startsWith('-')));
+    const next = at < 0 ? undefined : argv[at + 1];
+    if (next === undefined || next.startsWith('--')) {
+      return new UsageError(`${name} needs a value.`);
+    }
+    return new UsageError(`${name} needs a value (a value starting with "-" is written ${name}=${next}).`);
+  }
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+    return new UsageError(`${message.split('\n')[0].replace(/\.$/, '')}.`);
+  }
+  throw error;
+}
+
+/**
+ * Parse the command-line arguments (without the node and script paths) with parseArgs of
+ * node:util, then check each value.
  *
  * @param now gives the default --start.
  * @throws UsageError with a one-line message naming the argument and what is allowed.
  */
 export function parseArgs(argv: readonly string[], now: () => Date = () => new Date()): ParsedArgs {
-  const values = new Map<ValueFlag, string>();
-  const flags = new Set<BooleanFlag>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h') {
-      flags.add('--help');
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
-      if (inline !== undefined) throw new UsageError(`${name} takes no value, got "${arg}".`);
-      if (flags.has(name as BooleanFlag)) throw new UsageError(`${name} is given more than once.`);
-      flags.add(name as BooleanFlag);
-    } else if ((VALUE_FLAGS as readonly string[]).includes(name)) {
-      if (values.has(name as ValueFlag)) throw new UsageError(`${name} is given more than once.`);
-      let value = inline;
-      if (value === undefined) {
-        const next = argv[i + 1];
-        if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value.`);
-        value = next;
-        i += 1;
-      }
-      values.set(name as ValueFlag, value);
-    } else if (arg.startsWith('-')) {
-      throw new UsageError(`unknown option "${name}".`);
-    } else {
-      throw new UsageError(`unexpected argument "${arg}"; options start with --.`);
-    }
+  let parsed;
+  try {
+    parsed = parseNodeArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false, tokens: true });
+  } catch (error) {
+    throw usageErrorOf(error, argv);
   }
-  if (flags.has('--help')) return { help: true };
+  // parseArgs keeps the last of a repeated option: refuse it instead, as it is likely a mistake.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once.`);
+    seen.add(token.name);
+  }
+  const values = parsed.values;
+  if (values.help) return { help: true };
 
-  const dryRun = flags.has('--dry-run');
-  const stream = values.get('--stream');
+  const dryRun = values['dry-run'];
+  const stream = values.stream;
   if (stream !== undefined && !STREAM_NAME.test(stream)) {
     throw new UsageError(
       `--stream must be a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -), not an ARN, got "${stream}".`,
@@ -174,25 +212,21 @@ export function parseArgs(argv: readonly string[], now: () => Date = () => new D
   if (stream === undefined && !dryRun) {
     throw new UsageError('--stream is required (or pass --dry-run to print the events instead).');
   }
-  const region = values.get('--region');
+  const region = values.region;
   if (region !== undefined && !REGION.test(region)) {
     throw new UsageError(`--region must be an AWS region such as eu-west-1, got "${region}".`);
   }
-  const events = values.get('--events');
-  const seed = values.get('--seed');
-  const start = values.get('--start');
-  const offset = values.get('--utc-offset');
   return {
     help: false,
     options: {
       stream,
-      events: events === undefined ? 100 : parseInteger('--events', events, 1, MAX_EVENTS),
-      seed: seed === undefined ? 1 : parseInteger('--seed', seed, 0, MAX_SEED),
-      start: start === undefined ? now() : parseStart(start),
-      utcOffsetMinutes: offset === undefined ? 0 : parseOffset(offset),
+      events: parseInteger('--events', values.events, 1, MAX_EVENTS),
+      seed: parseInteger('--seed', values.seed, 0, MAX_SEED),
+      start: values.start === undefined ? now() : parseStart(values.start),
+      utcOffsetMinutes: parseOffset(values['utc-offset']),
       region,
       dryRun,
-      check: flags.has('--check'),
+      check: values.check,
     },
   };
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway MariaDB server for the local twin and its tests: the stand-in of the source's
-# RDS MySQL 8.4 (lib/stacks/source-stack.ts), on loopback only, never the system service.
+# RDS MySQL 8.4 (lib/source/source-stack.ts), on loopback only, never the system service.
 #
 #   scripts/mariadb.sh start <dir> <port>   fresh datadir and TLS files under <dir>, server on
 #                                           127.0.0.1:<port>; prints one JSON line (host, port,

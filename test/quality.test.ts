@@ -1,5 +1,5 @@
-import { DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../lib/datasets';
-import { byName, dqdlString, loadQualityRules, QualityRule, renderDqdl, ruleToDqdl, splitBySeverity } from '../lib/quality';
+import { DatasetDeclaration, goldTableDeclarations, sourceTableDeclarations } from '../lib/lake/datasets';
+import { byName, dqdlString, loadQualityRules, QualityRule, renderDqdl, ruleToDqdl, splitBySeverity } from '../lib/transform/quality';
 
 /** A small source declaration for the rule tests. */
 const ORDERS: DatasetDeclaration = {

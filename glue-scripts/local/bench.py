@@ -99,7 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.scale <= 0 or args.repeat < 1 or args.cores < 1:
         parser.error("--scale must be > 0, --repeat and --cores >= 1")
 
-    from undercurrent_glue.generator import generate
+    from local.generator import generate
 
     zones = Zones(Path(tempfile.mkdtemp(prefix="undercurrent-bench-")))
     spark = local_spark(zones.warehouse, app_name="undercurrent-bench", cores=args.cores,

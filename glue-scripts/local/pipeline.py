@@ -1,7 +1,7 @@
 """The whole raw -> curated -> gold run on a local Spark, as the Glue jobs run it in AWS.
 
 ``npm run pipeline:local`` (``scripts/pipeline-local.sh``) calls :func:`main`: it generates
-source tables and click events (``undercurrent_glue.generator``) into a local raw zone,
+source tables and click events (``local/generator.py``) into a local raw zone,
 runs the three transform jobs' ``run`` functions (click events raw -> curated, source tables
 raw -> curated, curated -> gold Iceberg), then prints the row count of every table and a few
 business answers. The benchmark (``local/bench.py``) times the same steps.
@@ -210,7 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.scale <= 0:
         parser.error(f"--scale must be greater than 0; got {args.scale}")
 
-    from undercurrent_glue.generator import generate
+    from local.generator import generate
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="undercurrent-local-"))
     zones = Zones(workdir)

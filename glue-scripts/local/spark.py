@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 #: The Iceberg catalog name the gold job uses, in Glue and locally.
 ICEBERG_CATALOG = "glue_catalog"
 ICEBERG_JAR_VARIABLE = "UNDERCURRENT_ICEBERG_JAR"
+#: The driver's JVM options every local session starts with (the twin's session adds its own).
+DRIVER_JAVA_OPTIONS = "-Duser.timezone=UTC"
 #: Generated classes Spark keeps for reuse (``spark.sql.codegen.cache.maxEntries``; default 100).
 CODEGEN_CACHE_ENTRIES = 2000
 _DEFAULT_JAR = Path(__file__).resolve().parents[2] / ".venv" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
@@ -90,7 +92,7 @@ def session_builder(
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.memory", "4g")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS)
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
 

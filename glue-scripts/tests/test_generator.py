@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from undercurrent_glue import generator
+from local import generator
 from undercurrent_glue.clickstream import transform_clickstream
 from undercurrent_glue.extract import METADATA_COLUMNS, partition_columns, plan_for, raw_columns
 from undercurrent_glue.schema import SOURCE_TABLES, load_declaration, load_source_declaration, spark_type

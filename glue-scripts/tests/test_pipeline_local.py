@@ -15,9 +15,9 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from local import generator
 from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, run_pipeline
 from local.spark import CODEGEN_CACHE_ENTRIES
-from undercurrent_glue import generator
 from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 

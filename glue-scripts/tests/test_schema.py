@@ -139,12 +139,12 @@ def test_a_decimal_with_a_scale_above_its_precision_is_rejected():
 def test_validation_rejects_a_column_declared_twice():
     columns = [{"name": "a", "type": "int", "nullable": True}] * 2
 
-    with pytest.raises(ValueError, match="column 'a' is declared twice"):
+    with pytest.raises(ValueError, match="Declaration 'things': 'columns\\[1\\].name' declares \"a\" a second time"):
         schema.validate_declaration(declaration_with(columns))
 
 
 def test_validation_rejects_a_column_without_a_boolean_nullable():
-    with pytest.raises(ValueError, match="Column 'a' must set \"nullable\""):
+    with pytest.raises(ValueError, match="Declaration 'things': 'columns\\[0\\].nullable' is missing"):
         schema.validate_declaration(declaration_with([{"name": "a", "type": "int"}]))
 
 
@@ -153,7 +153,7 @@ def test_validation_rejects_allowed_values_for_an_undeclared_column():
         [{"name": "a", "type": "string", "nullable": True}], allowed_values={"b": ["x"]}
     )
 
-    with pytest.raises(ValueError, match="'allowed_values' names 'b'"):
+    with pytest.raises(ValueError, match="'allowed_values.b' names \"b\", which is not a declared column"):
         schema.validate_declaration(declaration)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from test_declaration_contract import build
 from undercurrent_glue import schema
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
@@ -64,92 +65,25 @@ def test_a_valid_declaration_passes_validation():
     schema.validate_source_declaration(valid_declaration(mode="snapshot"))
 
 
-def _mutated(change):
-    declaration = valid_declaration()
-    change(declaration)
-    return declaration
+# The invalid declarations and their problems are the shared cases of
+# fixtures/declaration_cases.json (test_declaration_contract.py; test/declarations.test.ts
+# holds the CDK app's loader to the same cases). Here: what validate_source_declaration adds.
+CASES = json.loads((Path(__file__).resolve().parent / "fixtures" / "declaration_cases.json").read_text("utf-8"))
+SOURCE_CASES = [c for c in CASES["invalid"] if c["kind"] == "source"]
 
 
-def _set_extract(**fields):
-    return lambda d: d["extract"].update(fields)
-
-
-def _drop_extract(key):
-    return lambda d: d["extract"].pop(key)
-
-
-INVALID = {
-    "primary key missing": (lambda d: d.pop("primary_key"), "'primary_key' must be a non-empty list"),
-    "primary key empty": (lambda d: d.update(primary_key=[]), "'primary_key' must be a non-empty list"),
-    "primary key not a column": (
-        lambda d: d.update(primary_key=["thing_id", "nope"]),
-        "'primary_key' names 'nope', which is not a declared column",
-    ),
-    "primary key repeated": (
-        lambda d: d.update(primary_key=["thing_id", "thing_id"]),
-        "'primary_key' lists thing_id more than once",
-    ),
-    "primary key nullable": (
-        lambda d: d.update(primary_key=["label"]),
-        "'primary_key' column 'label' is declared nullable",
-    ),
-    "extract missing": (lambda d: d.pop("extract"), "'extract' must be an object"),
-    "unknown mode": (_set_extract(mode="full"), "'extract.mode' must be one of snapshot, incremental; got 'full'"),
-    "mode missing": (_drop_extract("mode"), "'extract.mode' must be one of"),
-    "unknown extract field": (_set_extract(bookmark_key=["updated_at"]), "'extract' has unknown field(s) bookmark_key"),
-    "incremental without bookmark keys": (_drop_extract("bookmark_keys"), "'extract.bookmark_keys' must be a non-empty"),
-    "incremental with empty bookmark keys": (
-        _set_extract(bookmark_keys=[]),
-        "'extract.bookmark_keys' must be a non-empty",
-    ),
-    "bookmark key not a column": (
-        _set_extract(bookmark_keys=["modified"]),
-        "'extract.bookmark_keys' names 'modified', which is not a declared column",
-    ),
-    "bookmark keys on a snapshot": (
-        _set_extract(mode="snapshot"),
-        "'extract.bookmark_keys' is only allowed with 'extract.mode' incremental",
-    ),
-    "hash field not a column": (
-        _set_extract(hash_field="id"),
-        "'extract.hash_field' is 'id', which is not a declared column",
-    ),
-    "hash partitions zero": (_set_extract(hash_partitions=0), "'extract.hash_partitions' must be an integer from 1 to 64; got 0"),
-    "hash partitions above 64": (_set_extract(hash_partitions=65), "from 1 to 64; got 65"),
-    "hash partitions a string": (_set_extract(hash_partitions="4"), "from 1 to 64; got '4'"),
-    "hash partitions a boolean": (_set_extract(hash_partitions=True), "from 1 to 64; got True"),
-    "hash partitions without hash field": (
-        _drop_extract("hash_field"),
-        "'extract.hash_partitions' needs 'extract.hash_field'",
-    ),
-    "reserved column name": (
-        lambda d: d["columns"].append({"name": "ingest_date", "type": "date", "nullable": True}),
-        "column 'ingest_date' uses a name the extract adds to raw rows",
-    ),
-    "partition keys declared": (
-        lambda d: d.update(partition_keys=[{"name": "day", "type": "date", "nullable": False}]),
-        "'partition_keys' must not be set",
-    ),
-    "bad column type": (
-        lambda d: d["columns"][1].update(type="varchar(10)"),
-        "Column 'label' has unsupported type 'varchar(10)'",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(INVALID))
+@pytest.mark.parametrize("case", SOURCE_CASES, ids=lambda c: c["case"])
 def test_an_invalid_source_declaration_raises_a_value_error_naming_the_table_and_the_field(case):
-    change, message = INVALID[case]
-
     with pytest.raises(ValueError) as error:
-        schema.validate_source_declaration(_mutated(change))
+        schema.validate_source_declaration(build(case), case["stem"])
 
-    assert str(error.value).startswith("Source declaration 'things': ")
-    assert message in str(error.value)
+    assert str(error.value) == f"Source declaration '{case['stem']}': {case['problem']}."
 
 
 def test_a_declaration_whose_name_differs_from_its_file_is_rejected():
-    with pytest.raises(ValueError, match="Source declaration 'widgets': 'name' is 'things' but the file is schemas/source/widgets.json"):
+    with pytest.raises(
+        ValueError, match="Source declaration 'widgets': 'name' must be the file stem \"widgets\" \\(got \"things\"\\)"
+    ):
         schema.validate_source_declaration(valid_declaration(), "widgets")
 
 

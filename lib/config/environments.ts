@@ -1,4 +1,4 @@
-import { EnvironmentConfig, EnvironmentName, InterfaceEndpointName, REQUIRED_INTERFACE_ENDPOINTS } from './types';
+import { EnvironmentConfig, EnvironmentName, InterfaceEndpointName, REQUIRED_INTERFACE_ENDPOINTS } from './schema';
 
 /** Without NAT egress: the endpoints the workloads in the VPC need. */
 const WORKLOAD_ENDPOINTS: readonly InterfaceEndpointName[] = REQUIRED_INTERFACE_ENDPOINTS;
@@ -76,7 +76,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 1,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
+    serving: { athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: false,
@@ -144,7 +144,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 7,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
+    serving: { athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
@@ -216,7 +216,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 35,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { quickSightEnabled: false, athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
+    serving: { athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,

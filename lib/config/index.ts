@@ -1,10 +1,10 @@
 import { IConstruct } from 'constructs';
 import { ENVIRONMENTS } from './environments';
-import { ENVIRONMENT_NAMES, EnvironmentConfig, EnvironmentName, PINNED_ENVIRONMENTS } from './types';
+import { ENVIRONMENT_NAMES, EnvironmentConfig, EnvironmentName, PINNED_ENVIRONMENTS } from './schema';
 import { ConfigError, validateConfig } from './validate';
 
-export * from './types';
-export { ConfigError, LOG_RETENTION_DAYS, validateConfig } from './validate';
+export * from './schema';
+export { ConfigError, validateConfig } from './validate';
 export { ENVIRONMENTS } from './environments';
 
 /** The environment synthesized when `-c env=<name>` is not given. */
@@ -62,7 +62,7 @@ export interface AppContext {
   readonly removeDataOnDestroy?: unknown;
   /**
    * `-c accountBaseline=true`: also synthesize the account stack (`<app>-account`), deployed
-   * once per account and region before the first environment (see `lib/stacks/account-stack.ts`).
+   * once per account and region before the first environment (see `lib/account/account-stack.ts`).
    * @default - off: only the environment's stacks
    */
   readonly accountBaseline?: unknown;

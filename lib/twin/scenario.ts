@@ -3,7 +3,7 @@
  * click events it injects on purpose (each breaking exactly one declared rule), so that the
  * quarantine can be checked to hold exactly those, and nothing else.
  */
-import { clickEventRecord, generateClickEvents } from '../producer/click-events';
+import { clickEventRecord, generateClickEvents } from '../ingestion/producer/click-events';
 
 /** A source row the twin inserts that a quarantine rule of its table must catch. */
 export interface BadSourceRow {

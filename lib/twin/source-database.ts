@@ -1,6 +1,6 @@
 /**
  * The local twin's stand-in for the Source stack's `Custom::SourceDatabaseSetup`: runs the
- * project's own handler (lib/source-db/handler.ts, unchanged) with a Create event built from the
+ * project's own handler (lib/source/handler.ts, unchanged) with a Create event built from the
  * resource's properties as the synthesized template gives them, against the twin's MariaDB.
  *
  * What the twin swaps, and only that:
@@ -22,10 +22,10 @@ import {
   type DbConnection,
   type DbCredentials,
   type OnEventResponse,
-} from '../source-db/handler';
-import { bundledMigrations } from '../source-db/migrations';
-import { generateSampleData } from '../source-db/sample-data';
-import { parseServiceUsers } from '../source-db/service-users';
+} from '../source/handler';
+import { bundledMigrations } from '../source/migrations';
+import { generateSampleData } from '../source/sample-data';
+import { parseServiceUsers } from '../source/service-users';
 import type { MariaDbServer } from './mariadb';
 
 /** A difference between RDS for MySQL 8.4 and the twin's MariaDB that the twin papers over. */

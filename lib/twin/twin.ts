@@ -19,7 +19,7 @@ import { catalogTables, GlueTwin, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
-import { generateSampleData, loadSampleData } from '../source-db/sample-data';
+import { generateSampleData, loadSampleData } from '../source/sample-data';
 import { adminConnection, generateSecretFromTemplate, setUpSourceDatabase, type SourceSetupResourceProperties } from './source-database';
 import { runStateMachine, type ExecutionResult } from './workflow';
 

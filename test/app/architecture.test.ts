@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { DEPLOY_ORDER } from '../../lib/platform';
+import { DEPLOY_ORDER } from '../../lib/app';
 import { STACK_KEYS, synthPlatform, SynthesizedPlatform, synthStages } from '../support/platform';
 
 describe('the stack dependency graph', () => {

@@ -43,7 +43,7 @@ describe('bin/app.ts', () => {
   });
 
   test('refuses -c removeDataOnDestroy=true in prod with one line, before building anything', () => {
-    const result = runApp({ env: 'prod', removeDataOnDestroy: 'true' });
+    const result = runApp({ env: 'prod', account: '123456789012', region: 'us-east-1', alertEmails: 'data-oncall@example.com', removeDataOnDestroy: 'true' });
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
       'Invalid config for environment "prod": removeDataOnDestroy is true; allowed: false in prod, which never destroys its data (remove -c removeDataOnDestroy=true).',
@@ -107,11 +107,13 @@ describe('bin/app.ts', () => {
     ]);
   });
 
-  test('refuses prod without a pinned account with one line, even where the credentials point at one', () => {
+  test('refuses prod without its target, one line for each thing to set, even where the credentials point at an account', () => {
     const result = runApp({ env: 'prod' }, { CDK_DEFAULT_ACCOUNT: '111122223333', CDK_DEFAULT_REGION: 'eu-west-1' });
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
       'Invalid config for environment "prod": account is missing; allowed: a 12-digit AWS account id, pinned for prod (set account in lib/config/environments.ts or pass -c account=<12 digits>).',
+      'Invalid config for environment "prod": region is missing; allowed: an AWS region name such as "eu-west-1", pinned for prod (set region in lib/config/environments.ts or pass -c region=<region>).',
+      'Invalid config for environment "prod": operations.alertEmails is []; allowed: at least one e-mail address in prod, whose alarms must reach someone (set operations.alertEmails in lib/config/environments.ts or pass -c alertEmails=<address>[,<address>...]).',
     ]);
     expect(fs.readdirSync(result.outdir)).toEqual([]);
   });

@@ -80,7 +80,6 @@ describe('the shipped environments', () => {
     expect(dev.cdc.enabled).toBe(false);
     expect(dev.source.multiAz).toBe(false);
     expect(dev.warehouse.enabled).toBe(false);
-    expect(dev.serving.quickSightEnabled).toBe(false);
   });
 });
 
@@ -124,7 +123,8 @@ describe('staging and prod deploy only to a pinned account and region; prod aler
   const PROD_TARGET = { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION, alertEmails: EXAMPLE_ALERT_EMAIL };
 
   test.each(['staging', 'prod'] as const)('%s without an account fails with one line that says what to set', (name) => {
-    expect(() => loadConfig(name, {})).toThrow(
+    const withoutAccount = name === 'prod' ? { region: EXAMPLE_REGION, alertEmails: EXAMPLE_ALERT_EMAIL } : { region: EXAMPLE_REGION };
+    expect(() => loadConfig(name, {}, withoutAccount)).toThrow(
       new ConfigError(
         `Invalid config for environment "${name}": account is missing; allowed: a 12-digit AWS account id, pinned for ${name} (set account in lib/config/environments.ts or pass -c account=<12 digits>).`,
       ),
@@ -138,7 +138,7 @@ describe('staging and prod deploy only to a pinned account and region; prod aler
   });
 
   test('prod without a region fails with one line that says what to set', () => {
-    expect(() => loadConfig('prod', {}, { account: EXAMPLE_ACCOUNT })).toThrow(
+    expect(() => loadConfig('prod', {}, { account: EXAMPLE_ACCOUNT, alertEmails: EXAMPLE_ALERT_EMAIL })).toThrow(
       new ConfigError(
         'Invalid config for environment "prod": region is missing; allowed: an AWS region name such as "eu-west-1", pinned for prod (set region in lib/config/environments.ts or pass -c region=<region>).',
       ),
@@ -222,7 +222,7 @@ describe('destroying data takes two keys: removalPolicy "destroy" and -c removeD
   });
 
   test('the flag in prod fails with one line', () => {
-    expect(() => loadConfig('prod', {}, { removeDataOnDestroy: 'true' })).toThrow(
+    expect(() => loadConfig('prod', {}, { ...EXAMPLE_TARGET_CONTEXT.prod, removeDataOnDestroy: 'true' })).toThrow(
       new ConfigError(
         'Invalid config for environment "prod": removeDataOnDestroy is true; allowed: false in prod, which never destroys its data (remove -c removeDataOnDestroy=true).',
       ),
@@ -230,7 +230,7 @@ describe('destroying data takes two keys: removalPolicy "destroy" and -c removeD
   });
 
   test('the flag where the config retains data fails instead of doing nothing', () => {
-    expect(() => loadConfig('staging', {}, { removeDataOnDestroy: 'true' })).toThrow(
+    expect(() => loadConfig('staging', {}, { ...EXAMPLE_TARGET_CONTEXT.staging, removeDataOnDestroy: 'true' })).toThrow(
       new ConfigError(
         'Invalid config for environment "staging": removeDataOnDestroy is true; allowed: false unless dataProtection.removalPolicy is "destroy" (it is "retain"; remove -c removeDataOnDestroy=true).',
       ),
@@ -527,7 +527,7 @@ describe('prod guard rails', () => {
       'transform.executionClass is "FLEX"; allowed: "STANDARD" in prod, whose runs must start on time.',
     ],
   ])('prod refuses %s', (_name, patch, expected) => {
-    expect(errorOf(patch, 'prod')).toBe(`Invalid config for environment "prod": ${expected}`);
+    expect(errorOf({ ...TARGET.prod, ...patch }, 'prod')).toBe(`Invalid config for environment "prod": ${expected}`);
   });
 
   test('the same values are allowed outside prod', () => {
@@ -705,5 +705,170 @@ describe('the workflow retries of the Glue jobs', () => {
 
   test.each([0, 10])('%i workflow retries are allowed', (workflowRetries) => {
     expect(() => validateConfig(deployable('prod', { transform: { workflowRetries } }))).not.toThrow();
+  });
+});
+
+/** The problems of a rejected config, one per line. */
+function problemsOf(config: unknown): string[] {
+  try {
+    validateConfig(config);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual((error as Error).message.split('\n'));
+    return (error as Error).message.split('\n');
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('every problem is reported at once, one line each', () => {
+  const DEV = 'Invalid config for environment "dev": ';
+  const PROD = 'Invalid config for environment "prod": ';
+
+  test('one problem is one line, as ConfigError.problems too', () => {
+    expect(problemsOf(patchedConfig('dev', { source: { port: 3306 } }))).toEqual([
+      `${DEV}source.port is 3306; allowed: an integer from 1150 to 65535 other than MySQL's default 3306.`,
+    ]);
+  });
+
+  test('mistakes in several sections are all reported, in the order of the fields', () => {
+    const config = patchedConfig('dev', {
+      appName: 'under current',
+      network: { maxAzs: 5 },
+      source: { port: 3306, multiAz: 'yes' as never },
+      streaming: { shardCount: 1.5 },
+      transform: { workflowRetries: -1 },
+      operations: { alertEmails: ['oncall', 'data-oncall@example.com', 'ops'] },
+    });
+    expect(problemsOf(config)).toEqual([
+      `${DEV}appName is "under current"; allowed: letters and digits, starting with a letter, at most 32 characters.`,
+      `${DEV}network.maxAzs is 5; allowed: an integer from 2 to 3.`,
+      `${DEV}source.multiAz is "yes"; allowed: true or false.`,
+      `${DEV}source.port is 3306; allowed: an integer from 1150 to 65535 other than MySQL's default 3306.`,
+      `${DEV}streaming.shardCount is 1.5; allowed: an integer from 1 to 500.`,
+      `${DEV}transform.workflowRetries is -1; allowed: an integer from 0 to 10.`,
+      `${DEV}operations.alertEmails.0 is "oncall"; allowed: an e-mail address such as "data-oncall@example.com".`,
+      `${DEV}operations.alertEmails.2 is "ops"; allowed: an e-mail address such as "data-oncall@example.com".`,
+    ]);
+  });
+
+  test('the rules between fields still run where another field is wrong', () => {
+    const config = patchedConfig('dev', {
+      dataProtection: { removalPolicy: 'retain', autoDeleteObjects: true },
+      storage: { rawTransitionDays: 60, rawExpirationDays: 30 },
+      cdc: { enabled: true },
+      source: { binlogRetentionHours: 12, instanceClass: 'db.t4g.micro' },
+      transform: { executionClass: 'FLEX', workerType: 'G.8X', timeoutMinutes: 0.5 },
+    });
+    expect(problemsOf(config)).toEqual([
+      `${DEV}dataProtection.autoDeleteObjects is true; allowed: false unless dataProtection.removalPolicy is "destroy" (it is "retain").`,
+      `${DEV}storage.rawExpirationDays is 30; allowed: 0 (never) or an integer greater than storage.rawTransitionDays (60) and at most 3650.`,
+      `${DEV}source.instanceClass is "db.t4g.micro"; allowed: an RDS instance class without "db.", such as "t4g.micro".`,
+      `${DEV}transform.timeoutMinutes is 0.5; allowed: an integer from 1 to 2880.`,
+      `${DEV}transform.executionClass is "FLEX"; allowed: "STANDARD" with transform.workerType "G.8X" (Glue runs Flex jobs on "G.1X" or "G.2X" workers only).`,
+      `${DEV}source.binlogRetentionHours is 12; allowed: at least 24 when cdc.enabled is true (DMS reads the binlog).`,
+    ]);
+  });
+
+  test('a rule is left out where the fields it compares are wrong themselves: one line per field', () => {
+    expect(problemsOf(patchedConfig('dev', { storage: { rawTransitionDays: 10, rawExpirationDays: 5 } }))).toEqual([
+      `${DEV}storage.rawTransitionDays is 10; allowed: an integer from 30 to 3650.`,
+    ]);
+    expect(problemsOf(deployable('prod', { source: { backupRetentionDays: 0 } }))).toEqual([
+      `${PROD}source.backupRetentionDays is 0; allowed: an integer from 1 to 35.`,
+    ]);
+  });
+
+  test('a range that depends on another field is given exactly, whatever is wrong with the value', () => {
+    expect(problemsOf(patchedConfig('dev', { network: { egress: 'nat', natGateways: 'one' as never } }))).toEqual([
+      `${DEV}network.natGateways is "one"; allowed: an integer from 1 to 2.`,
+    ]);
+    expect(problemsOf(patchedConfig('staging', { ...TARGET.staging, source: { maxAllocatedStorageGiB: 30 } }))).toEqual([
+      'Invalid config for environment "staging": source.maxAllocatedStorageGiB is 30; allowed: an integer from 50 to 65536.',
+    ]);
+  });
+
+  test('on-demand streams ignore the shard count: any positive integer', () => {
+    expect(() => validateConfig(patchedConfig('dev', { streaming: { capacityMode: 'on-demand', shardCount: 1000 } }))).not.toThrow();
+    expect(problemsOf(patchedConfig('dev', { streaming: { capacityMode: 'provisioned', shardCount: 1000 } }))).toEqual([
+      `${DEV}streaming.shardCount is 1000; allowed: an integer from 1 to 500.`,
+    ]);
+  });
+
+  test('prod without its deploy target lists everything to set; the first line is the one-problem message', () => {
+    let message = '';
+    try {
+      loadConfig('prod', {});
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      `${PROD}account is missing; allowed: a 12-digit AWS account id, pinned for prod (set account in lib/config/environments.ts or pass -c account=<12 digits>).`,
+      `${PROD}region is missing; allowed: an AWS region name such as "eu-west-1", pinned for prod (set region in lib/config/environments.ts or pass -c region=<region>).`,
+      `${PROD}operations.alertEmails is []; allowed: at least one e-mail address in prod, whose alarms must reach someone (set operations.alertEmails in lib/config/environments.ts or pass -c alertEmails=<address>[,<address>...]).`,
+    ]);
+  });
+
+  test('prod reports every guard rail it breaks, with the data-destruction flag first', () => {
+    const config = patchedConfig('prod', {
+      dataProtection: { removalPolicy: 'destroy' },
+      source: { multiAz: false, deletionProtection: false, backupRetentionDays: 3, loadSampleData: true },
+      transform: { executionClass: 'FLEX' },
+    });
+    expect(() => resolveConfig(config, {}, { ...EXAMPLE_TARGET_CONTEXT.prod, removeDataOnDestroy: 'true' })).toThrow(
+      new ConfigError([
+        `${PROD}removeDataOnDestroy is true; allowed: false in prod, which never destroys its data (remove -c removeDataOnDestroy=true).`,
+        `${PROD}dataProtection.removalPolicy is "destroy"; allowed: "retain" or "snapshot" in prod, which keeps its data.`,
+        `${PROD}source.deletionProtection is false; allowed: true in prod.`,
+        `${PROD}source.multiAz is false; allowed: true in prod.`,
+        `${PROD}source.backupRetentionDays is 3; allowed: at least 7 in prod.`,
+        `${PROD}source.loadSampleData is true; allowed: false in prod, whose database holds real data.`,
+        `${PROD}transform.executionClass is "FLEX"; allowed: "STANDARD" in prod, whose runs must start on time.`,
+      ]),
+    );
+  });
+});
+
+describe('each section is strict: a key it does not know is an error naming the key', () => {
+  const DEV = 'Invalid config for environment "dev": ';
+
+  test('a misspelt key in a section is named, with the field it may have meant', () => {
+    const config = patchedConfig('dev', { network: { egres: 'nat' } as never });
+    expect(problemsOf(config)).toEqual([
+      `${DEV}network.egres is "nat"; allowed: missing: network has no field "egres" (did you mean "egress"?); its fields are vpcCidr, maxAzs, egress, natGateways, interfaceEndpoints.`,
+    ]);
+  });
+
+  test('a key in place of another reports both: the unknown key and the missing field', () => {
+    const { bufferSizeMiB, ...streaming } = ENVIRONMENTS.dev.streaming;
+    const config = { ...ENVIRONMENTS.dev, streaming: { ...streaming, bufferSizeMb: bufferSizeMiB } };
+    expect(problemsOf(config)).toEqual([
+      `${DEV}streaming.bufferSizeMiB is missing; allowed: an integer from 64 to 128.`,
+      `${DEV}streaming.bufferSizeMb is 64; allowed: missing: streaming has no field "bufferSizeMb" (did you mean "bufferSizeMiB"?); its fields are capacityMode, shardCount, retentionHours, bufferIntervalSeconds, bufferSizeMiB.`,
+    ]);
+  });
+
+  test('an unknown top-level key is an error too', () => {
+    expect(problemsOf({ ...ENVIRONMENTS.dev, tags: { team: 'data' } })).toEqual([
+      `${DEV}tags is {"team":"data"}; allowed: missing: the config has no field "tags"; its fields are envName, appName, account, region, dataProtection, network, storage, source, streaming, cdc, transform, warehouse, serving, operations, governance.`,
+    ]);
+  });
+
+  test('several unknown keys are each reported', () => {
+    const config = patchedConfig('dev', { cdc: { mode: 'full-load' } as never, serving: { athena: true, quicksight: true } as never });
+    expect(problemsOf(config).map((line) => line.slice(DEV.length, line.indexOf(';')))).toEqual([
+      'cdc.mode is "full-load"',
+      'serving.athena is true',
+      'serving.quicksight is true',
+    ]);
+  });
+});
+
+describe('the validated config', () => {
+  test('is the config as written, typed and frozen', () => {
+    const config = validateConfig(ENVIRONMENTS.dev);
+    expect(config).toEqual(ENVIRONMENTS.dev);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.network)).toBe(true);
+    expect(Object.isFrozen(config.network.interfaceEndpoints)).toBe(true);
   });
 });

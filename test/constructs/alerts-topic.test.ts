@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { AlertsTopic } from '../../lib/constructs/alerts-topic';
+import { AlertsTopic } from '../../lib/shared/alerts-topic';
 import { CDK_CONTEXT } from '../support/platform';
 
 function newStack(id: string): Stack {

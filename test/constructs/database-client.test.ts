@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { databaseClientSecurityGroup } from '../../lib/constructs/database-client';
+import { databaseClientSecurityGroup } from '../../lib/shared/database-client';
 import { CDK_CONTEXT } from '../support/platform';
 
 describe('databaseClientSecurityGroup', () => {

@@ -4,9 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixRead, grantPrefixWrite, grantPublish } from '../../lib/constructs/grants';
-import { LeastPrivilegeRole } from '../../lib/constructs/least-privilege-role';
-import { SecureBucket } from '../../lib/constructs/secure-bucket';
+import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixRead, grantPrefixWrite, grantPublish } from '../../lib/shared/grants';
+import { LeastPrivilegeRole } from '../../lib/shared/least-privilege-role';
+import { SecureBucket } from '../../lib/shared/secure-bucket';
 import { CDK_CONTEXT } from '../support/platform';
 
 function newApp(): App {

@@ -13,8 +13,8 @@ import {
   LakeFormationSettings,
   LakeGrant,
   LakePermission,
-} from '../../lib/constructs/lake-formation';
-import { SecureBucket } from '../../lib/constructs/secure-bucket';
+} from '../../lib/lake/lake-formation';
+import { SecureBucket } from '../../lib/shared/secure-bucket';
 import { CDK_CONTEXT } from '../support/platform';
 
 const DEPLOYMENT_ROLE = {

@@ -8,9 +8,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { grantPrefixRead } from '../../lib/constructs/grants';
-import { isUnscopedAction, LeastPrivilegeRole, UNSCOPED_ACTIONS } from '../../lib/constructs/least-privilege-role';
-import { SecureBucket } from '../../lib/constructs/secure-bucket';
+import { grantPrefixRead } from '../../lib/shared/grants';
+import { isUnscopedAction, LeastPrivilegeRole, UNSCOPED_ACTIONS } from '../../lib/shared/least-privilege-role';
+import { SecureBucket } from '../../lib/shared/secure-bucket';
 import { CDK_CONTEXT } from '../support/platform';
 import { acknowledgedRules } from '../stacks/template-helpers';
 

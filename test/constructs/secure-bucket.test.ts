@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
-import { SecureBucket } from '../../lib/constructs/secure-bucket';
+import { SecureBucket } from '../../lib/shared/secure-bucket';
 import { CDK_CONTEXT } from '../support/platform';
 
 function newApp(): App {

@@ -4,7 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ALARM_PERIOD, StageAlarms } from '../../lib/constructs/stage-alarms';
+import { ALARM_PERIOD, StageAlarms } from '../../lib/shared/stage-alarms';
 import { CDK_CONTEXT } from '../support/platform';
 
 const metric = (metricName: string): cloudwatch.Metric =>

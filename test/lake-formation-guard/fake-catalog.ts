@@ -21,7 +21,7 @@ import type {
   PutDataLakeSettingsRequest,
   Resource,
 } from '@aws-sdk/client-lakeformation';
-import type { Clients, GlueApi, LakeFormationApi } from '../../lib/lake-formation-guard/handler';
+import type { Clients, GlueApi, LakeFormationApi } from '../../lib/account/lake-formation-guard-handler';
 
 export interface RecordedCall {
   readonly operation: string;

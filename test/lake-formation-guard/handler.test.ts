@@ -11,15 +11,12 @@ import {
   LAKE_FORMATION_ONLY,
   lakeFormationOnlyDatabaseInput,
   lakeFormationOnlyPhysicalId,
-  MAX_PHYSICAL_ID_LENGTH,
-  MAX_RESPONSE_BYTES,
   onEvent,
-  REVOKE_BATCH_SIZE,
   sendResponse,
   type Clients,
   type CustomResourceResponse,
   type RequestFunction,
-} from '../../lib/lake-formation-guard/handler';
+} from '../../lib/account/lake-formation-guard-handler';
 import { EXAMPLE_ACCOUNT } from '../support/example-account';
 import { FakeCatalog, sameValue } from './fake-catalog';
 
@@ -197,7 +194,8 @@ describe('Custom::LakeFormationOnly', () => {
     expect(response.Data.GrantsRevoked).toBe(String(2 + 47 + 1));
     const batches = fake.callsOf('BatchRevokePermissions') as BatchRevokePermissionsRequest[];
     expect(batches.map((b) => b.Entries?.length)).toEqual([20, 20, 10]);
-    expect(batches.every((b) => (b.Entries?.length ?? 0) <= REVOKE_BATCH_SIZE)).toBe(true);
+    // BatchRevokePermissions takes at most 20 entries.
+    expect(batches.every((b) => (b.Entries?.length ?? 0) <= 20)).toBe(true);
     // Ids are unique across batches (so a failure names one grant).
     expect(new Set(batches.flatMap((b) => b.Entries!.map((e) => e.Id))).size).toBe(50);
     // The table listing was followed page by page.
@@ -378,7 +376,8 @@ describe('Custom::LakeFormationOnly', () => {
     const long = Array.from({ length: 80 }, (_, i) => `undercurrent_database_number_${i}`);
     const id = lakeFormationOnlyPhysicalId(long);
     expect(id).toMatch(/^lake-formation-only:sha256:[0-9a-f]{64}$/);
-    expect(id.length).toBeLessThanOrEqual(MAX_PHYSICAL_ID_LENGTH);
+    // CloudFormation's limit on a physical resource id.
+    expect(id.length).toBeLessThanOrEqual(1024);
     expect(lakeFormationOnlyPhysicalId([...long].reverse())).toBe(id);
   });
 
@@ -631,7 +630,8 @@ describe('response protocol', () => {
 
   test('a long Reason is cut so the body fits in 4 KB', () => {
     const response = fitResponse({ ...emptyResponse(), Status: 'FAILED', Reason: 'é'.repeat(10_000) });
-    expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
+    // CloudFormation's limit on a custom resource response.
+    expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThanOrEqual(4096);
     expect(response.Reason).toMatch(/^é+ \[truncated; see the CloudWatch log\]$/);
     expect(fitResponse(emptyResponse())).toEqual(emptyResponse());
   });

@@ -11,7 +11,7 @@ import {
   batchRecords,
   sendWithRetries,
   splitIntoBatches,
-} from '../../lib/producer/batching';
+} from '../../lib/ingestion/producer/batching';
 
 const MIB = 1024 * 1024;
 const THROTTLED = 'ProvisionedThroughputExceededException';

@@ -14,7 +14,7 @@ import {
   isIsoInstantWithOffset,
   loadDeclaration,
   validateEvent,
-} from '../../lib/producer/click-events';
+} from '../../lib/ingestion/producer/click-events';
 
 const declaration = loadDeclaration();
 const START = new Date('2025-03-01T09:00:00Z');
@@ -119,17 +119,17 @@ describe('the declaration', () => {
 
     test('an unsupported column type', () => {
       const file = path.join(dir, 'type.json');
-      writeFileSync(file, JSON.stringify({ name: 'x', columns: [{ name: 'a', type: 'varchar', nullable: true }] }));
-      expect(() => loadDeclaration(file)).toThrow(`${file}: column "a" has type "varchar"`);
+      writeFileSync(file, JSON.stringify({ name: 'x', description: 'X.', columns: [{ name: 'a', type: 'varchar', nullable: true }] }));
+      expect(() => loadDeclaration(file)).toThrow(`${file}: 'columns[0].type' must be a Glue/Hive type: string, int,`);
     });
 
     test('allowed values of an undeclared column', () => {
       const file = path.join(dir, 'allowed.json');
       writeFileSync(
         file,
-        JSON.stringify({ name: 'x', columns: [{ name: 'a', type: 'string', nullable: true }], allowed_values: { b: [] } }),
+        JSON.stringify({ name: 'x', description: 'X.', columns: [{ name: 'a', type: 'string', nullable: true }], allowed_values: { b: ['y'] } }),
       );
-      expect(() => loadDeclaration(file)).toThrow(`${file}: allowed_values names "b", which is not a declared column.`);
+      expect(() => loadDeclaration(file)).toThrow(`${file}: 'allowed_values.b' names "b", which is not a declared column (declared: a).`);
     });
   });
 });

@@ -11,8 +11,8 @@ import {
   main,
   parseArgs,
 } from '../../bin/produce-clickstream';
-import { PutRecordsEntry, PutRecordsResult } from '../../lib/producer/batching';
-import { CLICKSTREAM_DECLARATION_PATH, loadDeclaration, validateEvent } from '../../lib/producer/click-events';
+import { PutRecordsEntry, PutRecordsResult } from '../../lib/ingestion/producer/batching';
+import { CLICKSTREAM_DECLARATION_PATH, loadDeclaration, validateEvent } from '../../lib/ingestion/producer/click-events';
 
 const NOW = new Date('2025-03-01T09:00:00.000Z');
 const now = (): Date => NOW;
@@ -64,6 +64,11 @@ describe('parsing the command line', () => {
     });
   });
 
+  test('a negative offset and a value that starts with "-" are given after "="', () => {
+    const parsed = parseArgs(['--dry-run', '--utc-offset=-05:30', '--seed=7'], now);
+    expect(parsed.help === false && [parsed.options.utcOffsetMinutes, parsed.options.seed]).toEqual([-330, 7]);
+  });
+
   test('--dry-run needs no stream', () => {
     const parsed = parseArgs(['--dry-run'], now);
     expect(parsed.help === false && parsed.options.stream).toBeUndefined();
@@ -84,7 +89,10 @@ describe('parsing the command line', () => {
     [['--dry-run', '--events', '0'], '--events must be an integer from 1 to 1000000, got "0".'],
     [['--dry-run', '--events', '1000001'], '--events must be an integer from 1 to 1000000, got "1000001".'],
     [['--dry-run', '--events', '1e3'], '--events must be an integer from 1 to 1000000, got "1e3".'],
-    [['--dry-run', '--events', '-5'], '--events must be an integer from 1 to 1000000, got "-5".'],
+    [['--dry-run', '--events=-5'], '--events must be an integer from 1 to 1000000, got "-5".'],
+    // parseArgs takes a value starting with "-" only after "=": it might be a forgotten value.
+    [['--dry-run', '--events', '-5'], '--events needs a value (a value starting with "-" is written --events=-5).'],
+    [['--dry-run', '--utc-offset', '-05:30'], '--utc-offset needs a value (a value starting with "-" is written --utc-offset=-05:30).'],
     [['--dry-run', '--events='], '--events must be an integer from 1 to 1000000, got "".'],
     [['--dry-run', '--seed', '4294967296'], '--seed must be an integer from 0 to 4294967295, got "4294967296".'],
     [['--dry-run', '--seed', 'abc'], '--seed must be an integer from 0 to 4294967295, got "abc".'],
@@ -95,11 +103,15 @@ describe('parsing the command line', () => {
     [['--dry-run', '--utc-offset', '0100'], '--utc-offset must be Z or +hh:mm / -hh:mm from -14:00 to +14:00, got "0100".'],
     [['--dry-run', '--region', 'Ireland'], '--region must be an AWS region such as eu-west-1, got "Ireland".'],
     [['--dry-run', '--dry-run'], '--dry-run is given more than once.'],
+    [['--dry-run', '-h', '--help'], '--help is given more than once.'],
     [['--stream', 'a', '--stream', 'b'], '--stream is given more than once.'],
     [['--dry-run=yes'], '--dry-run takes no value, got "--dry-run=yes".'],
     [['--dry-run', '--count', '5'], 'unknown option "--count".'],
     [['--dry-run', '-n', '5'], 'unknown option "-n".'],
     [['--dry-run', 'clicks'], 'unexpected argument "clicks"; options start with --.'],
+    [['--dry-run', '--', 'clicks'], 'unexpected argument "clicks"; options start with --.'],
+    [['--dry-run', '-hn'], 'unknown option "-n".'],
+    [['--help=yes'], '--help takes no value, got "--help=yes".'],
   ])('%j is refused', (argv, message) => {
     expect(() => parseArgs(argv, now)).toThrow(new UsageError(message));
   });
@@ -150,6 +162,17 @@ describe('running the command', () => {
     await expect(main(['--help'], fake.deps)).resolves.toBe(0);
     expect(fake.out.join('')).toBe(USAGE);
     expect(fake.connects).toEqual([]);
+  });
+
+  test.each([
+    [['--dry-run', '--count', '5'], 'unknown option "--count".'],
+    [['--stream'], '--stream needs a value.'],
+    [['--dry-run', '--utc-offset', '-05:30'], '--utc-offset needs a value (a value starting with "-" is written --utc-offset=-05:30).'],
+  ])('an error of parseArgs, %j, is one line too and exits 2', async (argv, message) => {
+    const fake = fakeDeps();
+    await expect(main(argv, fake.deps)).resolves.toBe(2);
+    expect(fake.err).toEqual([`produce-clickstream: error: ${message} Run with --help for usage.\n`]);
+    expect(fake.out).toEqual([]);
   });
 
   test('bad arguments print one error line and exit 2', async () => {

@@ -1,17 +1,41 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { DEPLOY_ORDER } from '../../lib/platform';
-import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platform';
+import { Platform } from '../../lib/app';
+import { synthPlatform, SynthesizedPlatform } from '../support/platform';
+import { expectSnapshotFile } from './snapshot-file';
 
 /**
  * Snapshot net: one reviewable template file per stack and environment under
  * `test/snapshots/<env>/<Stack>.template.json`. A difference fails the test; `npx jest -u`
- * rewrites the files, so template changes are reviewed in the diff of the same commit.
+ * rewrites the files, so template changes are reviewed in the diff of the same commit. A
+ * missing file fails under `--ci` or with `CI` set (snapshot-file.ts).
+ *
+ * The templates are synthesized as `cdk synth` makes them: with the compliance checks on, so
+ * the cdk-nag acknowledgements written into each resource's `Metadata.cdk_nag` (and their
+ * reasons) are in the diff too; with the account stack (`-c accountBaseline=true`); and with
+ * the example target of staging and prod (test/support/example-account.ts).
+ *
  * Asset hashes are masked: they change with every Glue script edit and say nothing about
- * the infrastructure (the stack tests check the wiring).
+ * the infrastructure (the stack tests check the wiring). What they would have shown, a
+ * changed Glue script, is in test/snapshots/glue-scripts.sha256 (glue-scripts.test.ts).
  */
 const ASSET_HASH = /[0-9a-f]{64}/g;
+
+/** Every environment, spelled out: a new one needs its own snapshot directory. */
+const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
+
+/** The file name of each stage stack's snapshot, in deploy order. */
+const STAGE_SNAPSHOTS: readonly (readonly [file: string, stack: keyof Platform])[] = [
+  ['Foundation', 'foundation'],
+  ['Storage', 'storage'],
+  ['Source', 'source'],
+  ['Ingestion', 'ingestion'],
+  ['Transform', 'transform'],
+  ['Serving', 'serving'],
+  ['Orchestration', 'orchestration'],
+];
 
 function normalize(template: unknown): string {
   const masked: unknown = JSON.parse(JSON.stringify(template).replace(ASSET_HASH, '<asset-hash>'));
@@ -41,34 +65,26 @@ function sortResourceLists(node: unknown): unknown {
   );
 }
 
-function updating(): boolean {
-  return (expect.getState() as { snapshotState?: { _updateSnapshot?: string } }).snapshotState?._updateSnapshot === 'all';
-}
-
-/** Compares a template with its snapshot file (written when missing outside CI, or with `-u`). */
-function expectSnapshot(file: string, template: unknown): void {
-  const actual = normalize(template);
-  if (updating() || !fs.existsSync(file)) {
-    if (process.env.CI && !updating()) {
-      throw new Error(`Missing snapshot ${file}: run "npx jest -u" and commit it.`);
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, actual);
-  }
-  expect(actual).toBe(fs.readFileSync(file, 'utf8'));
-}
-
-describe.each(['dev', 'prod'] as const)('%s templates', (envName) => {
+describe.each(ENVIRONMENTS)('%s templates', (envName) => {
   let platform: SynthesizedPlatform;
   beforeAll(() => {
-    platform = synthPlatform(envName, { context: { accountBaseline: 'true' } });
+    // One synthesis per environment, with the four nag packs and the CloudFormation validator
+    // (about 2 s each once cdk-nag is loaded; the first one of a worker takes longer).
+    platform = synthPlatform(envName, { compliance: true, context: { accountBaseline: 'true' } });
   });
 
-  test.each(STACK_KEYS.map((key, i) => [DEPLOY_ORDER[i], key] as const))('%s matches its snapshot', (name, key) => {
-    expectSnapshot(path.join(__dirname, envName, `${name}.template.json`), platform.template(key).toJSON());
+  test.each(STAGE_SNAPSHOTS)('%s matches its snapshot', (name, key) => {
+    expectSnapshotFile(path.join(__dirname, envName, `${name}.template.json`), normalize(platform.template(key).toJSON()));
   });
 
   test('the account stack (-c accountBaseline=true) matches its snapshot', () => {
-    expectSnapshot(path.join(__dirname, envName, 'Account.template.json'), Template.fromStack(platform.account!).toJSON());
+    expectSnapshotFile(path.join(__dirname, envName, 'Account.template.json'), normalize(Template.fromStack(platform.account!).toJSON()));
+  });
+
+  test('every stack of the environment has its snapshot, and there is no other', () => {
+    const expected = [...STAGE_SNAPSHOTS.map(([name]) => name), 'Account'].map((name) => `${name}.template.json`).sort();
+    expect(platform.app.node.children.filter((child) => Stack.isStack(child))).toHaveLength(expected.length);
+    const dir = path.join(__dirname, envName);
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []).toEqual(expected);
   });
 });

@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readMigrationFiles, splitStatements } from '../../lib/source-db/migrations';
-import { BUNDLED_MODULE_PATH, MIGRATIONS_DIRECTORY, readSqlFiles, renderBundledModule } from '../../lib/source-db/migrations/generate';
-import { MIGRATION_FILES } from '../../lib/source-db/migrations/bundled';
+import { readMigrationFiles, splitStatements } from '../../lib/source/migrations';
+import { BUNDLED_MODULE_PATH, MIGRATIONS_DIRECTORY, readSqlFiles, renderBundledModule } from '../../lib/source/migrations/generate';
+import { MIGRATION_FILES } from '../../lib/source/migrations/bundled';
 
 const REPO = join(__dirname, '../..');
-const ENTRY = join(REPO, 'lib/source-db/handler.ts');
+const ENTRY = join(REPO, 'lib/source/handler.ts');
 
 describe('the migrations embedded in the bundle', () => {
   test('bundled.ts embeds every .sql migration byte for byte', () => {
@@ -24,7 +24,7 @@ describe('the migrations embedded in the bundle', () => {
     });
   });
 
-  test('bundled.ts is exactly what the generator renders (run `npx tsx lib/source-db/migrations/generate.ts` if not)', () => {
+  test('bundled.ts is exactly what the generator renders (run `npx tsx lib/source/migrations/generate.ts` if not)', () => {
     expect(readFileSync(BUNDLED_MODULE_PATH, 'utf8')).toBe(renderBundledModule(readSqlFiles()));
   });
 

@@ -1,5 +1,5 @@
 /** An in-memory stand-in for the MySQL connection: records every call and keeps just enough state. */
-import type { Db } from '../../lib/source-db/migrations';
+import type { Db } from '../../lib/source/migrations';
 
 export interface RecordedQuery {
   readonly sql: string;
@@ -15,6 +15,8 @@ export class FakeDb implements Db {
   /** Calls whose SQL matches fail with an error. */
   failOn?: RegExp;
   ended = 0;
+  /** For each `end()`, how many calls had been made by then: where the disconnect came in the recorded calls. */
+  readonly endedAfterCalls: number[] = [];
 
   async query(sql: string, params?: unknown[]): Promise<unknown[]> {
     this.calls.push(params === undefined ? { sql } : { sql, params });
@@ -45,6 +47,7 @@ export class FakeDb implements Db {
 
   async end(): Promise<void> {
     this.ended += 1;
+    this.endedAfterCalls.push(this.calls.length);
   }
 
   /** The SQL of every call, in order. */

@@ -9,9 +9,9 @@ import {
   type ConnectOptions,
   type DbCredentials,
   type HandlerDependencies,
-} from '../../lib/source-db/handler';
-import { bundledMigrations } from '../../lib/source-db/migrations';
-import { generateSampleData, LOAD_ORDER } from '../../lib/source-db/sample-data';
+} from '../../lib/source/handler';
+import { bundledMigrations } from '../../lib/source/migrations';
+import { generateSampleData } from '../../lib/source/sample-data';
 import { FakeDb } from './fake-db';
 
 const PASSWORD = 'Pa55-w0rd!s3cret';
@@ -26,6 +26,8 @@ const PROPERTIES = {
 };
 const PHYSICAL_ID = 'source.abc123.eu-west-1.rds.amazonaws.com/classicmodels';
 const SAMPLE = generateSampleData({ scale: 0.05 });
+/** The source tables, parents first (by the declarations' references, ties by name): the order sample data is loaded in. */
+const PARENTS_FIRST = ['offices', 'employees', 'customers', 'orders', 'payments', 'product_lines', 'products', 'order_lines'] as const;
 
 function event(requestType: 'Create' | 'Update' | 'Delete', properties: Record<string, string> = PROPERTIES): CloudFormationCustomResourceEvent {
   const common = {
@@ -107,6 +109,8 @@ describe('source database custom resource handler', () => {
     expect(h.db.calls.find((c) => c.sql.startsWith('CALL'))?.params).toEqual(['binlog retention hours', 72]);
     expect(h.db.statements.filter((s) => s.startsWith('CREATE TABLE IF NOT EXISTS') && !s.includes('schema_migrations'))).toHaveLength(8);
     expect(h.db.ended).toBe(1);
+    // The disconnect was recorded after the last statement (the COMMIT of the sample data).
+    expect(h.db.endedAfterCalls).toEqual([h.db.calls.length]);
     expect(h.secretReads).toEqual([PROPERTIES.SecretArn]);
     expect(response).toEqual({
       PhysicalResourceId: PHYSICAL_ID,
@@ -114,7 +118,7 @@ describe('source database custom resource handler', () => {
         Database: 'classicmodels',
         SchemaVersion: '1',
         MigrationsApplied: '1',
-        SampleData: LOAD_ORDER.map((t) => `${t}:+${SAMPLE[t].length}`).join(' '),
+        SampleData: PARENTS_FIRST.map((t) => `${t}:+${SAMPLE[t].length}`).join(' '),
         ServiceUsers: 'none',
       },
     });
@@ -137,7 +141,7 @@ describe('source database custom resource handler', () => {
     expect(h.db.ended).toBe(2);
     expect(response.PhysicalResourceId).toBe(PHYSICAL_ID);
     expect(response.Data).toEqual(
-      expect.objectContaining({ MigrationsApplied: 'none', SampleData: LOAD_ORDER.map((t) => `${t}:kept ${SAMPLE[t].length}`).join(' ') }),
+      expect.objectContaining({ MigrationsApplied: 'none', SampleData: PARENTS_FIRST.map((t) => `${t}:kept ${SAMPLE[t].length}`).join(' ') }),
     );
   });
 

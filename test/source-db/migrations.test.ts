@@ -8,10 +8,10 @@ import {
   sha256,
   splitStatements,
   type Migration,
-} from '../../lib/source-db/migrations';
+} from '../../lib/source/migrations';
 import { FakeDb } from './fake-db';
 
-const MIGRATIONS_DIR = join(__dirname, '../../lib/source-db/migrations');
+const MIGRATIONS_DIR = join(__dirname, '../../lib/source/migrations');
 
 function file(filename: string, sql = 'CREATE TABLE IF NOT EXISTS t (id INT NOT NULL);\n') {
   return { filename, sql };

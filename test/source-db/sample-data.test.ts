@@ -7,7 +7,7 @@ import {
   type Row,
   type SampleData,
   type TableName,
-} from '../../lib/source-db/sample-data';
+} from '../../lib/source/sample-data';
 import { FakeDb } from './fake-db';
 
 /** Non-null columns per table (updated_at aside), from the declarations. */
@@ -188,23 +188,29 @@ describe('loadSampleData', () => {
   const data = generateSampleData({ scale: 0.2 });
 
   test('inserts into every empty table, parents first, in one transaction, with bound parameters', async () => {
+    // Each table after the tables its foreign keys reference (V001__classic_models.sql): the order
+    // derived from the declarations' references rules, ties by name (LOAD_ORDER).
+    const parentsFirst = ['offices', 'employees', 'customers', 'orders', 'payments', 'product_lines', 'products', 'order_lines'] as const;
+    expect(LOAD_ORDER).toEqual(parentsFirst);
     const db = new FakeDb();
     const report = await loadSampleData(db, data, { batchSize: 50 });
-    expect(report).toEqual(LOAD_ORDER.map((table) => ({ table, action: 'inserted', rows: data[table].length })));
+    expect(report).toEqual(parentsFirst.map((table) => ({ table, action: 'inserted', rows: data[table].length })));
     expect(db.statements[0]).toBe('START TRANSACTION');
-    expect(db.statements.slice(1, 9)).toEqual(LOAD_ORDER.map((t) => `SELECT COUNT(*) AS row_count FROM \`${t}\``));
+    expect(db.statements.slice(1, 9)).toEqual(parentsFirst.map((t) => `SELECT COUNT(*) AS row_count FROM \`${t}\``));
     expect(db.statements[db.statements.length - 1]).toBe('COMMIT');
-    const inserted = db.calls.filter((c) => c.sql.startsWith('INSERT'));
-    const tableOrder = [...new Set(inserted.map((c) => /^INSERT INTO `(\w+)`/.exec(c.sql)?.[1]))];
-    expect(tableOrder).toEqual([...LOAD_ORDER]);
-    expect(db.rowCounts).toEqual(Object.fromEntries(LOAD_ORDER.map((t) => [t, data[t].length])));
+    // The recorded inserts, in the order they ran: every insert into a table comes after every
+    // insert into the tables before it (a table's batches are not interleaved with another's).
+    const insertedInto = db.calls.filter((c) => c.sql.startsWith('INSERT')).map((c) => /^INSERT INTO `(\w+)`/.exec(c.sql)?.[1]);
+    expect(insertedInto.filter((table, i) => table !== insertedInto[i - 1])).toEqual([...parentsFirst]);
+    expect(db.rowCounts).toEqual(Object.fromEntries(parentsFirst.map((t) => [t, data[t].length])));
   });
 
   test('never puts a value into the SQL text: only ? placeholders, values in params', async () => {
     const db = new FakeDb();
     await loadSampleData(db, data, { batchSize: 50 });
     const inserts = db.calls.filter((c) => c.sql.startsWith('INSERT'));
-    expect(inserts.length).toBeGreaterThan(LOAD_ORDER.length);
+    // More than one insert per table (8 tables): batches of 50 rows.
+    expect(inserts.length).toBeGreaterThan(8);
     for (const call of inserts) {
       expect(call.sql).toMatch(/^INSERT INTO `\w+` \((`\w+`(, )?)+\) VALUES (\((\?(, )?)+\)(, )?)+$/);
       const placeholders = (call.sql.match(/\?/g) ?? []).length;
@@ -233,8 +239,6 @@ describe('loadSampleData', () => {
       { table: 'offices', action: 'inserted', rows: data.offices.length },
       { table: 'employees', action: 'inserted', rows: data.employees.length },
       { table: 'customers', action: 'skipped', rows: 3, reason: 'table already has 3 row(s)' },
-      { table: 'product_lines', action: 'inserted', rows: data.product_lines.length },
-      { table: 'products', action: 'inserted', rows: data.products.length },
       {
         table: 'orders',
         action: 'skipped',
@@ -242,16 +246,18 @@ describe('loadSampleData', () => {
         reason: 'parent table customers was not loaded by this run, so the generated references would dangle',
       },
       {
-        table: 'order_lines',
-        action: 'skipped',
-        rows: 0,
-        reason: 'parent table orders was not loaded by this run, so the generated references would dangle',
-      },
-      {
         table: 'payments',
         action: 'skipped',
         rows: 0,
         reason: 'parent table customers was not loaded by this run, so the generated references would dangle',
+      },
+      { table: 'product_lines', action: 'inserted', rows: data.product_lines.length },
+      { table: 'products', action: 'inserted', rows: data.products.length },
+      {
+        table: 'order_lines',
+        action: 'skipped',
+        rows: 0,
+        reason: 'parent table orders was not loaded by this run, so the generated references would dangle',
       },
     ]);
     expect(db.statements.filter((s) => /^INSERT INTO `(customers|orders|order_lines|payments)`/.test(s))).toEqual([]);

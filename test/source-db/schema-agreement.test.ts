@@ -4,12 +4,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { splitStatements } from '../../lib/source-db/migrations';
-import { LOAD_ORDER, SAMPLE_COLUMNS } from '../../lib/source-db/sample-data';
+import { splitStatements } from '../../lib/source/migrations';
+import { LOAD_ORDER, SAMPLE_COLUMNS } from '../../lib/source/sample-data';
 
 const REPO = join(__dirname, '../..');
 const DECLARATIONS_DIR = join(REPO, 'glue-scripts/lib/undercurrent_glue/schemas/source');
-const V001 = join(REPO, 'lib/source-db/migrations/V001__classic_models.sql');
+const V001 = join(REPO, 'lib/source/migrations/V001__classic_models.sql');
 
 interface DeclaredColumn {
   name: string;
@@ -259,6 +259,24 @@ describe('the source DDL agrees with the source declarations', () => {
         ...expected,
       ]);
     }
-    expect([...LOAD_ORDER]).toEqual(tables.map((t) => t.name));
+    // LOAD_ORDER is derived from the declarations' references rules; it loads every table after
+    // the tables its V001 foreign keys reference (not necessarily in V001's creation order).
+    const order: readonly string[] = LOAD_ORDER;
+    expect([...order].sort()).toEqual(tables.map((t) => t.name).sort());
+    for (const table of tables) {
+      for (const fk of table.foreignKeys.filter((f) => f.table !== table.name)) {
+        const before = order.indexOf(fk.table) < order.indexOf(table.name);
+        expect(`${fk.table} before ${table.name}: ${before}`).toBe(`${fk.table} before ${table.name}: true`);
+      }
+    }
+  });
+
+  test('every foreign key is a references rule of the declaration, and every references rule a foreign key', () => {
+    const raw = (name: string): { quality?: { rule: string; column?: string; dataset?: string; key?: string }[] } =>
+      JSON.parse(readFileSync(join(DECLARATIONS_DIR, `${name}.json`), 'utf8'));
+    const references = [...declarations.keys()].flatMap((name) =>
+      (raw(name).quality ?? []).filter((r) => r.rule === 'references').map((r) => `${name}.${r.column} -> ${r.dataset}.${r.key}`),
+    );
+    expect(references.sort()).toEqual([...EXPECTED_FOREIGN_KEYS].sort());
   });
 });

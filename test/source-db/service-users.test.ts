@@ -4,7 +4,7 @@ import {
   parseServiceUsers,
   roleGrants,
   serviceUserStatements,
-} from '../../lib/source-db/service-users';
+} from '../../lib/source/service-users';
 
 const ARN = `arn:aws:secretsmanager:eu-west-1:${EXAMPLE_ACCOUNT}:secret:source-extract-GhIjKl`;
 

@@ -2,8 +2,8 @@ import type { Database } from '@aws-sdk/client-glue';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENT_NAMES } from '../../lib/config';
-import { ACCOUNT_DEFAULTS, handle, LAKE_FORMATION_ONLY } from '../../lib/lake-formation-guard/handler';
-import { accountStackName, GUARD_GLUE_ACTIONS, GUARD_LAKE_FORMATION_ACTIONS } from '../../lib/stacks/account-stack';
+import { handle } from '../../lib/account/lake-formation-guard-handler';
+import { accountStackName } from '../../lib/account/account-stack';
 import { FakeCatalog } from '../lake-formation-guard/fake-catalog';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 import { STACK_KEYS, synthPlatform, SynthesizedPlatform } from '../support/platform';
@@ -138,8 +138,9 @@ describe('the account stack (-c accountBaseline=true)', () => {
     });
     const options = { databasePrefix: 'undercurrent_', log: () => undefined };
     const results = [
-      await handle(event(LAKE_FORMATION_ONLY, only.Properties as JsonObject), fake.clients(), options),
-      await handle(event(ACCOUNT_DEFAULTS, { CatalogId: EXAMPLE_ACCOUNT }), fake.clients(), options),
+      // The resource types of the templates: the storage stack's guard and the account stack's defaults.
+      await handle(event(only.Type, only.Properties as JsonObject), fake.clients(), options),
+      await handle(event('Custom::LakeFormationAccountDefaults', { CatalogId: EXAMPLE_ACCOUNT }), fake.clients(), options),
     ];
     expect(results.map((r) => r.Status)).toEqual(['SUCCESS', 'SUCCESS']);
     const glueOperations = new Set(['GetDatabase', 'UpdateDatabase']);
@@ -148,7 +149,14 @@ describe('the account stack (-c accountBaseline=true)', () => {
     const statements = identityStatements(template).filter(({ holder }) => holder.startsWith('GuardRole'));
     const granted = statements.flatMap(({ statement }) => actionsOf(statement).filter((a) => !a.startsWith('logs:') && !a.startsWith('kms:')));
     expect([...new Set(granted)].sort()).toEqual(called);
-    expect(called).toEqual([...GUARD_GLUE_ACTIONS, ...GUARD_LAKE_FORMATION_ACTIONS].sort());
+    expect(called).toEqual([
+      'glue:GetDatabase',
+      'glue:UpdateDatabase',
+      'lakeformation:BatchRevokePermissions',
+      'lakeformation:GetDataLakeSettings',
+      'lakeformation:ListPermissions',
+      'lakeformation:PutDataLakeSettings',
+    ]);
     const glue = statements.filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('glue:')));
     expect(glue.map(({ statement }) => statement.Resource)).toEqual([
       [
@@ -159,7 +167,7 @@ describe('the account stack (-c accountBaseline=true)', () => {
   });
 
   test('changes the account defaults only with governance.lakeFormationOnlyByDefault, once the guard is an administrator', () => {
-    const [[, defaults]] = ofType(ACCOUNT_DEFAULTS);
+    const [[, defaults]] = ofType('Custom::LakeFormationAccountDefaults');
     expect(defaults.Properties).toEqual({
       ServiceToken: { 'Fn::GetAtt': [ofType('AWS::Lambda::Function')[0][0], 'Arn'] },
       CatalogId: EXAMPLE_ACCOUNT,
@@ -167,7 +175,7 @@ describe('the account stack (-c accountBaseline=true)', () => {
     expect(asList(defaults.DependsOn)).toEqual(expect.arrayContaining([ofType('AWS::LakeFormation::DataLakeSettings')[0][0]]));
     const without = synthPlatform('prod', { context: { accountBaseline: 'true' } });
     const types = Object.values(Template.fromStack(without.account!).toJSON().Resources as Record<string, JsonObject>).map((r) => r.Type);
-    expect(types).not.toContain(ACCOUNT_DEFAULTS);
+    expect(types).not.toContain('Custom::LakeFormationAccountDefaults');
     expect(types).toContain('AWS::LakeFormation::DataLakeSettings');
   });
 

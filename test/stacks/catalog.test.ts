@@ -3,8 +3,8 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'fs';
 import * as path from 'path';
-import { glueColumns, glueType } from '../../lib/catalog';
-import { datasetDeclaration, SCHEMAS_DIR } from '../../lib/datasets';
+import { glueColumns, glueType } from '../../lib/lake/catalog';
+import { datasetDeclaration, SCHEMAS_DIR } from '../../lib/lake/datasets';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, CfnResourceJson, logicalId, resourcesOf, rolePolicyStatements } from './template-helpers';
 

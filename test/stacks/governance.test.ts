@@ -1,8 +1,7 @@
-import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/datasets';
+import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/lake/datasets';
 import { Stack } from 'aws-cdk-lib';
-import { ALL_TABLES } from '../../lib/constructs/lake-formation';
-import { DATA_ZONES } from '../../lib/stacks/storage-stack';
-import { Platform } from '../../lib/platform';
+import { ALL_TABLES } from '../../lib/lake/lake-formation';
+import { Platform } from '../../lib/app';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, identityStatements, JsonObject, ref, resourcesOf } from './template-helpers';
 
@@ -190,7 +189,7 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
     const registrations = Object.values(resourcesOf(storage, 'AWS::LakeFormation::Resource')).map((r) => r.Properties);
     const roleArn = ref(platform.storage, platform.storage.lakeFormation.locationRole!.roleArn);
     expect(registrations).toEqual(
-      DATA_ZONES.map((zone) => ({
+      (['raw', 'curated', 'gold', 'quarantine'] as const).map((zone) => ({
         ResourceArn: ref(platform.storage, platform.storage.buckets[zone].bucketArn),
         RoleArn: roleArn,
         UseServiceLinkedRole: false,

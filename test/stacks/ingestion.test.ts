@@ -2,11 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
-import { GLUE_SCRIPTS_DIR, sourceTableDeclarations } from '../../lib/datasets';
-import { GLUE_VPC_ACTIONS } from '../../lib/constructs/glue-spark-job';
-import { SUBNET_GROUPS } from '../../lib/stacks/foundation-stack';
-import { CDC_RAW_PREFIX, CLICKSTREAM_ERROR_PREFIX, CLICKSTREAM_RAW_PREFIX, SOURCE_RAW_PREFIX } from '../../lib/lake-layout';
-import { EVENT_DATE_QUERY } from '../../lib/stacks/ingestion-stack';
+import { sourceTableDeclarations } from '../../lib/lake/datasets';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
@@ -83,7 +79,7 @@ describe.each([
     retentionHours: 24,
     interval: 300,
     sizeMiB: 64,
-    computeGroup: SUBNET_GROUPS.compute,
+    computeGroup: 'Compute',
   },
   {
     envName: 'prod' as const,
@@ -92,7 +88,7 @@ describe.each([
     retentionHours: 168,
     interval: 60,
     sizeMiB: 128,
-    computeGroup: SUBNET_GROUPS.data,
+    computeGroup: 'Data',
   },
 ])('IngestionStack in $envName', (expected) => {
   const { envName } = expected;
@@ -161,7 +157,6 @@ describe.each([
       expect(destination.Prefix).toBe(
         'clickstream/event_date=!{partitionKeyFromQuery:event_date}/ingest_date=!{timestamp:yyyy-MM-dd}/',
       );
-      expect(destination.Prefix.startsWith(CLICKSTREAM_RAW_PREFIX)).toBe(true);
     });
 
     test('dynamic partitioning is on, retrying a failed partition for five minutes', () => {
@@ -169,13 +164,15 @@ describe.each([
     });
 
     test('the event_date key is extracted with the EVENT_DATE_QUERY on JQ 1.6, then every record is followed by a newline', () => {
+      const query =
+        '{event_date: (.event_time | if type == "string" and length >= 10 and .[4:5] == "-" and .[7:8] == "-" and (.[0:10] | contains("/") | not) then .[0:10] else "unknown" end)}';
       expect(destination.ProcessingConfiguration).toEqual({
         Enabled: true,
         Processors: [
           {
             Type: 'MetadataExtraction',
             Parameters: [
-              { ParameterName: 'MetadataExtractionQuery', ParameterValue: EVENT_DATE_QUERY },
+              { ParameterName: 'MetadataExtractionQuery', ParameterValue: query },
               { ParameterName: 'JsonParsingEngine', ParameterValue: 'JQ-1.6' },
             ],
           },
@@ -185,18 +182,19 @@ describe.each([
     });
 
     test('the EVENT_DATE_QUERY names the event_date key the prefix uses, taken from event_time', () => {
-      expect(EVENT_DATE_QUERY).toMatch(/^\{event_date: \(\.event_time \| /);
+      const query: string = destination.ProcessingConfiguration.Processors[0].Parameters[0].ParameterValue;
+      expect(query).toMatch(/^\{event_date: \(\.event_time \| /);
       // The date part when it is shaped like a date, else a fixed key: never a path of its own.
-      expect(EVENT_DATE_QUERY).toContain('then .[0:10] else "unknown" end');
-      expect(EVENT_DATE_QUERY).toContain('contains("/") | not');
-      expect(EVENT_DATE_QUERY).not.toMatch(/\btest\(|\bmatch\(|\bcapture\(/);
+      expect(query).toContain('then .[0:10] else "unknown" end');
+      expect(query).toContain('contains("/") | not');
+      expect(query).not.toMatch(/\btest\(|\bmatch\(|\bcapture\(/);
       expect(destination.Prefix).toContain('!{partitionKeyFromQuery:event_date}');
     });
 
     test('failed records go under an error prefix that names the error type, outside the clickstream/ prefix', () => {
       expect(destination.ErrorOutputPrefix).toContain('!{firehose:error-output-type}');
-      expect(destination.ErrorOutputPrefix.startsWith(CLICKSTREAM_ERROR_PREFIX)).toBe(true);
-      expect(destination.ErrorOutputPrefix.startsWith(CLICKSTREAM_RAW_PREFIX)).toBe(false);
+      expect(destination.ErrorOutputPrefix.startsWith('clickstream-errors/')).toBe(true);
+      expect(destination.ErrorOutputPrefix.startsWith('clickstream/')).toBe(false);
     });
 
     test('objects are GZIP-compressed and encrypted with the lake key', () => {
@@ -431,7 +429,7 @@ describe.each([
     });
 
     test(`the connection places Glue in one compute subnet (${expected.computeGroup} in ${envName}) with the extract security group only`, () => {
-      const [first] = platform.foundation.vpc.selectSubnets(platform.foundation.computeSubnets).subnets;
+      const [first] = platform.foundation.vpc.selectSubnets(platform.foundation.dataClientSubnets).subnets;
       expect(platform.foundation.vpc.selectSubnets({ subnetGroupName: expected.computeGroup }).subnets[0]).toBe(first);
       expect(connection.ConnectionInput.PhysicalConnectionRequirements).toEqual({
         SubnetId: ref(platform.ingestion, first.subnetId),
@@ -521,7 +519,7 @@ describe.each([
       const script = platform.ingestion.extractJob.node.findChild('Script') as s3assets.Asset;
       expect(JSON.stringify(job.Command.ScriptLocation)).toContain(`/${script.assetHash}.py"`);
       const staged = fs.readFileSync(path.join(platform.app.outdir, script.assetPath));
-      expect(staged.equals(fs.readFileSync(path.join(GLUE_SCRIPTS_DIR, 'jobs', 'source_extract.py')))).toBe(true);
+      expect(staged.equals(fs.readFileSync(path.join(__dirname, '..', '..', 'glue-scripts', 'jobs', 'source_extract.py')))).toBe(true);
     });
 
     test('the job uses the source connection', () => {
@@ -533,7 +531,7 @@ describe.each([
         expect.objectContaining({
           '--connection_name': { Ref: connectionId },
           '--database': 'classicmodels',
-          '--raw_path': ref(platform.ingestion, platform.storage.buckets.raw.s3UrlForObject(SOURCE_RAW_PREFIX)),
+          '--raw_path': ref(platform.ingestion, platform.storage.buckets.raw.s3UrlForObject('source/')),
         }),
       );
       expect(job.DefaultArguments['--raw_path']).toEqual({
@@ -702,16 +700,38 @@ describe.each([
       expect(resourcesOf(template, 'AWS::IAM::ManagedPolicy')[logicalId(unscoped)].Properties?.Roles).toEqual([{ Ref: logicalId(role) }]);
       expect(extractUnscoped).toEqual([
         { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
-        { Effect: 'Allow', Action: [...GLUE_VPC_ACTIONS].sort(), Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DeleteNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeRouteTables',
+            'ec2:DescribeSecurityGroups',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeVpcAttribute',
+            'ec2:DescribeVpcEndpoints',
+          ],
+          Resource: '*',
+        },
       ]);
       // The tag actions are not among them: they are scoped (next test).
-      expect(GLUE_VPC_ACTIONS).not.toContain('ec2:CreateTags');
     });
 
     test('the "*" is acknowledged on the unscoped policy alone, naming exactly its actions; the role acknowledges nothing about "*"', () => {
       const role = platform.ingestion.extractJob.role;
       const held = [...new Set(extractUnscoped.flatMap((st) => actionsOf(st)))].sort();
-      expect(held).toEqual(['cloudwatch:PutMetricData', ...GLUE_VPC_ACTIONS].sort());
+      expect(held).toEqual([
+        'cloudwatch:PutMetricData',
+        'ec2:CreateNetworkInterface',
+        'ec2:DeleteNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeRouteTables',
+        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeSubnets',
+        'ec2:DescribeVpcAttribute',
+        'ec2:DescribeVpcEndpoints',
+      ]);
       expect(acknowledgedRules(role.node.findChild('UnscopedPolicy'))).toEqual({
         'AwsSolutions-IAM5[Resource::*]': expect.stringMatching(new RegExp(`: ${held.join(', ')}\\.$`)),
       });
@@ -853,7 +873,7 @@ describe('IngestionStack in prod with cdc.enabled switched on', () => {
     test('the replication subnet group holds exactly the compute subnets', () => {
       const group = resourcesOf(template, 'AWS::DMS::ReplicationSubnetGroup')[childId(platform, 'CdcSubnetGroup')];
       const compute = platform.foundation.vpc
-        .selectSubnets(platform.foundation.computeSubnets)
+        .selectSubnets(platform.foundation.dataClientSubnets)
         .subnets.map((s) => ref(platform.ingestion, s.subnetId));
       expect(compute).toHaveLength(platform.config.network.maxAzs);
       expect(group.Properties?.SubnetIds).toEqual(compute);
@@ -923,7 +943,7 @@ describe('IngestionStack in prod with cdc.enabled switched on', () => {
         },
         Tags: expect.any(Array),
       });
-      expect(`${endpoint.Properties?.S3Settings.BucketFolder}/`).toBe(CDC_RAW_PREFIX);
+      expect(endpoint.Properties?.S3Settings.BucketFolder).toBe('cdc');
     });
 
     test('only DMS assumes the target role, which reads, writes and tags objects only under cdc/ of the raw bucket with the lake key (plus the prefix key and its _$folder$ marker)', () => {

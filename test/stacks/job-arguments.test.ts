@@ -1,9 +1,9 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { CfnElement } from 'aws-cdk-lib';
-import { GlueSparkJob, ICEBERG_CATALOG } from '../../lib/constructs/glue-spark-job';
-import { GLUE_SCRIPTS_DIR } from '../../lib/datasets';
-import { Platform } from '../../lib/platform';
+import { GlueSparkJob, ICEBERG_CATALOG } from '../../lib/transform/glue-spark-job';
+import { GLUE_SCRIPTS_DIR } from '../../lib/lake/datasets';
+import { Platform } from '../../lib/app';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 
 /**
@@ -81,5 +81,6 @@ describe.each(['dev', 'prod'] as const)('Glue job arguments agree with the scrip
 
 test('the gold job reads its Iceberg tables through the catalog name the stack configures', () => {
   const script = readFileSync(path.join(GLUE_SCRIPTS_DIR, 'jobs', 'curated_to_gold.py'), 'utf8');
+  // Agreement of two implementations: the script's ICEBERG_CATALOG and the stack's (the --conf chain of transform-jobs.test.ts spells it out).
   expect(/^ICEBERG_CATALOG = "([^"]+)"/m.exec(script)?.[1]).toBe(ICEBERG_CATALOG);
 });

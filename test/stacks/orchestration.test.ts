@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
-import { OrchestrationStack } from '../../lib/stacks/orchestration-stack';
+import { OrchestrationStack } from '../../lib/orchestration/orchestration-stack';
 import { CDK_CONTEXT, patchedConfig, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { acknowledgedRules, actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, stateMachineDefinition, withTokens } from './template-helpers';
 

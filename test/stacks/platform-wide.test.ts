@@ -1,5 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { Platform } from '../../lib/platform';
+import { Platform } from '../../lib/app';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   asList,
@@ -23,7 +23,7 @@ function stageName(key: keyof Platform): string {
  * The roles that may carry inline policies or AWS-managed policies: CDK's own custom-resource
  * providers and the RDS enhanced-monitoring role (AWS documents its managed policy). The
  * account-wide `dms-vpc-role` is never in an environment's stacks (the account stack holds it,
- * lib/stacks/account-stack.ts). Every other role is a `LeastPrivilegeRole` whose permissions
+ * lib/account/account-stack.ts). Every other role is a `LeastPrivilegeRole` whose permissions
  * are its customer-managed policy `Permissions of <path>` (listed by path in
  * `LEAST_PRIVILEGE_ROLES`) and, for the roles in `UNSCOPED_POLICY_ROLES`, a second one that
  * holds its statements on Resource "*".

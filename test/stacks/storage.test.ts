@@ -1,5 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { LakeBuckets } from '../../lib/stacks/storage-stack';
+import { LakeBuckets } from '../../lib/lake/storage-stack';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { asList, asRendered, logicalId, ref, resourcesOf } from './template-helpers';
 

@@ -162,7 +162,7 @@ export function rolePolicyStatements(template: Template, rolePath: string): Stat
 
 /**
  * The description of a `LeastPrivilegeRole`'s second managed policy, `<role>/UnscopedPolicy`,
- * which holds its statements on Resource "*" (lib/constructs/least-privilege-role.ts).
+ * which holds its statements on Resource "*" (lib/shared/least-privilege-role.ts).
  */
 export function unscopedPolicyDescription(rolePath: string): string {
   return `Unscoped permissions of ${rolePath}: actions AWS offers no resource-level permission for, or that the calling service checks on "*"`;

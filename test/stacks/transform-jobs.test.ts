@@ -1,9 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
-import { sourceTableName } from '../../lib/catalog';
-import { GlueSparkJob } from '../../lib/constructs/glue-spark-job';
-import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/datasets';
-import { loadQualityRules, renderDqdl, splitBySeverity } from '../../lib/quality';
+import { GlueSparkJob } from '../../lib/transform/glue-spark-job';
+import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/lake/datasets';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   asList,
@@ -259,7 +257,7 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
           grant(['DATA_LOCATION_ACCESS'], location('curated')),
           grant(['DATA_LOCATION_ACCESS'], location('quarantine')),
           ...SOURCES.flatMap((t) => [
-            grant(['DESCRIBE', 'SELECT'], table('raw', sourceTableName(t))),
+            grant(['DESCRIBE', 'SELECT'], table('raw', `source_${t}`)),
             grant(['ALTER', 'DESCRIBE', 'INSERT'], table('curated', t)),
             grant(['ALTER', 'DESCRIBE', 'INSERT'], table('quarantine', t)),
           ]),
@@ -370,18 +368,247 @@ describe.each(['dev', 'prod'] as const)('TransformStack in %s: SourceToCurated a
       },
     );
 
+    /**
+     * The rules of each ruleset (by name, without the `undercurrent_<env>_` prefix), spelled
+     * out from the dataset declarations (glue-scripts/lib/undercurrent_glue/schemas/), in the
+     * order of the declaration: a changed declaration or a changed DQDL rendering shows here.
+     */
+    const RULES: Record<string, readonly string[]> = {
+      curated_customers_rules: [
+        'IsComplete "customer_number"',
+        'IsComplete "customer_name"',
+        'IsComplete "contact_last_name"',
+        'IsComplete "contact_first_name"',
+        'IsComplete "phone"',
+        'IsComplete "address_line1"',
+        'IsComplete "city"',
+        'IsComplete "country"',
+        'IsComplete "updated_at"',
+        'IsUnique "customer_number"',
+        '(ColumnValues "credit_limit" >= 0) or (ColumnValues "credit_limit" = NULL)',
+        'RowCount >= 1',
+      ],
+      curated_customers_warning_rules: [
+        'ReferentialIntegrity "sales_rep_employee_number" "employees.employee_number" = 1.0',
+        'Completeness "sales_rep_employee_number" >= 0.7',
+      ],
+      curated_employees_rules: [
+        'IsComplete "employee_number"',
+        'IsComplete "last_name"',
+        'IsComplete "first_name"',
+        'IsComplete "extension"',
+        'IsComplete "email"',
+        'IsComplete "office_code"',
+        'IsComplete "job_title"',
+        'IsComplete "updated_at"',
+        'IsUnique "employee_number"',
+        'ReferentialIntegrity "office_code" "offices.office_code" = 1.0',
+        'RowCount >= 1',
+      ],
+      curated_employees_warning_rules: [
+        'ReferentialIntegrity "reports_to" "employees.employee_number" = 1.0',
+      ],
+      curated_offices_rules: [
+        'IsComplete "office_code"',
+        'IsComplete "city"',
+        'IsComplete "phone"',
+        'IsComplete "address_line1"',
+        'IsComplete "country"',
+        'IsComplete "postal_code"',
+        'IsComplete "territory"',
+        'IsComplete "updated_at"',
+        'IsUnique "office_code"',
+        'RowCount >= 1',
+      ],
+      curated_offices_warning_rules: [
+        'ColumnValues "territory" in ["NA", "EMEA", "APAC", "Japan"]',
+      ],
+      curated_order_lines_rules: [
+        'IsComplete "order_number"',
+        'IsComplete "product_code"',
+        'IsComplete "quantity_ordered"',
+        'IsComplete "price_each"',
+        'IsComplete "order_line_number"',
+        'IsComplete "updated_at"',
+        'IsPrimaryKey "order_number" "product_code"',
+        'ColumnValues "quantity_ordered" >= 1',
+        'ColumnValues "price_each" >= 0',
+        'ColumnValues "order_line_number" >= 1',
+        'ReferentialIntegrity "product_code" "products.product_code" = 1.0',
+        'ReferentialIntegrity "order_number" "orders.order_number" = 1.0',
+        'RowCount >= 1',
+      ],
+      curated_orders_rules: [
+        'IsComplete "order_number"',
+        'IsComplete "order_date"',
+        'IsComplete "required_date"',
+        'IsComplete "status"',
+        'IsComplete "customer_number"',
+        'IsComplete "updated_at"',
+        'IsUnique "order_number"',
+        'ColumnValues "status" in ["Shipped", "Resolved", "Cancelled", "On Hold", "Disputed", "In Process"]',
+        'ReferentialIntegrity "customer_number" "customers.customer_number" = 1.0',
+        'RowCount >= 1',
+      ],
+      curated_orders_warning_rules: [
+        'DataFreshness "updated_at" <= 48 hours',
+      ],
+      curated_payments_rules: [
+        'IsComplete "customer_number"',
+        'IsComplete "check_number"',
+        'IsComplete "payment_date"',
+        'IsComplete "amount"',
+        'IsComplete "updated_at"',
+        'IsPrimaryKey "customer_number" "check_number"',
+        'ColumnValues "amount" >= 0',
+        'ReferentialIntegrity "customer_number" "customers.customer_number" = 1.0',
+        'RowCount >= 1',
+      ],
+      curated_product_lines_rules: [
+        'IsComplete "product_line"',
+        'IsComplete "updated_at"',
+        'IsUnique "product_line"',
+        'RowCount >= 1',
+      ],
+      curated_products_rules: [
+        'IsComplete "product_code"',
+        'IsComplete "product_name"',
+        'IsComplete "product_line"',
+        'IsComplete "product_scale"',
+        'IsComplete "product_vendor"',
+        'IsComplete "product_description"',
+        'IsComplete "quantity_in_stock"',
+        'IsComplete "buy_price"',
+        'IsComplete "msrp"',
+        'IsComplete "updated_at"',
+        'IsUnique "product_code"',
+        'ColumnValues "buy_price" >= 0',
+        'ColumnValues "msrp" >= 0',
+        'ReferentialIntegrity "product_line" "product_lines.product_line" = 1.0',
+        'RowCount >= 1',
+      ],
+      curated_products_warning_rules: [
+        'ColumnValues "quantity_in_stock" >= 0',
+      ],
+      gold_clickstream_sessions_rules: [
+        'IsComplete "session_id"',
+        'IsComplete "session_start"',
+        'IsComplete "session_end"',
+        'IsComplete "events"',
+        'IsComplete "page_views"',
+        'IsComplete "product_views"',
+        'IsComplete "added_to_cart"',
+        'IsComplete "purchased"',
+        'IsComplete "session_date"',
+        'IsUnique "session_id"',
+        'ColumnValues "events" >= 1',
+      ],
+      gold_daily_product_views_rules: [
+        'IsComplete "product_code"',
+        'IsComplete "views"',
+        'IsComplete "add_to_carts"',
+        'IsComplete "purchases"',
+        'IsComplete "event_date"',
+        'IsPrimaryKey "event_date" "product_code"',
+      ],
+      gold_daily_product_views_warning_rules: [
+        '(ColumnValues "conversion_rate" >= 0) or (ColumnValues "conversion_rate" = NULL)',
+      ],
+      gold_dim_customer_rules: [
+        'IsComplete "customer_key"',
+        'IsComplete "customer_number"',
+        'IsComplete "customer_name"',
+        'IsComplete "contact_last_name"',
+        'IsComplete "contact_first_name"',
+        'IsComplete "phone"',
+        'IsComplete "address_line1"',
+        'IsComplete "city"',
+        'IsComplete "country"',
+        'IsComplete "valid_from"',
+        'IsComplete "is_current"',
+        'IsUnique "customer_key"',
+        'IsPrimaryKey "customer_number" "valid_from"',
+      ],
+      gold_dim_customer_warning_rules: [
+        '(ColumnValues "credit_limit" >= 0) or (ColumnValues "credit_limit" = NULL)',
+      ],
+      gold_dim_date_rules: [
+        'IsComplete "date_key"',
+        'IsComplete "full_date"',
+        'IsComplete "year"',
+        'IsComplete "quarter"',
+        'IsComplete "month"',
+        'IsComplete "month_name"',
+        'IsComplete "day_of_month"',
+        'IsComplete "day_of_week"',
+        'IsComplete "day_name"',
+        'IsComplete "is_weekend"',
+        'IsUnique "date_key"',
+        'ColumnValues "month" >= 1',
+        'ColumnValues "month" <= 12',
+        'ColumnValues "day_of_week" >= 1',
+        'ColumnValues "day_of_week" <= 7',
+      ],
+      gold_dim_employee_rules: [
+        'IsComplete "employee_key"',
+        'IsComplete "employee_number"',
+        'IsComplete "last_name"',
+        'IsComplete "first_name"',
+        'IsComplete "job_title"',
+        'IsComplete "office_code"',
+        'IsComplete "office_city"',
+        'IsComplete "office_country"',
+        'IsComplete "office_territory"',
+        'IsUnique "employee_key"',
+        'IsUnique "employee_number"',
+      ],
+      gold_dim_product_rules: [
+        'IsComplete "product_key"',
+        'IsComplete "product_code"',
+        'IsComplete "product_name"',
+        'IsComplete "product_line"',
+        'IsComplete "product_scale"',
+        'IsComplete "product_vendor"',
+        'IsComplete "buy_price"',
+        'IsComplete "msrp"',
+        'IsUnique "product_key"',
+        'IsUnique "product_code"',
+        'ColumnValues "buy_price" >= 0',
+        'ColumnValues "msrp" >= 0',
+      ],
+      gold_fact_order_line_rules: [
+        'IsComplete "order_number"',
+        'IsComplete "order_line_number"',
+        'IsComplete "customer_key"',
+        'IsComplete "product_key"',
+        'IsComplete "order_date_key"',
+        'IsComplete "required_date_key"',
+        'IsComplete "quantity_ordered"',
+        'IsComplete "price_each"',
+        'IsComplete "amount"',
+        'IsComplete "status"',
+        'IsComplete "order_date"',
+        'IsPrimaryKey "order_number" "product_key"',
+        'ReferentialIntegrity "customer_key" "dim_customer.customer_key" = 1.0',
+        'ReferentialIntegrity "product_key" "dim_product.product_key" = 1.0',
+        'ColumnValues "quantity_ordered" >= 1',
+        'ColumnValues "amount" >= 0',
+      ],
+      gold_fact_order_line_warning_rules: [
+        'ReferentialIntegrity "employee_key" "dim_employee.employee_key" = 1.0',
+        'Completeness "employee_key" >= 0.9',
+        'RowCount >= 1',
+      ],
+    };
+    /** A DQDL ruleset: `Rules = [`, one rule per line indented by two spaces, comma-separated, `]`. */
+    const dqdl = (rules: readonly string[]): string => `Rules = [\n  ${rules.join(',\n  ')}\n]`;
+
     test('every ruleset holds the rules of its declaration and severity, rendered as DQDL', () => {
-      const layers = [
-        ['curated', 'source', sourceTableDeclarations()],
-        ['gold', 'gold', goldTableDeclarations()],
-      ] as const;
-      for (const [zone, layer, declarations] of layers) {
-        for (const declaration of declarations) {
-          const { blocking, warning } = splitBySeverity(loadQualityRules(declaration, layer));
-          expect(byName().get(nameOf(zone, declaration.name, 'blocking'))!.Ruleset).toBe(renderDqdl(declaration, blocking));
-          expect(byName().get(nameOf(zone, declaration.name, 'warning'))?.Ruleset).toBe(warning.length > 0 ? renderDqdl(declaration, warning) : undefined);
-        }
-      }
+      const prefix = `undercurrent_${envName}_`;
+      expect(Object.fromEntries([...byName()].map(([name, ruleset]) => [name.slice(prefix.length), ruleset.Ruleset]))).toEqual(
+        Object.fromEntries(Object.entries(RULES).map(([name, rules]) => [name, dqdl(rules)])),
+      );
+      expect(Object.keys(RULES).sort()).toEqual(EXPECTED.map(([zone, table, severity]) => nameOf(zone, table, severity).slice(prefix.length)).sort());
     });
 
     test('the blocking ruleset of a curated table holds its quarantine rules (they hold on curated after quarantine)', () => {

@@ -1,5 +1,4 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CLICKSTREAM_DATASET_PREFIX, CLICKSTREAM_RAW_PREFIX } from '../../lib/lake-layout';
 import { SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   actionsOf,
@@ -96,7 +95,7 @@ describe.each([
 
     test('raw_path is the clickstream/ prefix of the raw bucket', () => {
       expect(job.DefaultArguments['--raw_path']).toEqual(
-        ref(platform.transform, platform.storage.buckets.raw.s3UrlForObject(CLICKSTREAM_RAW_PREFIX)),
+        ref(platform.transform, platform.storage.buckets.raw.s3UrlForObject('clickstream/')),
       );
       expect(job.DefaultArguments['--raw_path']).toEqual({
         'Fn::Join': ['', ['s3://', { 'Fn::ImportValue': expect.stringMatching(/-Storage:ExportsOutputRefRawZone/) }, '/clickstream/']],
@@ -105,10 +104,10 @@ describe.each([
 
     test('curated_path and quarantine_path are the clickstream_events/ prefixes of the curated and quarantine buckets', () => {
       expect(job.DefaultArguments['--curated_path']).toEqual(
-        ref(platform.transform, platform.storage.buckets.curated.s3UrlForObject(CLICKSTREAM_DATASET_PREFIX)),
+        ref(platform.transform, platform.storage.buckets.curated.s3UrlForObject('clickstream_events/')),
       );
       expect(job.DefaultArguments['--quarantine_path']).toEqual(
-        ref(platform.transform, platform.storage.buckets.quarantine.s3UrlForObject(CLICKSTREAM_DATASET_PREFIX)),
+        ref(platform.transform, platform.storage.buckets.quarantine.s3UrlForObject('clickstream_events/')),
       );
       expect(JSON.stringify(job.DefaultArguments['--curated_path'])).toMatch(/ExportsOutputRefCuratedZone.*"\/clickstream_events\/"/);
       expect(JSON.stringify(job.DefaultArguments['--quarantine_path'])).toMatch(/ExportsOutputRefQuarantineZone.*"\/clickstream_events\/"/);

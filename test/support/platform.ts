@@ -3,8 +3,8 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { accountBaselineRequested, ENVIRONMENTS, EnvironmentConfig, EnvironmentName, readContext, resolveConfig } from '../../lib/config';
-import { addComplianceChecks, buildAccountBaseline, buildPlatform, buildStages, Platform } from '../../lib/platform';
-import { AccountStack } from '../../lib/stacks/account-stack';
+import { addComplianceChecks, buildAccountBaseline, buildPlatform, buildStages, Platform } from '../../lib/app';
+import { AccountStack } from '../../lib/account/account-stack';
 import { EXAMPLE_TARGET_CONTEXT } from './example-account';
 
 /** The context of cdk.json: `new App()` in a test does not read it, so tests pass it explicitly. */
@@ -89,7 +89,7 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
 }
 
 /**
- * Builds only the first `count` stacks of an environment (lib/platform.ts `buildStages`), with
+ * Builds only the first `count` stacks of an environment (lib/app.ts `buildStages`), with
  * the same context as {@link synthPlatform}, and synthesizes them.
  */
 export function synthStages(envName: EnvironmentName, count: number): Partial<Platform> {

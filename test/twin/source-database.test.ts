@@ -10,7 +10,7 @@ import { connect as netConnect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import { parseCredentials, rdsTlsOptions, type DbCredentials } from '../../lib/source-db/handler';
+import { parseCredentials, rdsTlsOptions, type DbCredentials } from '../../lib/source/handler';
 import { startMariaDb, type MariaDbServer } from '../../lib/twin/mariadb';
 import {
   generateSecretFromTemplate,
@@ -240,7 +240,7 @@ describe('the twin source database (MariaDB set up by the source-db handler)', (
           Database: 'classicmodels',
           SchemaVersion: '1',
           MigrationsApplied: '1',
-          SampleData: expect.stringMatching(/^offices:\+7 employees:\+23 customers:\+122 product_lines:\+7 products:\+110 orders:\+326 order_lines:\+\d+ payments:\+273$/),
+          SampleData: expect.stringMatching(/^offices:\+7 employees:\+23 customers:\+122 orders:\+326 payments:\+273 product_lines:\+7 products:\+110 order_lines:\+\d+$/),
           ServiceUsers: 'undercurrent_extract:extract',
         },
       });

@@ -32,6 +32,7 @@ describe('the local twin of dev', () => {
 
   test('runs the workflow of the template to its end, every job of it once', () => {
     expect(result.execution.status).toBe('SUCCEEDED');
+    // The runs, in the order they ended: the two curations run side by side, so either may end first.
     expect(result.runs.map((r) => [r.jobName, r.status])).toEqual([
       ['undercurrent-dev-ingestion-sourceextract246addb6', 'SUCCEEDED'],
       expect.anything(),
@@ -41,6 +42,29 @@ describe('the local twin of dev', () => {
     expect(result.runs.slice(1, 3).map((r) => [r.jobName, r.status]).sort()).toEqual([
       ['undercurrent-dev-transform-clickstreamtocurateddcf9167e', 'SUCCEEDED'],
       ['undercurrent-dev-transform-sourcetocuratedc7af2823', 'SUCCEEDED'],
+    ]);
+  });
+
+  test('runs the extract, then the two curations side by side, then gold, as the execution history recorded them', () => {
+    // Each job task's state succeeds only when its job run has ended (startJobRun.sync).
+    const history = result.execution.history.map((e) => `${e.type} ${e.state}`);
+    expect(history.slice(0, 7)).toEqual([
+      'StateEntered Start',
+      'StateSucceeded Start',
+      'StateEntered RunSourceExtract',
+      'StateSucceeded RunSourceExtract',
+      'StateEntered RunSourceToCuratedAndClickstreamToCurated',
+      'StateEntered RunSourceToCurated',
+      'StateEntered RunClickstreamToCurated',
+    ]);
+    // Both curations were started before either ended; which one ends first is up to the jobs.
+    expect([...history.slice(7, 9)].sort()).toEqual(['StateSucceeded RunClickstreamToCurated', 'StateSucceeded RunSourceToCurated']);
+    expect(history.slice(9)).toEqual([
+      'StateSucceeded RunSourceToCuratedAndClickstreamToCurated',
+      'StateEntered RunCuratedToGold',
+      'StateSucceeded RunCuratedToGold',
+      'StateEntered PipelineSucceeded',
+      'StateSucceeded PipelineSucceeded',
     ]);
   });
 

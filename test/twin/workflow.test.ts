@@ -2,20 +2,30 @@ import { applyResultPath, errorMatches, renderParameters, runStateMachine, State
 
 const GLUE = 'arn:aws:states:::glue:startJobRun.sync';
 
-/** A task handler that records each call and fails the named jobs the given number of times. */
-function jobs(failures: Record<string, number> = {}): { calls: string[]; handler: TaskHandler } {
+/**
+ * A task handler that records each call and fails the named jobs the given number of times.
+ * Each run also records `start <job>` and, after yielding to the event loop `ticks[job]` times
+ * (1 by default), `end <job>`: the order of `events` is the order in which runs started and ended.
+ */
+function jobs(failures: Record<string, number> = {}, ticks: Record<string, number> = {}): { calls: string[]; events: string[]; handler: TaskHandler } {
   const calls: string[] = [];
+  const events: string[] = [];
   const left = { ...failures };
   const handler: TaskHandler = async (_resource, parameters) => {
     const name = String(parameters.JobName);
     calls.push(name);
+    events.push(`start ${name}`);
+    for (let tick = 0; tick < (ticks[name] ?? 1); tick++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    events.push(`end ${name}`);
     if ((left[name] ?? 0) > 0) {
       left[name] -= 1;
       throw new StatesError('States.TaskFailed', `${name} failed`);
     }
     return { JobRunState: 'SUCCEEDED' };
   };
-  return { calls, handler };
+  return { calls, events, handler };
 }
 
 const task = (job: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -33,7 +43,7 @@ const notify = {
 
 describe('the state machine interpreter', () => {
   test('runs states in order and the branches of a Parallel state side by side', async () => {
-    const { calls, handler } = jobs();
+    const { calls, events, handler } = jobs();
     const definition = {
       StartAt: 'A',
       States: {
@@ -52,8 +62,22 @@ describe('the state machine interpreter', () => {
     };
     const result = await runStateMachine(definition, {}, handler, { executionId: 'x' });
     expect(result.status).toBe('SUCCEEDED');
-    expect(calls[0]).toBe('a');
-    expect(calls.slice(1).sort()).toEqual(['b', 'c']);
+    expect(calls).toEqual(['a', 'b', 'c']);
+    // a ends before the branches start; both branches start before either ends (side by side).
+    expect(events).toEqual(['start a', 'end a', 'start b', 'start c', 'end b', 'end c']);
+    // The execution history, in the order it was recorded: P ends after both branches, Done after P.
+    expect(result.history.map((e) => `${e.type} ${e.state}`)).toEqual([
+      'StateEntered A',
+      'StateSucceeded A',
+      'StateEntered P',
+      'StateEntered B',
+      'StateEntered C',
+      'StateSucceeded B',
+      'StateSucceeded C',
+      'StateSucceeded P',
+      'StateEntered Done',
+      'StateSucceeded Done',
+    ]);
   });
 
   test('retries a failed task as its Retry says before its Catch sends it to the failure path', async () => {
@@ -103,7 +127,8 @@ describe('the state machine interpreter', () => {
   });
 
   test('a failed Parallel branch fails the state after every branch ended', async () => {
-    const { calls, handler } = jobs({ b: 1 });
+    // b fails at once; c runs on for three more turns of the event loop.
+    const { events, handler } = jobs({ b: 1 }, { b: 1, c: 4 });
     const definition = {
       StartAt: 'P',
       States: {
@@ -118,7 +143,16 @@ describe('the state machine interpreter', () => {
       },
     };
     const result = await runStateMachine(definition, {}, handler, { executionId: 'x' });
-    expect(calls.sort()).toEqual(['b', 'c']);
+    expect(events).toEqual(['start b', 'start c', 'end b', 'end c']);
+    // P fails only once c, which outlived b's failure, has ended.
+    expect(result.history.map((e) => `${e.type} ${e.state}`)).toEqual([
+      'StateEntered P',
+      'StateEntered B',
+      'StateEntered C',
+      'StateFailed B',
+      'StateSucceeded C',
+      'StateFailed P',
+    ]);
     expect(result).toMatchObject({ status: 'FAILED', error: 'States.TaskFailed', cause: 'b failed' });
   });
 

@@ -1,8 +1,8 @@
-import { ColumnDeclaration, goldTableDeclarations } from '../../lib/datasets';
+import { ColumnDeclaration, goldTableDeclarations } from '../../lib/lake/datasets';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseTables, WarehouseTable, warehouseMigrations } from '../../lib/warehouse/schema';
+import { parseTables, WarehouseTable, warehouseMigrations } from '../../lib/serving/warehouse-schema';
 
 /**
  * The Redshift type a gold column of each declared (Spark SQL) type must have. Strings may take

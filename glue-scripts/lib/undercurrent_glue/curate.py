@@ -55,7 +55,7 @@ from undercurrent_glue.extract import (
 from undercurrent_glue.frames import checkpoint, release
 from undercurrent_glue.ingest_dates import INGEST_DATE
 from undercurrent_glue.metrics import AccountingError, RowCounts, check_accounting  # noqa: F401 - AccountingError is part of this API
-from undercurrent_glue.schema import spark_type
+from undercurrent_glue.schema import reference_order, spark_type
 from undercurrent_glue.text import clean_whitespace
 
 #: Raw columns the extract adds (metadata and partition columns); not compared with the declaration.
@@ -379,23 +379,14 @@ def dependency_order(tables: Sequence[str], rules_by_table: Mapping[str, Sequenc
 
     Only references between tables of ``tables`` count; a reference to the table itself is
     ignored. Among tables whose parents are done, the alphabetically first goes next, so
-    the order is deterministic.
+    the order is deterministic: :func:`undercurrent_glue.schema.reference_order`, the one
+    order function of the package (of all source tables it gives
+    :func:`undercurrent_glue.schema.source_load_order`).
 
     Raises:
         ValueError: the references form a cycle (names the tables on it).
     """
-    pending = {t: {d for d in quality.reference_datasets(rules_by_table.get(t, ())) if d in tables and d != t} for t in tables}
-    ordered: List[str] = []
-    while pending:
-        ready = sorted(t for t, parents in pending.items() if not parents)
-        if not ready:
-            raise ValueError(f"references rules form a cycle between {', '.join(sorted(pending))}.")
-        table = ready[0]
-        ordered.append(table)
-        del pending[table]
-        for parents in pending.values():
-            parents.discard(table)
-    return ordered
+    return reference_order({t: quality.reference_datasets(rules_by_table.get(t, ())) for t in tables})
 
 
 def metrics(counts: Optional[CurateCounts], drift: Optional[DriftReport], drifted: bool,

@@ -17,14 +17,33 @@ type the data, so the two cannot drift apart. Its format::
     }
 
 ``type`` is a Hive/Glue type string: one of :data:`SUPPORTED_TYPES` or ``decimal(p,s)``.
+
+The schema of record of the format is the JSON Schema ``declaration.schema.json`` shipped
+in this package: ``#/$defs/dataset`` (``schemas/<name>.json``), ``#/$defs/source``
+(``schemas/source/<table>.json``: plus ``primary_key``, ``extract`` and ``quality``) and
+``#/$defs/gold`` (``schemas/gold/<table>.json``: plus ``quality``). The CDK app validates
+every declaration against it with ajv when it loads it (``lib/lake/datasets.ts``), and
+:func:`validate_declaration` with jsonschema. What JSON Schema cannot say is checked by
+:func:`semantic_problem`, the twin of ``semanticProblem`` in ``lib/lake/datasets.ts``; both
+sides are held to the cases of ``glue-scripts/tests/fixtures/declaration_cases.json``.
+
+jsonschema is a local and test dependency only (``requirements-dev.txt``): Glue 5.0 does
+not provide it and the jobs install nothing, so on Glue :func:`validate_declaration` runs
+the semantic checks alone. The declarations a job reads are the ones synthesis validated
+(the Glue asset is built from the same files) and the tests validated.
+
+The table lists (:data:`SOURCE_TABLES`, :data:`GOLD_TABLES`) are the declaration files;
+the order parents-first (:func:`source_load_order`) follows the declarations'
+``references`` rules.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import pkgutil
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql.types import (
     BooleanType,
@@ -89,56 +108,20 @@ def spark_type(type_string: str, column: str = "<unnamed>") -> DataType:
     )
 
 
-def _validate_columns(where: str, columns: Any, seen: set) -> None:
-    if not isinstance(columns, list):
-        raise ValueError(f"{where} must be a list of column objects.")
-    for index, column in enumerate(columns):
-        if not isinstance(column, Mapping):
-            raise ValueError(f"{where}[{index}] must be an object.")
-        name = column.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(
-                f"{where}[{index}].name is {name!r}; use a lower-case identifier (a-z, 0-9, _)."
-            )
-        if name in seen:
-            raise ValueError(f"{where}[{index}]: column '{name}' is declared twice.")
-        seen.add(name)
-        spark_type(column.get("type"), name)
-        if not isinstance(column.get("nullable"), bool):
-            raise ValueError(f"Column '{name}' must set \"nullable\" to true or false.")
+# --------------------------------------------------------------------------------------
+# Validation: the JSON Schema of record, then the semantic checks
+# --------------------------------------------------------------------------------------
 
+#: Declaration kinds, each a definition of :data:`DECLARATION_SCHEMA` (``#/$defs/<kind>``).
+DATASET = "dataset"
+SOURCE = "source"
+GOLD = "gold"
+DECLARATION_KINDS = (DATASET, SOURCE, GOLD)
+#: The JSON Schema of the declarations, a package data file.
+DECLARATION_SCHEMA = "declaration.schema.json"
 
-def validate_declaration(declaration: Mapping[str, Any]) -> None:
-    """Check that a declaration has the documented shape.
-
-    Checks: ``name`` and ``description`` are strings; ``columns`` is a non-empty list of
-    unique, lower-case names with a supported ``type`` and a boolean ``nullable``;
-    ``partition_keys`` (optional) likewise; every ``allowed_values`` key names a column
-    and maps to a non-empty list of strings.
-
-    Raises:
-        ValueError: naming the offending field and what is allowed.
-    """
-    if not isinstance(declaration, Mapping):
-        raise ValueError("A declaration must be a JSON object.")
-    for key in ("name", "description"):
-        if not isinstance(declaration.get(key), str) or not declaration.get(key):
-            raise ValueError(f"Declaration field '{key}' must be a non-empty string.")
-    columns = declaration.get("columns")
-    if not isinstance(columns, list) or not columns:
-        raise ValueError(f"Declaration '{declaration['name']}' must have a non-empty 'columns' list.")
-    seen: set = set()
-    _validate_columns("columns", columns, seen)
-    _validate_columns("partition_keys", declaration.get("partition_keys", []), seen)
-    allowed = declaration.get("allowed_values", {})
-    if not isinstance(allowed, Mapping):
-        raise ValueError("'allowed_values' must map column names to lists of values.")
-    column_names = {c["name"] for c in columns}
-    for name, values in allowed.items():
-        if name not in column_names:
-            raise ValueError(f"'allowed_values' names '{name}', which is not a declared column.")
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-            raise ValueError(f"'allowed_values.{name}' must be a non-empty list of strings.")
+_LABELS = {DATASET: "Declaration", SOURCE: "Source declaration", GOLD: "Gold declaration"}
+_validators: Dict[str, Any] = {}
 
 
 def _read_json(resource: str) -> Any:
@@ -153,6 +136,162 @@ def _read_json(resource: str) -> Any:
         return json.loads(data.decode("utf-8"))
     except ValueError as error:
         raise ValueError(f"{resource} is not valid JSON: {error}") from error
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DECLARATION_KINDS:
+        raise ValueError(f"Declaration kind must be one of {', '.join(DECLARATION_KINDS)}; got {kind!r}.")
+
+
+def schema_validator(kind: str) -> Optional[Any]:
+    """The jsonschema validator of ``#/$defs/<kind>`` of :data:`DECLARATION_SCHEMA`, or None
+    where jsonschema is not installed (on Glue). Built once per kind."""
+    _check_kind(kind)
+    if kind not in _validators:
+        try:
+            import jsonschema
+        except ImportError:
+            _validators[kind] = None
+        else:
+            root = _read_json(DECLARATION_SCHEMA)
+            _validators[kind] = jsonschema.Draft202012Validator({**root, "$ref": f"#/$defs/{kind}"})
+    return _validators[kind]
+
+
+def _json(value: Any) -> str:
+    """Compact JSON, as ``JSON.stringify`` writes it (the messages of both sides agree)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``columns[1].type`` for ``["columns", 1, "type"]``; ``declaration`` for the root."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "declaration"
+
+
+def _schema_error(error: Any) -> Tuple[List[Any], str]:
+    """A jsonschema error as (path, problem), worded like ``schemaProblem`` in lib/lake/datasets.ts."""
+    path = list(error.absolute_path)
+    keyword, instance, schema = error.validator, error.instance, error.schema
+    if keyword == "required":
+        missing = next(p for p in error.validator_value if p not in instance)
+        return path + [missing], "is missing"
+    if keyword == "dependentRequired":
+        for present, needed in error.validator_value.items():
+            missing = [n for n in needed if n not in instance]
+            if present in instance and missing:
+                return path + [missing[0]], f"is missing (required with '{field_path(path + [present])}')"
+    if keyword == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        extra = next(k for k in instance if k not in known)
+        return path + [extra], f"is not a known field (known: {', '.join(known)})"
+    description = schema.get("description") if isinstance(schema, Mapping) else None
+    return path, f"must be {description} (got {_json(instance)})" if description else error.message
+
+
+def schema_problem(declaration: Any, kind: str) -> Optional[str]:
+    """The first problem the JSON Schema finds, ``'<field>' <problem>``, or None (also when
+    jsonschema is not installed). Of several, the one deepest in the declaration, then the first."""
+    validator = schema_validator(kind)
+    if validator is None:
+        return None
+    found = [_schema_error(error) for error in validator.iter_errors(declaration)]
+    if not found:
+        return None
+    path, problem = max(found, key=lambda item: len(item[0]))
+    return f"'{field_path(path)}' {problem}"
+
+
+def semantic_problem(declaration: Mapping[str, Any], kind: str, stem: Optional[str] = None) -> Optional[str]:
+    """The first problem that JSON Schema cannot express, ``'<field>' <problem>``, or None.
+
+    For a declaration of the documented shape: every column name once (columns, then
+    partition keys); a decimal's scale at most its precision; ``allowed_values`` naming
+    declared columns; for source and gold, ``name`` equal to the file stem ``stem`` (when
+    given); for source, ``primary_key`` naming declared non-nullable columns, and
+    ``extract.bookmark_keys`` and ``extract.hash_field`` naming declared columns.
+    ``semanticProblem`` in lib/lake/datasets.ts is the same function.
+    """
+    _check_kind(kind)
+    seen: Dict[str, str] = {}
+    for group in ("columns", "partition_keys"):
+        for index, column in enumerate(declaration.get(group) or []):
+            where = f"{group}[{index}]"
+            name = column["name"]
+            if name in seen:
+                return f"'{where}.name' declares \"{name}\" a second time (first: {seen[name]})"
+            seen[name] = where
+            match = _DECIMAL.match(column["type"])
+            if match and int(match.group(2)) > int(match.group(1)):
+                return f"'{where}.type' has a decimal scale above its precision (got \"{column['type']}\")"
+    columns = [c["name"] for c in declaration["columns"]]
+    declared = f"declared: {', '.join(columns)}"
+    for name in declaration.get("allowed_values") or {}:
+        if name not in columns:
+            return f"'allowed_values.{name}' names \"{name}\", which is not a declared column ({declared})"
+    if kind in (SOURCE, GOLD) and stem is not None and declaration["name"] != stem:
+        return f"'name' must be the file stem \"{stem}\" (got \"{declaration['name']}\")"
+    if kind != SOURCE:
+        return None
+    nullable = {c["name"] for c in declaration["columns"] if c["nullable"]}
+    for index, key in enumerate(declaration["primary_key"]):
+        if key not in columns:
+            return f"'primary_key[{index}]' names \"{key}\", which is not a declared column ({declared})"
+        if key in nullable:
+            return f"'primary_key[{index}]' names \"{key}\", which is declared nullable; key columns are NOT NULL"
+    extract = declaration["extract"]
+    for index, key in enumerate(extract.get("bookmark_keys") or []):
+        if key not in columns:
+            return f"'extract.bookmark_keys[{index}]' names \"{key}\", which is not a declared column ({declared})"
+    if "hash_field" in extract and extract["hash_field"] not in columns:
+        return f"'extract.hash_field' names \"{extract['hash_field']}\", which is not a declared column ({declared})"
+    return None
+
+
+def declaration_problem(declaration: Any, kind: str = DATASET, stem: Optional[str] = None) -> Optional[str]:
+    """The first problem of a declaration, ``'<field>' <problem>``: the JSON Schema's
+    (:func:`schema_problem`), else the semantic checks' (:func:`semantic_problem`); None when valid."""
+    problem = schema_problem(declaration, kind)
+    if problem is not None:
+        return problem
+    try:
+        return semantic_problem(declaration, kind, stem)
+    except (AttributeError, KeyError, TypeError) as error:
+        # Only without jsonschema (on Glue): the shape was not checked first.
+        return f"'declaration' does not have the documented shape ({type(error).__name__}: {error})"
+
+
+def validate_declaration(declaration: Any, kind: str = DATASET, stem: Optional[str] = None) -> None:
+    """Check a declaration against ``#/$defs/<kind>`` of :data:`DECLARATION_SCHEMA` and the
+    semantic checks (:func:`declaration_problem`).
+
+    Args:
+        declaration: the parsed JSON.
+        kind: ``dataset``, ``source`` or ``gold``.
+        stem: the file stem (the table, for source and gold, whose ``name`` must be it).
+
+    Raises:
+        ValueError: ``<Kind> declaration '<stem or name>': '<field>' <problem>``.
+    """
+    problem = declaration_problem(declaration, kind, stem)
+    if problem is None:
+        return
+    label = stem
+    if label is None and isinstance(declaration, Mapping) and isinstance(declaration.get("name"), str):
+        label = declaration["name"]
+    raise ValueError(f"{_LABELS[kind]} '{label or '<unnamed>'}': {problem}.")
+
+
+def _declaration_stems(directory: str) -> Tuple[str, ...]:
+    """The stems of the ``*.json`` files in the package directory ``directory``, sorted.
+
+    Through :mod:`importlib.resources`, so it also lists the zip Glue gets through
+    ``--extra-py-files``.
+    """
+    folder = importlib.resources.files(__package__ or "undercurrent_glue").joinpath(*directory.split("/"))
+    return tuple(sorted(entry.name[: -len(".json")] for entry in folder.iterdir() if entry.name.endswith(".json")))
 
 
 def load_declaration(name: str) -> Dict[str, Any]:
@@ -171,7 +310,7 @@ def load_declaration(name: str) -> Dict[str, Any]:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"Declaration name {name!r} must be a lower-case identifier (a-z, 0-9, _).")
     declaration = _read_json(f"schemas/{name}.json")
-    validate_declaration(declaration)
+    validate_declaration(declaration, DATASET, name)
     return declaration
 
 
@@ -208,125 +347,37 @@ def load_schema(name: str, include_partition_keys: bool = False) -> StructType:
 
 #: Package directory of the source-table declarations, one ``<table>.json`` per table.
 SOURCE_SCHEMA_DIRECTORY = "schemas/source"
-#: The source (MySQL) tables the extract knows, sorted; one file each in
-#: :data:`SOURCE_SCHEMA_DIRECTORY` (a test compares this with the directory).
-SOURCE_TABLES: Tuple[str, ...] = (
-    "customers",
-    "employees",
-    "offices",
-    "order_lines",
-    "orders",
-    "payments",
-    "product_lines",
-    "products",
-)
+#: The source (MySQL) tables the extract knows, sorted: the files of
+#: :data:`SOURCE_SCHEMA_DIRECTORY`.
+SOURCE_TABLES: Tuple[str, ...] = _declaration_stems(SOURCE_SCHEMA_DIRECTORY)
+
+_DEFINITIONS: Mapping[str, Any] = _read_json(DECLARATION_SCHEMA)["$defs"]
 #: ``extract.mode`` values: a full copy every run, or only the rows past the job bookmark.
-EXTRACT_MODES = ("snapshot", "incremental")
-MIN_HASH_PARTITIONS = 1
-MAX_HASH_PARTITIONS = 64
+EXTRACT_MODES: Tuple[str, ...] = tuple(_DEFINITIONS["extractMode"]["enum"])
+#: The bounds of ``extract.hash_partitions``.
+MIN_HASH_PARTITIONS: int = _DEFINITIONS["hashPartitions"]["minimum"]
+MAX_HASH_PARTITIONS: int = _DEFINITIONS["hashPartitions"]["maximum"]
 #: Column names the extract adds to every raw row (metadata and partition columns); a
 #: source declaration may not use them.
-RESERVED_SOURCE_COLUMNS = ("ingest_date", "run_id", "_run_id", "_extracted_at")
-_EXTRACT_KEYS = ("mode", "bookmark_keys", "hash_field", "hash_partitions")
-
-
-def _column_name_list(where: str, value: Any, columns: List[str], allow_empty: bool) -> List[str]:
-    """Check a list of unique declared column names; return it."""
-    if not isinstance(value, list) or (not value and not allow_empty):
-        raise ValueError(f"'{where}' must be a non-empty list of declared column names; got {value!r}.")
-    for name in value:
-        if not isinstance(name, str) or name not in columns:
-            raise ValueError(
-                f"'{where}' names {name!r}, which is not a declared column (declared: {', '.join(columns)})."
-            )
-    duplicates = sorted({name for name in value if value.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"'{where}' lists {', '.join(duplicates)} more than once.")
-    return value
-
-
-def _validate_source(declaration: Mapping[str, Any], table: Optional[str]) -> None:
-    validate_declaration(declaration)
-    name = declaration["name"]
-    if table is not None and name != table:
-        raise ValueError(f"'name' is '{name}' but the file is {SOURCE_SCHEMA_DIRECTORY}/{table}.json; they must match.")
-    if declaration.get("partition_keys"):
-        raise ValueError(
-            "'partition_keys' must not be set: the extract partitions the raw zone itself "
-            "(ingest_date, and run_id for incremental tables)."
-        )
-    columns = [c["name"] for c in declaration["columns"]]
-    reserved = [c for c in columns if c in RESERVED_SOURCE_COLUMNS]
-    if reserved:
-        raise ValueError(
-            f"column '{reserved[0]}' uses a name the extract adds to raw rows "
-            f"({', '.join(RESERVED_SOURCE_COLUMNS)}); rename it in the declaration."
-        )
-
-    primary_key = _column_name_list("primary_key", declaration.get("primary_key"), columns, allow_empty=False)
-    nullable = [c["name"] for c in declaration["columns"] if c["name"] in primary_key and c["nullable"]]
-    if nullable:
-        raise ValueError(f"'primary_key' column '{nullable[0]}' is declared nullable; key columns are NOT NULL.")
-
-    extract = declaration.get("extract")
-    if not isinstance(extract, Mapping):
-        raise ValueError(f"'extract' must be an object with 'mode' ({' or '.join(EXTRACT_MODES)}); got {extract!r}.")
-    unknown = sorted(set(extract) - set(_EXTRACT_KEYS))
-    if unknown:
-        raise ValueError(f"'extract' has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_EXTRACT_KEYS)}.")
-    mode = extract.get("mode")
-    if mode not in EXTRACT_MODES:
-        raise ValueError(f"'extract.mode' must be one of {', '.join(EXTRACT_MODES)}; got {mode!r}.")
-    if mode == "incremental":
-        _column_name_list("extract.bookmark_keys", extract.get("bookmark_keys"), columns, allow_empty=False)
-    elif "bookmark_keys" in extract:
-        raise ValueError("'extract.bookmark_keys' is only allowed with 'extract.mode' incremental.")
-
-    if "hash_field" in extract:
-        hash_field = extract["hash_field"]
-        if not isinstance(hash_field, str) or hash_field not in columns:
-            raise ValueError(
-                f"'extract.hash_field' is {hash_field!r}, which is not a declared column "
-                f"(declared: {', '.join(columns)})."
-            )
-    if "hash_partitions" in extract:
-        partitions = extract["hash_partitions"]
-        if (
-            isinstance(partitions, bool)
-            or not isinstance(partitions, int)
-            or not MIN_HASH_PARTITIONS <= partitions <= MAX_HASH_PARTITIONS
-        ):
-            raise ValueError(
-                f"'extract.hash_partitions' must be an integer from {MIN_HASH_PARTITIONS} to "
-                f"{MAX_HASH_PARTITIONS}; got {partitions!r}."
-            )
-        if "hash_field" not in extract:
-            raise ValueError("'extract.hash_partitions' needs 'extract.hash_field' (the column to hash).")
+RESERVED_SOURCE_COLUMNS: Tuple[str, ...] = tuple(_DEFINITIONS["sourceColumnName"]["not"]["enum"])
 
 
 def validate_source_declaration(declaration: Mapping[str, Any], table: Optional[str] = None) -> None:
-    """Check a source-table declaration: the common shape plus ``primary_key`` and ``extract``.
+    """Check a source-table declaration: ``#/$defs/source`` of :data:`DECLARATION_SCHEMA`
+    and the semantic checks (see :func:`validate_declaration`).
 
-    Besides :func:`validate_declaration`: ``name`` equals ``table`` (when given, i.e. the
-    file stem); no ``partition_keys`` and no column named like a raw metadata or
-    partition column (:data:`RESERVED_SOURCE_COLUMNS`); ``primary_key`` is a non-empty
-    list of unique, declared, non-nullable columns; ``extract`` is an object with only
-    ``mode``, ``bookmark_keys``, ``hash_field``, ``hash_partitions``, where ``mode`` is
-    one of :data:`EXTRACT_MODES`, ``incremental`` requires ``bookmark_keys`` (a non-empty
-    list of unique declared columns) and ``snapshot`` forbids them, ``hash_field`` is a
-    declared column and ``hash_partitions`` an integer 1..64 that needs ``hash_field``.
+    The schema: the common shape plus ``primary_key`` (a non-empty list of unique column
+    names) and ``extract`` (``mode`` snapshot or incremental; ``bookmark_keys`` required by
+    incremental and refused by snapshot; ``hash_field``; ``hash_partitions`` 1..64, which
+    needs ``hash_field``; nothing else), no ``partition_keys`` and no column named like a
+    raw metadata or partition column (ingest_date, run_id, _run_id, _extracted_at). The
+    semantic checks: ``name`` equals ``table`` (when given, the file stem), and the primary
+    key, bookmark keys and hash field name declared columns, the key non-nullable ones.
 
     Raises:
-        ValueError: ``Source declaration '<table>': <field> ...``, naming the table and the
-            offending field.
+        ValueError: ``Source declaration '<table>': '<field>' <problem>``.
     """
-    label = table
-    if label is None and isinstance(declaration, Mapping) and isinstance(declaration.get("name"), str):
-        label = declaration["name"]
-    try:
-        _validate_source(declaration, table)
-    except ValueError as error:
-        raise ValueError(f"Source declaration '{label or '<unnamed>'}': {error}") from None
+    validate_declaration(declaration, SOURCE, table)
 
 
 def load_source_declaration(table: str) -> Dict[str, Any]:
@@ -361,18 +412,10 @@ def load_source_declaration(table: str) -> Dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 #: Package directory of the gold-table declarations, one ``<table>.json`` per table. The CDK
-#: app creates the gold Iceberg tables from the same files (``lib/catalog.ts``).
+#: app creates the gold Iceberg tables from the same files (``lib/lake/catalog.ts``).
 GOLD_SCHEMA_DIRECTORY = "schemas/gold"
-#: The gold tables, sorted; one file each in :data:`GOLD_SCHEMA_DIRECTORY`.
-GOLD_TABLES: Tuple[str, ...] = (
-    "clickstream_sessions",
-    "daily_product_views",
-    "dim_customer",
-    "dim_date",
-    "dim_employee",
-    "dim_product",
-    "fact_order_line",
-)
+#: The gold tables, sorted: the files of :data:`GOLD_SCHEMA_DIRECTORY`.
+GOLD_TABLES: Tuple[str, ...] = _declaration_stems(GOLD_SCHEMA_DIRECTORY)
 
 
 def load_gold_declaration(table: str) -> Dict[str, Any]:
@@ -386,9 +429,71 @@ def load_gold_declaration(table: str) -> Dict[str, Any]:
     if not isinstance(table, str) or not _NAME.match(table):
         raise ValueError(f"Gold table name {table!r} must be a lower-case identifier (a-z, 0-9, _).")
     declaration = _read_json(f"{GOLD_SCHEMA_DIRECTORY}/{table}.json")
-    validate_declaration(declaration)
-    if declaration["name"] != table:
-        raise ValueError(
-            f"Gold declaration '{table}': 'name' is '{declaration['name']}'; it must be the file stem."
-        )
+    validate_declaration(declaration, GOLD, table)
     return declaration
+
+
+# --------------------------------------------------------------------------------------
+# References between declarations: the order parents-first
+# --------------------------------------------------------------------------------------
+
+
+def referenced_datasets(declaration: Mapping[str, Any]) -> List[str]:
+    """The datasets the declaration's ``references`` rules name, each once, in rule order
+    (the declaration itself too when it references itself)."""
+    rules = [r for r in declaration.get("quality") or [] if isinstance(r, Mapping)]
+    return list(dict.fromkeys(r["dataset"] for r in rules if r.get("rule") == "references" and isinstance(r.get("dataset"), str)))
+
+
+def reference_order(references: Mapping[str, Iterable[str]]) -> List[str]:
+    """Order the tables (the keys of ``references``) so that every table comes after the
+    tables it references (its value).
+
+    Only references between the keys count; a reference to the table itself is ignored.
+    Among the tables whose parents are placed, the alphabetically first goes next, so the
+    order is deterministic. ``referenceOrder`` in lib/lake/load-order.ts is the same function.
+
+    Raises:
+        ValueError: the references form a cycle (names the tables on it).
+    """
+    pending = {t: {d for d in refs if d in references and d != t} for t, refs in references.items()}
+    ordered: List[str] = []
+    while pending:
+        ready = sorted(t for t, parents in pending.items() if not parents)
+        if not ready:
+            raise ValueError(f"references rules form a cycle between {', '.join(sorted(pending))}.")
+        table = ready[0]
+        ordered.append(table)
+        del pending[table]
+        for parents in pending.values():
+            parents.discard(table)
+    return ordered
+
+
+def load_order(declarations: Sequence[Mapping[str, Any]]) -> List[str]:
+    """The names of ``declarations`` (one layer: the source or the gold tables), parents
+    first by their ``references`` rules (:func:`reference_order`).
+
+    Raises:
+        ValueError: a ``references`` rule names a dataset that is not one of
+            ``declarations``, or the references form a cycle.
+    """
+    names = [d["name"] for d in declarations]
+    for declaration in declarations:
+        for dataset in referenced_datasets(declaration):
+            if dataset not in names:
+                index = next(
+                    i for i, r in enumerate(declaration["quality"]) if isinstance(r, Mapping) and r.get("dataset") == dataset
+                )
+                raise ValueError(
+                    f"Declaration '{declaration['name']}': 'quality[{index}].dataset' names \"{dataset}\", "
+                    f"which is not a declaration of its layer (declared: {', '.join(sorted(names))})."
+                )
+    return reference_order({d["name"]: referenced_datasets(d) for d in declarations})
+
+
+def source_load_order() -> List[str]:
+    """The source tables parents first (:func:`load_order`): the order to load or curate
+    them in so that every table's references point at a table already there. The CDK app
+    derives the same order (``sourceLoadOrder`` in lib/lake/datasets.ts)."""
+    return load_order([load_source_declaration(table) for table in SOURCE_TABLES])

@@ -1,0 +1,141 @@
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct, IConstruct } from 'constructs';
+import { goldTableDeclarations } from '../lake/datasets';
+import { acknowledgeWildcardResource, grantPrefixReadWrite } from '../shared/grants';
+import { LakeFormationGrants, LakeFormationSettings } from '../lake/lake-formation';
+import { LeastPrivilegeRole } from '../shared/least-privilege-role';
+import { PlatformStack, PlatformStackProps } from '../shared/platform-stack';
+import { PERSONAL_DATA } from '../lake/storage-stack';
+import { resourceName } from '../shared/naming';
+
+/** Properties of the {@link ServingStack}. */
+export interface ServingStackProps extends PlatformStackProps {
+  /** Bucket of Athena's query results, encrypted with its own customer key (not the lake's). */
+  readonly queryResultsBucket: s3.IBucket;
+  /** The gold database the analysts query. */
+  readonly goldDatabase: glue.IDatabase;
+  /** The gold tables by name (the analysts' grants are made after the tables exist). */
+  readonly goldTables: Record<string, IConstruct>;
+  /** The environment's registered lake locations; the grants depend on them. */
+  readonly lakeFormation: LakeFormationSettings;
+}
+
+/** What an analyst does with the workgroup: run, follow, read and stop queries. */
+export const ATHENA_QUERY_ACTIONS = [
+  'athena:StartQueryExecution',
+  'athena:GetQueryExecution',
+  'athena:GetQueryResults',
+  'athena:StopQueryExecution',
+  'athena:GetWorkGroup',
+] as const;
+
+/** Catalog reads a query of gold needs. */
+export const GLUE_READ_ACTIONS = [
+  'glue:GetDatabase',
+  'glue:GetTable',
+  'glue:GetTables',
+  'glue:GetPartition',
+  'glue:GetPartitions',
+] as const;
+
+/** Prefix of Athena results in the query-results bucket. */
+export const ATHENA_RESULTS_PREFIX = 'athena/';
+
+/**
+ * Stage 5, serving: the analysts' role and an Athena workgroup whose settings clients cannot
+ * override: results encrypted with the query-results key in the query-results bucket, a
+ * per-query scan cap, metrics. The analysts read gold through Lake Formation (SELECT on every
+ * gold table, without the columns its declarations mark as personal data): they hold no key of
+ * the lake, only the query-results key.
+ */
+export class ServingStack extends PlatformStack {
+  public readonly workgroup: athena.CfnWorkGroup;
+  /** Role of the analysts: SELECT on gold without the personal columns (Lake Formation). */
+  public readonly analystRole: LeastPrivilegeRole;
+  /** The analysts' Lake Formation grants. */
+  public readonly lakeGrants: LakeFormationGrants;
+
+  constructor(scope: Construct, props: ServingStackProps) {
+    super(scope, 'Serving', props);
+    const { config } = this;
+    const key = props.queryResultsBucket.encryptionKey;
+    if (!key) {
+      throw new Error('ServingStack needs a query-results bucket encrypted with a customer key.');
+    }
+    this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
+      name: resourceName(config, 'analysts'),
+      description: `${config.appName} ${config.envName}: enforced, encrypted, scan-capped analyst workgroup`,
+      state: 'ENABLED',
+      // Saved queries and history go with the workgroup only where data goes with the stack.
+      recursiveDeleteOption: this.destroysData,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: config.serving.athenaBytesScannedCutoffPerQuery,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: props.queryResultsBucket.s3UrlForObject(ATHENA_RESULTS_PREFIX),
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: key.keyArn },
+          expectedBucketOwner: this.account,
+        },
+      },
+    });
+
+    // The analysts query gold through this workgroup only; Lake Formation decides the columns.
+    const analyst = new LeastPrivilegeRole(this, 'AnalystRole', {
+      assumedBy: new iam.AccountPrincipal(this.account),
+      description: "Analysts: query gold through Athena, without customers' personal columns",
+    });
+    this.analystRole = analyst;
+    analyst.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...ATHENA_QUERY_ACTIONS],
+        resources: [this.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroup.name })],
+      }),
+    );
+    grantPrefixReadWrite(analyst, { bucket: props.queryResultsBucket, prefix: ATHENA_RESULTS_PREFIX });
+    // Athena looks up the region of the output bucket before it runs a query: that bucket only.
+    analyst.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [props.queryResultsBucket.bucketArn] }),
+    );
+    const goldTables = this.formatArn({ service: 'glue', resource: 'table', resourceName: `${props.goldDatabase.databaseName}/*` });
+    analyst.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...GLUE_READ_ACTIONS],
+        resources: [this.formatArn({ service: 'glue', resource: 'catalog' }), props.goldDatabase.databaseArn, goldTables],
+      }),
+    );
+    acknowledgeWildcardResource(
+      analyst,
+      goldTables,
+      'Catalog reads of the tables of the gold database only; Lake Formation grants decide which tables and columns the analyst sees.',
+    );
+    analyst.addToPrincipalPolicy(
+      // lakeformation:GetDataAccess has no resource-level permissions; Lake Formation's own
+      // grants scope what it vends.
+      new iam.PolicyStatement({ actions: ['lakeformation:GetDataAccess'], resources: ['*'] }),
+    );
+
+    // Lake Formation: gold, except the columns its declarations mark as personal data.
+    this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: props.lakeFormation });
+    this.lakeGrants.grant({ principal: analyst, database: props.goldDatabase, permissions: ['DESCRIBE'] });
+    for (const declaration of goldTableDeclarations()) {
+      const table = props.goldTables[declaration.name];
+      if (!table) {
+        throw new Error(`ServingStack: gold table ${declaration.name} is declared but not in goldTables; pass StorageStack.goldTables.`);
+      }
+      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
+      const grant = this.lakeGrants.grant({
+        principal: analyst,
+        database: props.goldDatabase,
+        table: declaration.name,
+        permissions: ['SELECT'],
+        excludedColumns: personal.length > 0 ? personal : undefined,
+      });
+      grant.node.addDependency(table);
+    }
+  }
+}
