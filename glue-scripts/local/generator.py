@@ -252,7 +252,7 @@ _ORDER_COMMENTS = {
     "Resolved": "Disputed shipment; a replacement was sent.",
 }
 
-# --- click events (as lib/producer/click-events.ts) ------------------------------------
+# --- click events (as lib/ingestion/producer/click-events.ts) ------------------------------------
 
 _SITE = "https://shop.example.com"
 _LANDING_PAGES = [f"{_SITE}/", f"{_SITE}/search?q=ferrari", f"{_SITE}/search?q=harley+davidson", f"{_SITE}/deals"]

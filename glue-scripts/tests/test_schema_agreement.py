@@ -1,7 +1,7 @@
 """Schema agreement: the Spark side of the clickstream dataset against its one declaration.
 
 ``schemas/clickstream_event.json`` is the single description of the curated click events.
-The CDK app derives the curated catalog table from it (``lib/catalog.ts``; the jest test
+The CDK app derives the curated catalog table from it (``lib/lake/catalog.ts``; the jest test
 ``test/stacks/catalog.test.ts`` compares the synthesized table's columns with this same
 file), and the Spark job derives its schema from it here. Each side is asserted against the
 JSON itself, read independently of the loader, so the catalog table and the Spark job cannot
@@ -75,7 +75,7 @@ def test_the_curated_dataframe_the_job_writes_has_the_declared_schema(spark):
 
 
 def test_the_quarantine_columns_are_those_of_the_quarantine_catalog_table():
-    # lib/catalog.ts CLICKSTREAM_QUARANTINE_COLUMNS, then the partition key ingest_date.
+    # lib/lake/catalog.ts CLICKSTREAM_QUARANTINE_COLUMNS, then the partition key ingest_date.
     assert clickstream.QUARANTINE_COLUMNS == ("raw_line", "rule", "run_id", "quarantined_at", "ingest_date")
 
 
@@ -87,7 +87,7 @@ def test_the_quarantine_columns_are_those_of_the_quarantine_catalog_table():
 # --------------------------------------------------------------------------------------
 
 SCHEMAS_DIR = DECLARATION_FILE.parent
-#: The columns the catalog adds after the declared ones of every raw source table (lib/catalog.ts
+#: The columns the catalog adds after the declared ones of every raw source table (lib/lake/catalog.ts
 #: SOURCE_METADATA_COLUMNS), and its one partition key (SOURCE_PARTITION_KEYS).
 CATALOG_SOURCE_METADATA = [("_run_id", "string"), ("_extracted_at", "timestamp")]
 CATALOG_SOURCE_PARTITION_KEYS = [("ingest_date", "date")]

@@ -3,7 +3,7 @@
 Every gold table is declared in ``schemas/gold/<table>.json``
 (:func:`undercurrent_glue.schema.load_gold_declaration`) and lives at
 ``<catalog>.<database>.<table>`` with its data under ``<gold_path><table>/``. In AWS the
-CDK app (``lib/catalog.ts``) has CloudFormation create each table, format version 2,
+CDK app (``lib/lake/catalog.ts``) has CloudFormation create each table, format version 2,
 unpartitioned, with the declared columns then the partition keys; locally nothing creates
 them. :func:`ensure_table` makes both cases the same before a write:
 
