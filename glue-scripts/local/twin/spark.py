@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 from local.spark import DRIVER_JAVA_OPTIONS, iceberg_jar, session_builder
 
@@ -140,18 +140,6 @@ def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> Dict[str, str]:
     return conf
 
 
-def jvm_archive_dir() -> Path:
-    """Where the class-data archive of the twin's JVMs lives (``cds.py``): beside the twin's jar."""
-    return twin_jars()[0].parent
-
-
-def prepare_jvm_archive() -> Optional[Path]:
-    """Make the class-data archive of the twin's JVMs unless it is there (``cds.py``); never raises."""
-    from local.twin import cds
-
-    return cds.ensure_archive(jvm_archive_dir(), TWIN_JVM_OPTIONS)
-
-
 def twin_jars() -> List[Path]:
     """The twin's jars: ``$UNDERCURRENT_TWIN_JARS`` (colon-separated) or those in ``.venv/jars``.
 
@@ -223,13 +211,7 @@ def twin_spark(
     builder = session_builder(app_name, cores, None, jars)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    from local.twin import cds
-
-    java_options = [
-        conf.get("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS),
-        *TWIN_JVM_OPTIONS,
-        *cds.java_options(jvm_archive_dir(), TWIN_JVM_OPTIONS),
-    ]
+    java_options = [conf.get("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS), *TWIN_JVM_OPTIONS]
     twin = {
         "spark.jars": ",".join(str(jar) for jar in jars),
         "spark.driver.extraJavaOptions": " ".join(java_options).strip(),
