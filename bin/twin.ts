@@ -58,8 +58,10 @@ async function main(): Promise<number> {
   const { env, context, scale, work } = parse(process.argv.slice(2));
   const python = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '.venv', 'bin', 'python');
   const started = Date.now();
+  // Each progress line starts with the seconds since the start: the phases' times are the differences.
+  const progress = (line: string): void => print(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   // The workflow's Retry intervals (minutes on AWS) are not slept locally; the retries still run.
-  const result = await runTwin({ env, context, scale, work, python, log: print, delayScale: 0 });
+  const result = await runTwin({ env, context, scale, work, python, log: progress, delayScale: 0 });
   print(`\nTwin of ${env} at scale ${scale} in ${((Date.now() - started) / 1000).toFixed(0)} s (work directory ${work}):`);
   for (const [table, rows] of Object.entries(result.lake?.counts ?? {}).sort()) {
     print(`  ${table.padEnd(48)} ${rows}`);

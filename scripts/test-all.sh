@@ -1,33 +1,84 @@
 #!/usr/bin/env bash
-# `npm test`: every check of the project, in order: the Python environment (.venv with pinned
-# pyspark, the Iceberg runtime and the twin's jars, made on first run by scripts/python-env.sh),
-# type-check, lint, the TypeScript tests (jest: constructs, stacks, nag, config, snapshots, and
-# the local twin of dev, which runs the PySpark jobs on a local MariaDB) and the PySpark tests
-# (pytest on a local Spark).
-# Every step runs even when an earlier one fails; the last line sums up all tests.
+# `npm test`: every check of the project. The Python environment (.venv with pinned pyspark, the
+# Iceberg runtime and the twin's jars, made on first run by scripts/python-env.sh) is made while
+# the TypeScript is type-checked and linted; then the Python lint (ruff, mypy); then the
+# TypeScript tests (jest: constructs, stacks, nag, config, snapshots, and the local twin of dev,
+# which runs the PySpark jobs on a local MariaDB) and the PySpark tests (pytest on a local Spark)
+# side by side, each into its own log, printed when it ends.
+# Every step runs even when an earlier one fails; the phases' times, then one line per runner
+# and a last line summing up all tests, close the output.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 results=".test-results"
 rm -rf "$results" && mkdir -p "$results"
 status=0
+started=$(date +%s.%N)
+timings=()
+
+# elapsed SINCE: seconds since SINCE (a date +%s.%N), one decimal.
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# step NAME COMMAND...: runs COMMAND in the foreground, records its time, never stops the run.
 step() {
-  echo "==> $*"
-  "$@" || status=1
+  local name="$1" since rc
+  shift
+  echo "==> $name"
+  since=$(date +%s.%N)
+  "$@"
+  rc=$?
+  timings+=("$(printf '%-28s %7ss%s' "$name" "$(elapsed "$since")" "$([ "$rc" -eq 0 ] || echo '  FAILED')")")
+  [ "$rc" -eq 0 ] || status=1
+}
+
+# background NAME COMMAND...: starts COMMAND with its output in $results/NAME.log; `finish NAME`
+# waits for it, prints the log and records its time.
+declare -A pids since_of
+background() {
+  local name="$1"
+  shift
+  since_of[$name]=$(date +%s.%N)
+  "$@" >"$results/$name.log" 2>&1 &
+  pids[$name]=$!
+}
+finish() {
+  local name="$1" rc
+  wait "${pids[$name]}"
+  rc=$?
+  echo "==> $name"
+  cat "$results/$name.log"
+  timings+=("$(printf '%-28s %7ss%s' "$name" "$(elapsed "${since_of[$name]}")" "$([ "$rc" -eq 0 ] || echo '  FAILED')")")
+  [ "$rc" -eq 0 ] || status=1
+  return "$rc"
 }
 
 ROOT="$(pwd)"
-echo "==> scripts/python-env.sh"
-# In a subshell first: the script exits on failure; sourced again (a no-op then) for its exports.
-if ( source scripts/python-env.sh ); then
+# In a subshell (the script exits on failure); sourced again afterwards, a no-op then, for its exports.
+background python-env bash -c 'source scripts/python-env.sh'
+step "tsc --noEmit" npx tsc --noEmit
+step "eslint" npx eslint .
+python_ready=0
+if finish python-env; then
   source scripts/python-env.sh
   export UNDERCURRENT_PYTHON="$ROOT/$VENV/bin/python"
-else
-  status=1
+  python_ready=1
 fi
-step npx tsc --noEmit
-step npx eslint .
-step npx jest --ci --json --outputFile="$results/jest.json"
-step bash scripts/pytest.sh --junitxml="$results/pytest.xml"
+
+if [ "$python_ready" -eq 1 ]; then
+  step "ruff + mypy" bash scripts/lint-python.sh
+  echo "==> jest and pytest, side by side (logs in $results/)"
+  background jest npx jest --ci --json --outputFile="$results/jest.json"
+  background pytest bash scripts/pytest.sh --junitxml="$results/pytest.xml"
+  finish jest
+  finish pytest
+else
+  # Without Python, jest still runs (its twin test fails, saying what is missing).
+  step jest npx jest --ci --json --outputFile="$results/jest.json"
+fi
+
+echo
+echo "Phases (wall clock; jest and pytest overlap):"
+printf '  %s\n' "${timings[@]}"
+printf '  %-28s %7ss\n' "npm test" "$(elapsed "$started")"
 npx tsx scripts/test-summary.ts "$results" || status=1
 exit "$status"

@@ -53,10 +53,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Callable, Mapping, Sequence
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from undercurrent_glue.clickstream import (
     VALUE_COLUMN,
@@ -65,7 +64,6 @@ from undercurrent_glue.clickstream import (
     transform_clickstream,
 )
 from undercurrent_glue.frames import release_all
-from undercurrent_glue.metrics import CloudWatchSink, MetricsSink, count_metrics
 from undercurrent_glue.ingest_dates import (
     DEFAULT_LOOKBACK_DAYS,
     INGEST_DATE,
@@ -77,6 +75,7 @@ from undercurrent_glue.ingest_dates import (
     present_arguments,
     resolve_ingest_dates,
 )
+from undercurrent_glue.metrics import CloudWatchSink, MetricsSink, count_metrics
 
 #: Arguments every run must have.
 JOB_ARGUMENTS = ["JOB_NAME", "raw_path", "curated_path", "quarantine_path", "metrics_namespace"]
@@ -92,14 +91,14 @@ _INGEST_DATE_PREFIX = f"{INGEST_DATE}="
 
 def utc_today() -> dt.date:
     """Return the current UTC calendar date."""
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def job_settings(
     argv: Sequence[str],
     today: dt.date,
-    get_resolved_options: Callable[[List[str], List[str]], Mapping[str, str]],
-) -> Tuple[Dict[str, str], List[dt.date]]:
+    get_resolved_options: Callable[[list[str], list[str]], Mapping[str, str]],
+) -> tuple[dict[str, str], list[dt.date]]:
     """Resolve the job arguments and the ingest dates of this run.
 
     Args:
@@ -124,17 +123,18 @@ def job_settings(
     return args, dates
 
 
-def _glob_matches(spark: SparkSession, pattern: str) -> List[str]:
+def _glob_matches(spark: SparkSession, pattern: str) -> list[str]:
     """Return the paths matching a Hadoop glob (``FileSystem.globStatus``; it returns None or an
     empty array when nothing matches, depending on the pattern and the file system)."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set while a SparkContext runs (as pyspark itself asserts)
     hadoop_path = jvm.org.apache.hadoop.fs.Path(pattern)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     statuses = fs.globStatus(hadoop_path)
     return [] if statuses is None else [str(status.getPath()) for status in statuses]
 
 
-def existing_ingest_dates(spark: SparkSession, raw_path: str, ingest_dates: Sequence[dt.date]) -> List[dt.date]:
+def existing_ingest_dates(spark: SparkSession, raw_path: str, ingest_dates: Sequence[dt.date]) -> list[dt.date]:
     """Return the dates (unique, in the given order) with at least one
     ``<raw_path>/event_date=*/ingest_date=D`` directory."""
     unique = list(dict.fromkeys(ingest_dates))
@@ -200,7 +200,7 @@ def counts_log_line(
     job_name: str,
     run_id: str,
     counts: ClickstreamCounts,
-    ingest_dates: Optional[Sequence[dt.date]] = None,
+    ingest_dates: Sequence[dt.date] | None = None,
 ) -> str:
     """Return the run's counts (and its window, when given) as one JSON line, for CloudWatch
     Logs metric filters."""
@@ -216,8 +216,8 @@ def run(
     curated_path: str,
     quarantine_path: str,
     run_id: str,
-    ingest_dates: Optional[Sequence[dt.date]] = None,
-    sink: Optional[MetricsSink] = None,
+    ingest_dates: Sequence[dt.date] | None = None,
+    sink: MetricsSink | None = None,
 ) -> ClickstreamCounts:
     """Read the window's raw lines, transform them, write curated and quarantine; return the counts.
 
@@ -253,7 +253,7 @@ def main(argv: Sequence[str]) -> None:
     job.init(args["JOB_NAME"], args)
 
     # JOB_RUN_ID is reserved (not requestable) but resolved whenever Glue passes it.
-    run_id = args.get("JOB_RUN_ID") or "local-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.get("JOB_RUN_ID") or "local-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     sink = CloudWatchSink(args["JOB_NAME"], args["metrics_namespace"])
     try:
         counts = run(

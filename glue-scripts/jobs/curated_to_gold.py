@@ -45,8 +45,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -93,7 +93,7 @@ class GoldQualityCheck:
         self.sink = sink
         self.now = now
         self.read_table = read_table
-        self.checked: List[str] = []
+        self.checked: list[str] = []
 
     def __call__(self, table: str, df: DataFrame) -> None:
         rules = quality.load_rules(load_gold_declaration(table), quality.GOLD)
@@ -111,7 +111,7 @@ class GoldQualityCheck:
         self.checked.append(table)
 
 
-def job_settings(argv: Sequence[str], get_resolved_options: Callable[[List[str], List[str]], Mapping[str, str]]) -> Dict[str, str]:
+def job_settings(argv: Sequence[str], get_resolved_options: Callable[[list[str], list[str]], Mapping[str, str]]) -> dict[str, str]:
     """Resolve the job arguments (the optional ones only when present in ``argv``).
 
     Raises:
@@ -127,8 +127,9 @@ def job_settings(argv: Sequence[str], get_resolved_options: Callable[[List[str],
 
 def _path_exists(spark: SparkSession, path: str) -> bool:
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set while a SparkContext runs (as pyspark itself asserts)
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hadoop_path)
+    return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hadoop_path))
 
 
 def read_click_events(spark: SparkSession, clickstream_path: str) -> DataFrame:
@@ -151,9 +152,9 @@ def run(
     session_gap_minutes: int = gold.DEFAULT_SESSION_GAP_MINUTES,
     catalog: str = ICEBERG_CATALOG,
     create_namespace: bool = False,
-    check_quality: Optional[QualityCheck] = None,
-    now: Optional[dt.datetime] = None,
-) -> Dict[str, int]:
+    check_quality: QualityCheck | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, int]:
     """Build and write every gold table; return the rows written per table.
 
     Args:
@@ -184,10 +185,10 @@ def run(
         declaration = load_gold_declaration(name)
         return iceberg.ensure_table(spark, catalog, gold_database, declaration, f"{root}{name}/", sort_by=gold.SORT_BY[name])
 
-    tables: Dict[str, str] = {}
+    tables: dict[str, str] = {}
     if check_quality is None:
-        check_quality = GoldQualityCheck(sink, now or dt.datetime.now(dt.timezone.utc), lambda t: spark.table(tables[t]))
-    written: Dict[str, int] = {}
+        check_quality = GoldQualityCheck(sink, now or dt.datetime.now(dt.UTC), lambda t: spark.table(tables[t]))
+    written: dict[str, int] = {}
 
     def rebuild(name: str, df: DataFrame) -> DataFrame:
         """Replace the table with ``df`` if its check passes; return the table as published.
@@ -214,7 +215,7 @@ def run(
             gold.merge_customer_changes(spark, tables["dim_customer"], changes)
         return spark.table(tables["dim_customer"])
 
-    tasks: List[Future] = []
+    tasks: list[Future] = []
     try:
         # One thread per task (the events, then each table): a task waiting for its inputs
         # holds no other back.
@@ -229,8 +230,9 @@ def run(
             # The events need no gold table: their deduplication starts while the tables are checked.
             events = task(lambda: gold.deduplicate_events(read_click_events(spark, clickstream_path)))
             # Every table is checked (or created) and every curated input read before any is built.
-            tables.update(zip(gold.SORT_BY, pool.map(ensure, gold.SORT_BY)))
-            curated = dict(zip(CURATED_TABLES, pool.map(lambda t: gold.read_curated_table(spark, curated_path, t), CURATED_TABLES)))
+            tables.update(zip(gold.SORT_BY, pool.map(ensure, gold.SORT_BY), strict=True))
+            curated_frames = pool.map(lambda t: gold.read_curated_table(spark, curated_path, t), CURATED_TABLES)
+            curated = dict(zip(CURATED_TABLES, curated_frames, strict=True))
             product = task(lambda: rebuild("dim_product", gold.build_dim_product(curated["products"], curated["product_lines"])))
             employee = task(lambda: rebuild("dim_employee", gold.build_dim_employee(curated["employees"], curated["offices"])))
             customer = task(update_dim_customer)
@@ -276,7 +278,7 @@ def main(argv: Sequence[str]) -> None:
     job.init(args["JOB_NAME"], args)
 
     # JOB_RUN_ID is reserved (not requestable) but resolved whenever Glue passes it.
-    run_id = args.get("JOB_RUN_ID") or "local-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.get("JOB_RUN_ID") or "local-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         run(
             spark,

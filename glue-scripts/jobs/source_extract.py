@@ -50,7 +50,8 @@ import datetime as dt
 import json
 import sys
 import uuid
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -83,7 +84,7 @@ class Settings(NamedTuple):
     connection_name: str
     database: str
     raw_path: str
-    tables: Tuple[str, ...]
+    tables: tuple[str, ...]
 
 
 class TableReport(NamedTuple):
@@ -92,11 +93,11 @@ class TableReport(NamedTuple):
     table: str
     mode: str
     rows: int
-    added_columns: Tuple[str, ...]
+    added_columns: tuple[str, ...]
     path: str
 
 
-def parse_tables(value: str) -> List[str]:
+def parse_tables(value: str) -> list[str]:
     """Parse the ``tables`` job argument: comma-separated names from ``SOURCE_TABLES``.
 
     Blanks around names are ignored; a repeated name is kept once, at its first place.
@@ -111,7 +112,7 @@ def parse_tables(value: str) -> List[str]:
             f"Job argument '{TABLES_ARGUMENT}' is empty ({value!r}); give source tables separated by "
             f"commas, from: {known}."
         )
-    tables: List[str] = []
+    tables: list[str] = []
     for item in value.split(","):
         name = item.strip()
         if name not in SOURCE_TABLES:
@@ -145,8 +146,8 @@ def check_raw_path(value: str) -> str:
 
 def job_settings(
     argv: Sequence[str],
-    get_resolved_options: Callable[[List[str], List[str]], Mapping[str, str]],
-) -> Tuple[Settings, Dict[str, str]]:
+    get_resolved_options: Callable[[list[str], list[str]], Mapping[str, str]],
+) -> tuple[Settings, dict[str, str]]:
     """Resolve and validate the job arguments; also load and check every table's declaration
     and its JDBC options, so that a bad argument fails before Spark or Glue starts.
 
@@ -185,12 +186,14 @@ def read_source(glue_context: Any, plan: ExtractPlan, connection_name: str, data
         connection_options=jdbc_connection_options(plan, connection_name, database),
         transformation_ctx=transformation_ctx(plan),
     )
-    return frame.toDF()
+    df: DataFrame = frame.toDF()
+    return df
 
 
 def _path_exists(spark: SparkSession, path: str) -> bool:
     """Whether ``path`` exists, through Hadoop's FileSystem (S3, HDFS or local)."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set while a SparkContext runs (as pyspark itself asserts)
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hadoop_path))
 
@@ -221,13 +224,13 @@ def write_table(spark: SparkSession, plan: ExtractPlan, conformed: ConformResult
 
 def run_tables(
     spark: SparkSession,
-    sources: Sequence[Tuple[Mapping[str, Any], DataFrame]],
+    sources: Sequence[tuple[Mapping[str, Any], DataFrame]],
     raw_path: str,
     ingest_date: dt.date,
     run_id: str,
-    extracted_at: Optional[dt.datetime] = None,
-    on_written: Optional[Callable[[TableReport], None]] = None,
-) -> List[TableReport]:
+    extracted_at: dt.datetime | None = None,
+    on_written: Callable[[TableReport], None] | None = None,
+) -> list[TableReport]:
     """Conform every table, then write them one by one; return one report per table.
 
     Nothing is written unless every table conforms: a ``SchemaDriftError`` (or any other
@@ -249,8 +252,8 @@ def run_tables(
         ValueError: invalid arguments, or an incremental ``run_id`` partition exists.
     """
     if extracted_at is None:
-        extracted_at = dt.datetime.now(dt.timezone.utc)
-    prepared: List[Tuple[ExtractPlan, ConformResult]] = []
+        extracted_at = dt.datetime.now(dt.UTC)
+    prepared: list[tuple[ExtractPlan, ConformResult]] = []
     for declaration, df in sources:
         plan = plan_for(declaration)
         conformed = conform(df, declaration, ingest_date, run_id, extracted_at)
@@ -279,7 +282,7 @@ def run_table(
     raw_path: str,
     ingest_date: dt.date,
     run_id: str,
-    extracted_at: Optional[dt.datetime] = None,
+    extracted_at: dt.datetime | None = None,
 ) -> TableReport:
     """Conform one table's DataFrame and write it to the raw zone (see :func:`run_tables`)."""
     return run_tables(spark, [(declaration, df)], raw_path, ingest_date, run_id, extracted_at)[0]
@@ -318,7 +321,7 @@ def main(argv: Sequence[str]) -> None:
 
     # JOB_RUN_ID is reserved (not requestable) but resolved whenever Glue passes it.
     run_id = args.get("JOB_RUN_ID") or f"local-{uuid.uuid4().hex}"
-    extracted_at = dt.datetime.now(dt.timezone.utc)
+    extracted_at = dt.datetime.now(dt.UTC)
     ingest_date = extracted_at.date()
 
     sources = []

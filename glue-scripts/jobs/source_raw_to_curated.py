@@ -44,11 +44,11 @@ import math
 import re
 import sys
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from undercurrent_glue import curate, quality
 from undercurrent_glue.extract import INCREMENTAL, RUN_ID_PARTITION, source_table_path
@@ -69,7 +69,7 @@ MAX_FILES = 64
 _PARTITION_DIR = re.compile(rf"^{INGEST_DATE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$")
 
 
-def parse_tables(value: Optional[str]) -> List[str]:
+def parse_tables(value: str | None) -> list[str]:
     """Parse ``--tables``: comma-separated source tables, unique; None or absent -> all.
 
     Raises:
@@ -88,8 +88,8 @@ def parse_tables(value: Optional[str]) -> List[str]:
 
 
 def job_settings(
-    argv: Sequence[str], get_resolved_options: Callable[[List[str], List[str]], Mapping[str, str]]
-) -> Tuple[Dict[str, str], List[str]]:
+    argv: Sequence[str], get_resolved_options: Callable[[list[str], list[str]], Mapping[str, str]]
+) -> tuple[dict[str, str], list[str]]:
     """Resolve the job arguments (optional ones only when present) and the tables to curate."""
     names = JOB_ARGUMENTS + present_arguments(argv, OPTIONAL_ARGUMENTS)
     args = dict(get_resolved_options(list(argv), names))
@@ -100,8 +100,10 @@ def _table_path(root: str, table: str) -> str:
     return f"{root.rstrip('/')}/{table}/"
 
 
-def _file_system(spark: SparkSession, path: str):
+def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """The Hadoop ``Path`` of ``path`` and its ``FileSystem`` (JVM objects, untyped in Python)."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set while a SparkContext runs (as pyspark itself asserts)
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     return hadoop_path, hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
@@ -112,7 +114,7 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
-def ingest_dates(spark: SparkSession, table_path: str) -> List[str]:
+def ingest_dates(spark: SparkSession, table_path: str) -> list[str]:
     """The ``YYYY-MM-DD`` of every ``ingest_date=`` directory directly under ``table_path``, sorted."""
     hadoop_path, fs = _file_system(spark, table_path)
     if not fs.exists(hadoop_path):
@@ -216,7 +218,7 @@ class _Holds:
 
     def __init__(self, counts: Mapping[str, int]):
         self._counts = dict(counts)
-        self._results: Dict[str, curate.CurateResult] = {}
+        self._results: dict[str, curate.CurateResult] = {}
         self._lock = threading.Lock()
 
     def keep(self, table: str, result: curate.CurateResult) -> None:
@@ -239,8 +241,8 @@ def run(
     run_id: str,
     now: dt.datetime,
     sink: MetricsSink,
-    tables: Optional[Sequence[str]] = None,
-) -> Dict[str, curate.CurateCounts]:
+    tables: Sequence[str] | None = None,
+) -> dict[str, curate.CurateCounts]:
     """Curate ``tables`` (default all), side by side, each after the tables it references;
     write, log and publish each.
 
@@ -257,8 +259,8 @@ def run(
     declarations = {t: load_source_declaration(t) for t in names}
     rules = {t: quality.load_rules(d, quality.CURATED) for t, d in declarations.items()}
     order = curate.dependency_order(names, rules)
-    counts: Dict[str, curate.CurateCounts] = {}
-    failures: Dict[str, Exception] = {}
+    counts: dict[str, curate.CurateCounts] = {}
+    failures: dict[str, Exception] = {}
 
     parents = {
         t: [p for p in quality.reference_datasets(rules[t]) if p in declarations and p != t] for t in order
@@ -267,7 +269,7 @@ def run(
     # its children may run. The curated rows are kept in memory until the table's own writes
     # are done and every child has been checked against them (:class:`_Holds`).
     ready = {t: threading.Event() for t in order}
-    passed: Dict[str, DataFrame] = {}
+    passed: dict[str, DataFrame] = {}
     holds = _Holds({t: 1 + sum(t in parents[c] for c in order) for t in order})
 
     def curate_one(table: str) -> None:
@@ -317,9 +319,9 @@ def run(
         for warning in result.warnings:
             _log(f"WARNING data quality of '{table}': {warning.detail}")
         if result.failures:
-            error = quality.DataQualityError(table, result.results)
-            failures[table] = error
-            _log(f"FAILED {error}")
+            quality_error = quality.DataQualityError(table, result.results)
+            failures[table] = quality_error
+            _log(f"FAILED {quality_error}")
             return
         passed[table] = result.curated
         ready[table].set()
@@ -358,7 +360,7 @@ def main(argv: Sequence[str]) -> None:
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     # JOB_RUN_ID is reserved (not requestable) but resolved whenever Glue passes it.
     run_id = args.get("JOB_RUN_ID") or "local-" + now.strftime("%Y%m%dT%H%M%SZ")
     run(spark, args["raw_path"], args["curated_path"], args["quarantine_path"], run_id, now, sink, tables)

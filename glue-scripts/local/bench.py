@@ -21,8 +21,12 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: pyspark is imported where a session starts
+    from pyspark.sql import DataFrame, SparkSession
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[1]
 for _path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
@@ -34,7 +38,6 @@ from local.pipeline import Zones, run_pipeline  # noqa: E402
 from local.spark import local_spark  # noqa: E402
 from undercurrent_glue.schema import SOURCE_TABLES  # noqa: E402
 
-
 #: The floor of each step: the step it stands for, and what it reads.
 FLOOR_STEPS = (
     ("clickstream raw -> curated", "click events: JSON read + write"),
@@ -43,13 +46,13 @@ FLOOR_STEPS = (
 )
 
 
-def _read_write(spark, df, out: Path) -> int:
+def _read_write(spark: SparkSession, df: DataFrame, out: Path) -> int:
     """Write ``df`` as Parquet to ``out`` and return the rows written (read back)."""
     df.write.mode("overwrite").parquet(out.resolve().as_uri())
     return spark.read.parquet(out.resolve().as_uri()).count()
 
 
-def floor_run(spark, zones: Zones) -> Dict[str, Tuple[float, int]]:
+def floor_run(spark: SparkSession, zones: Zones) -> dict[str, tuple[float, int]]:
     """A plain Spark read of each step's input written straight back as Parquet, no transform.
 
     Returns ``{step: (seconds, rows)}`` for the three steps of :data:`FLOOR_STEPS`:
@@ -64,7 +67,7 @@ def floor_run(spark, zones: Zones) -> Dict[str, Tuple[float, int]]:
 
     out = zones.root / "floor"
     shutil.rmtree(out, ignore_errors=True)
-    floors: Dict[str, Tuple[float, int]] = {}
+    floors: dict[str, tuple[float, int]] = {}
     inputs = {
         FLOOR_STEPS[0][0]: lambda: [
             ("clickstream", spark.read.schema(load_schema("clickstream_event")).json(zones.uri("raw", "clickstream/")))
@@ -89,7 +92,7 @@ def _reset_outputs(zones: Zones) -> None:
         shutil.rmtree(zones.root / zone, ignore_errors=True)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time the transform jobs against a plain read-and-write floor.")
     parser.add_argument("--scale", type=float, default=10.0, help="scale factor (default 10)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement; the best is reported (default 2)")
@@ -105,19 +108,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     spark = local_spark(zones.warehouse, app_name="undercurrent-bench", cores=args.cores,
                         shuffle_partitions=max(2, args.cores * 2))
     try:
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         started = time.perf_counter()
         manifest = generate(spark, zones.uri("raw"), scale=args.scale, seed=args.seed, as_of=now.date(), bad_rows=True)
         print(f"generated scale {args.scale} in {time.perf_counter() - started:.1f} s: {manifest.rows}", flush=True)
 
-        best_steps: Dict[str, List[float]] = {}
-        rows: Dict[str, int] = {}
+        best_steps: dict[str, list[float]] = {}
+        rows: dict[str, int] = {}
         for attempt in range(args.repeat):
             _reset_outputs(zones)
             run = run_pipeline(spark, zones, f"bench-{attempt}", now)
-            for step in run.steps:
-                best_steps.setdefault(step.name, []).append(step.seconds)
-                rows[step.name] = step.rows_in
+            for timing in run.steps:
+                best_steps.setdefault(timing.name, []).append(timing.seconds)
+                rows[timing.name] = timing.rows_in
         floor_runs = [floor_run(spark, zones) for _ in range(args.repeat)]
         floors = {step: min(run[step][0] for run in floor_runs) for step, _ in FLOOR_STEPS}
 

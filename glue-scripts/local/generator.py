@@ -81,11 +81,11 @@ import json
 import math
 import random
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 from pyspark.sql.types import DoubleType, LongType
 
 from undercurrent_glue.extract import (
@@ -320,17 +320,17 @@ class Manifest:
     run_id: str
     seed: int
     scale: float
-    rows: Dict[str, int]
-    bad_rows: Dict[str, Dict[str, int]] = field(default_factory=dict)
-    drift: Tuple[str, ...] = ()
-    extracted_at: Optional[dt.datetime] = None
+    rows: dict[str, int]
+    bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    drift: tuple[str, ...] = ()
+    extracted_at: dt.datetime | None = None
 
     def bad_row_count(self, dataset: str) -> int:
         """Total injected bad rows of ``dataset`` (0 when none)."""
         return sum(self.bad_rows.get(dataset, {}).values())
 
 
-def table_sizes(scale: float) -> Dict[str, int]:
+def table_sizes(scale: float) -> dict[str, int]:
     """Rows of each generated entity at ``scale`` (order lines and click events are
     averages: their exact numbers are in the :class:`Manifest`).
 
@@ -376,7 +376,7 @@ def _check_arguments(raw_root: Any, scale: Any, seed: Any, as_of: Any) -> None:
     raw_table_path(raw_root, "customers")  # ValueError for an empty raw_root
 
 
-def _check_drift(drift: Any) -> Tuple[str, ...]:
+def _check_drift(drift: Any) -> tuple[str, ...]:
     if isinstance(drift, str) or not isinstance(drift, (list, tuple, set, frozenset)):
         raise ValueError(
             f"drift must be a list of drift kinds from {', '.join(DRIFT_KINDS)} (e.g. ['rename']); got {drift!r}."
@@ -429,7 +429,7 @@ class _Gen:
         """Column ``id`` holding ``values`` and column ``k``, the position of each (0-based)."""
         return self.rows({"id": ("bigint", list(values))}).select("id", F.col("_k").cast("int").alias("k"))
 
-    def rows(self, columns: Mapping[str, Tuple[str, Sequence[Any]]]) -> DataFrame:
+    def rows(self, columns: Mapping[str, tuple[str, Sequence[Any]]]) -> DataFrame:
         """A small DataFrame of literal rows, ``{name: (type, values)}``, plus its row number
         ``_k``; built in the JVM (no Python worker, unlike ``createDataFrame``)."""
         count = len(next(iter(columns.values()))[1])
@@ -439,7 +439,7 @@ class _Gen:
             k.alias("_k"),
         )
 
-    def sample(self, kind: str, population: int, count: int) -> List[int]:
+    def sample(self, kind: str, population: int, count: int) -> list[int]:
         """``count`` distinct ids below ``population`` (fewer if it is smaller), the same for
         the same seed (Python's ``random`` with a string seed is stable across platforms)."""
         return sorted(random.Random(f"{self.seed}:{kind}").sample(range(population), min(count, population)))
@@ -450,7 +450,7 @@ class _Gen:
         scale = self.pick(_PRODUCT_SCALES, "product.scale", pid)
         return F.concat(F.lit("S"), F.substring_index(scale, ":", -1), F.lit("_"), (pid + 1000).cast("string"))
 
-    def product_cents(self, pid: Column) -> Tuple[Column, Column]:
+    def product_cents(self, pid: Column) -> tuple[Column, Column]:
         """(buy_price, msrp) in cents, as longs."""
         buy = 1500 + self.below(9500, "product.buy", pid)
         msrp = F.floor(buy * (140 + self.below(81, "product.margin", pid)) / 100)
@@ -597,7 +597,7 @@ def _products(g: _Gen) -> DataFrame:
     return g.range(0, g.sizes["products"]).select(*columns)
 
 
-def _customers(g: _Gen, ids: DataFrame, variant: str = "", updated: Optional[Column] = None) -> DataFrame:
+def _customers(g: _Gen, ids: DataFrame, variant: str = "", updated: Column | None = None) -> DataFrame:
     """Customers of ``ids``; ``variant`` salts the fields that change over time (phone,
     address, credit limit) and ``updated`` (epoch seconds) overrides ``updated_at``."""
     cid = F.col("id")
@@ -638,7 +638,7 @@ def _customers(g: _Gen, ids: DataFrame, variant: str = "", updated: Optional[Col
     )
 
 
-def _order_columns(g: _Gen, oid: Column, day: Column, updated: Optional[Column]) -> List[Column]:
+def _order_columns(g: _Gen, oid: Column, day: Column, updated: Column | None) -> list[Column]:
     """Columns of the order ``oid`` placed on ``day`` (days since the epoch); ``updated``
     (epoch seconds) overrides ``updated_at``."""
     age = F.lit(g.as_of_day) - day
@@ -674,12 +674,12 @@ def _map_value(mapping: Mapping[str, str], key: Column) -> Column:
     return F.element_at(F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv]), key)
 
 
-def _orders(g: _Gen, ids: DataFrame, day: Optional[Column] = None, updated: Optional[Column] = None) -> DataFrame:
+def _orders(g: _Gen, ids: DataFrame, day: Column | None = None, updated: Column | None = None) -> DataFrame:
     oid = F.col("id")
     return ids.select(*_order_columns(g, oid, g.order_day(oid) if day is None else day, updated))
 
 
-def _line_columns(g: _Gen, oid: Column, line: Column, day: Column, updated: Optional[Column]) -> List[Column]:
+def _line_columns(g: _Gen, oid: Column, line: Column, day: Column, updated: Column | None) -> list[Column]:
     pid = g.line_product(oid, line)
     _, msrp = g.product_cents(pid)
     if updated is None:
@@ -694,7 +694,7 @@ def _line_columns(g: _Gen, oid: Column, line: Column, day: Column, updated: Opti
     ]
 
 
-def _order_lines(g: _Gen, ids: DataFrame, day: Optional[Column] = None, updated: Optional[Column] = None) -> DataFrame:
+def _order_lines(g: _Gen, ids: DataFrame, day: Column | None = None, updated: Column | None = None) -> DataFrame:
     oid = F.col("id")
     exploded = ids.select(oid, F.explode(F.sequence(F.lit(1), g.lines_in_order(oid))).alias("line"))
     return exploded.select(
@@ -702,7 +702,7 @@ def _order_lines(g: _Gen, ids: DataFrame, day: Optional[Column] = None, updated:
     )
 
 
-def _payments(g: _Gen, ids: DataFrame, day: Optional[Column] = None, updated: Optional[Column] = None) -> DataFrame:
+def _payments(g: _Gen, ids: DataFrame, day: Column | None = None, updated: Column | None = None) -> DataFrame:
     pid = F.col("id")
     if day is None:
         day = F.lit(g.as_of_day - ORDER_HISTORY_DAYS) + g.below(ORDER_HISTORY_DAYS, "payment.day", pid)
@@ -723,11 +723,11 @@ def _payments(g: _Gen, ids: DataFrame, day: Optional[Column] = None, updated: Op
 # --- bad rows ---------------------------------------------------------------------------
 
 
-def _bad_source_rows(g: _Gen) -> Tuple[Dict[str, List[DataFrame]], Dict[str, Dict[str, int]]]:
+def _bad_source_rows(g: _Gen) -> tuple[dict[str, list[DataFrame]], dict[str, dict[str, int]]]:
     """Extra bad rows per table, and their counts by kind."""
     sizes = g.sizes
-    frames: Dict[str, List[DataFrame]] = {"customers": [], "orders": [], "order_lines": []}
-    counts: Dict[str, Dict[str, int]] = {}
+    frames: dict[str, list[DataFrame]] = {"customers": [], "orders": [], "order_lines": []}
+    counts: dict[str, dict[str, int]] = {}
 
     def add(table: str, kind: str, df: DataFrame, rows: int) -> None:
         frames[table].append(df)
@@ -781,7 +781,7 @@ def _bad_source_rows(g: _Gen) -> Tuple[Dict[str, List[DataFrame]], Dict[str, Dic
     return frames, counts
 
 
-def _bad_click_lines(g: _Gen) -> Tuple[List[Tuple[str, str, str]], Dict[str, int]]:
+def _bad_click_lines(g: _Gen) -> tuple[list[tuple[str, str, str]], dict[str, int]]:
     """(line, event_date, ingest_date) of the malformed and unparseable click events."""
     rng = random.Random(f"{g.seed}:bad.clicks")
     day = (g.as_of - dt.timedelta(days=1)).isoformat()
@@ -807,7 +807,7 @@ def _bad_click_lines(g: _Gen) -> Tuple[List[Tuple[str, str, str]], Dict[str, int
     return lines, {"malformed_json": len(malformed), "invalid_event_time": len(unparseable)}
 
 
-def _duplicate_click_lines(g: _Gen, clicks: DataFrame, count: int) -> List[Tuple[str, str, str]]:
+def _duplicate_click_lines(g: _Gen, clicks: DataFrame, count: int) -> list[tuple[str, str, str]]:
     """(line, event_date, ingest_date) of ``count`` valid click lines of the ingest date before
     ``as_of`` (fewer if it has fewer), picked by the hash of the line: copies to add."""
     day = (g.as_of - dt.timedelta(days=1)).isoformat()
@@ -828,7 +828,7 @@ def _uuid(g: _Gen, salt: str, *cols: Column) -> Column:
     )
 
 
-def _event(event_type: str, product: Optional[Column], page: Column) -> Column:
+def _event(event_type: str, product: Column | None, page: Column) -> Column:
     return F.struct(
         F.lit(event_type).alias("event_type"),
         (product if product is not None else F.lit(None).cast("string")).alias("product_code"),
@@ -925,8 +925,8 @@ def _click_lines(g: _Gen) -> DataFrame:
     last_added = F.element_at(F.array(*codes), F.greatest(F.col("adds"), F.lit(1)))
     events = F.concat(
         F.slice(F.array(*page_views), 1, F.col("page_views")),
-        F.slice(F.array(*[_event("product_view", c, p) for c, p in zip(codes, product_pages)]), 1, F.col("views")),
-        F.slice(F.array(*[_event("add_to_cart", c, p) for c, p in zip(codes, product_pages)]), 1, F.col("adds")),
+        F.slice(F.array(*[_event("product_view", c, p) for c, p in zip(codes, product_pages, strict=True)]), 1, F.col("views")),
+        F.slice(F.array(*[_event("add_to_cart", c, p) for c, p in zip(codes, product_pages, strict=True)]), 1, F.col("adds")),
         F.slice(F.array(_event("remove_from_cart", last_added, F.lit(_CART_URL))), 1, F.col("removes")),
         F.slice(F.array(_event("checkout", None, F.lit(_CHECKOUT_URL))), 1, F.col("checkouts")),
         F.slice(F.array(*[_event("purchase", c, F.lit(_CONFIRMATION_URL)) for c in codes]), 1, F.col("purchases")),
@@ -984,8 +984,15 @@ def _click_lines(g: _Gen) -> DataFrame:
     )
 
 
+def _sum_of(totals: DataFrame) -> int:
+    """The one value of a single-column aggregate without grouping (one row), 0 when null."""
+    row = totals.first()
+    assert row is not None  # an aggregate without grouping has exactly one row
+    return int(row[0] or 0)
+
+
 def _click_count(g: _Gen) -> int:
-    return int(_sessions(g).agg(F.sum("total")).first()[0] or 0)
+    return _sum_of(_sessions(g).agg(F.sum("total")))
 
 
 def clickstream_path(raw_root: str) -> str:
@@ -1044,11 +1051,11 @@ def _write_tables(raw_root: str, frames: Mapping[str, DataFrame]) -> None:
 
 def _line_count(g: _Gen, orders: DataFrame) -> int:
     """How many order lines the orders ``orders`` (column ``id``) have."""
-    return int(orders.agg(F.sum(g.lines_in_order(F.col("id")))).first()[0] or 0)
+    return _sum_of(orders.agg(F.sum(g.lines_in_order(F.col("id")))))
 
 
 def _extracted_at(as_of: dt.date, increment: int) -> dt.datetime:
-    start = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.timezone.utc)
+    start = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC)
     return start + dt.timedelta(seconds=_EXTRACT_SECONDS + increment * _INCREMENT_SECONDS)
 
 
@@ -1060,7 +1067,7 @@ def generate(
     as_of: dt.date = DEFAULT_AS_OF,
     bad_rows: bool = False,
     drift: Sequence[str] = (),
-    run_id: Optional[str] = None,
+    run_id: str | None = None,
 ) -> Manifest:
     """Write every source table and the click events of one day to the raw zone.
 
@@ -1095,7 +1102,7 @@ def generate(
     extracted_at = _extracted_at(as_of, 0)
     g = _Gen(spark, scale, seed, as_of)
 
-    tables: Dict[str, DataFrame] = {
+    tables: dict[str, DataFrame] = {
         "customers": _customers(g, g.range(0, g.sizes["customers"])),
         "employees": _employees(g),
         "offices": _offices(g),
@@ -1105,8 +1112,8 @@ def generate(
         "product_lines": _product_lines(g),
         "products": _products(g),
     }
-    bad_counts: Dict[str, Dict[str, int]] = {}
-    click_bad: List[Tuple[str, str, str]] = []
+    bad_counts: dict[str, dict[str, int]] = {}
+    click_bad: list[tuple[str, str, str]] = []
     if bad_rows:
         extra, bad_counts = _bad_source_rows(g)
         for table, frames in extra.items():
@@ -1158,7 +1165,7 @@ def generate_increment(
     scale: float = 1.0,
     seed: int = 7,
     as_of: dt.date = DEFAULT_AS_OF,
-    run_id: Optional[str] = None,
+    run_id: str | None = None,
     increment: int = 1,
 ) -> Manifest:
     """Write a later extract of the incremental tables of a :func:`generate` run (same

@@ -19,7 +19,7 @@ def load_job(name: str) -> ModuleType:
     if not path.is_file():
         raise FileNotFoundError(f"No Glue job script {path}.")
     spec = importlib.util.spec_from_file_location(f"undercurrent_jobs.{name}", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
     spec.loader.exec_module(module)
     return module

@@ -17,9 +17,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # annotations only: pyspark is imported where a session starts
+    from pyspark.sql import SparkSession
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[1]
 for _path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
@@ -28,7 +32,7 @@ for _path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
 
 from local.jobs import load_job  # noqa: E402
 from local.spark import ICEBERG_CATALOG, local_spark  # noqa: E402
-from undercurrent_glue.metrics import RecordingSink  # noqa: E402
+from undercurrent_glue.metrics import RecordingSink, RowCounts  # noqa: E402
 
 #: The gold database of local runs (a namespace of the local Iceberg catalog).
 LOCAL_GOLD_DATABASE = "gold"
@@ -62,20 +66,23 @@ class StepTiming:
 class PipelineRun:
     """What :func:`run_pipeline` did: the timed steps and the row counts it reported."""
 
-    steps: List[StepTiming] = field(default_factory=list)
-    clickstream: object = None
-    curated: Dict[str, object] = field(default_factory=dict)
-    gold: Dict[str, int] = field(default_factory=dict)
+    steps: list[StepTiming] = field(default_factory=list)
+    clickstream: RowCounts | None = None
+    curated: dict[str, RowCounts] = field(default_factory=dict)
+    gold: dict[str, int] = field(default_factory=dict)
 
 
-def _timed(run: PipelineRun, name: str, rows_in: Callable[[object], int], action: Callable[[], object]) -> object:
+_T = TypeVar("_T")
+
+
+def _timed(run: PipelineRun, name: str, rows_in: Callable[[_T], int], action: Callable[[], _T]) -> _T:
     started = time.perf_counter()
     result = action()
     run.steps.append(StepTiming(name, time.perf_counter() - started, rows_in(result)))
     return result
 
 
-def click_ingest_dates(raw_clickstream: Path) -> List[dt.date]:
+def click_ingest_dates(raw_clickstream: Path) -> list[dt.date]:
     """The ``ingest_date`` values under ``<raw>/clickstream/event_date=*/``, sorted."""
     found = set()
     for directory in glob.glob(str(raw_clickstream / "event_date=*" / "ingest_date=*")):
@@ -85,7 +92,7 @@ def click_ingest_dates(raw_clickstream: Path) -> List[dt.date]:
     return sorted(found)
 
 
-def run_pipeline(spark, zones: Zones, run_id: str, now: dt.datetime) -> PipelineRun:
+def run_pipeline(spark: SparkSession, zones: Zones, run_id: str, now: dt.datetime) -> PipelineRun:
     """Run click events raw -> curated, source tables raw -> curated, curated -> gold.
 
     Returns the wall time of each step and the counts the jobs returned.
@@ -164,9 +171,9 @@ FROM {gold_table('daily_product_views')} GROUP BY 1 ORDER BY 1 DESC LIMIT 7
 """
 
 
-def table_counts(spark, zones: Zones) -> Dict[str, int]:
+def table_counts(spark: SparkSession, zones: Zones) -> dict[str, int]:
     """Rows of every curated, quarantine and gold table of the local lake."""
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     for zone in ("curated", "quarantine"):
         for directory in sorted((zones.root / zone).iterdir()):
             if directory.is_dir():
@@ -179,15 +186,15 @@ def table_counts(spark, zones: Zones) -> Dict[str, int]:
     return counts
 
 
-def _print_table(title: str, rows: Sequence, columns: Sequence[str]) -> None:
+def _print_table(title: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
     print(f"\n{title}")
     widths = [max(len(c), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
-    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for r in rows:
         print("  " + "  ".join(str(r[i]).ljust(w) for i, w in enumerate(widths)))
 
 
-def report(spark, zones: Zones) -> None:
+def report(spark: SparkSession, zones: Zones) -> None:
     """Print every table's row count and the business answers."""
     counts = table_counts(spark, zones)
     _print_table("Rows per table", sorted(counts.items()), ["table", "rows"])
@@ -200,7 +207,7 @@ def report(spark, zones: Zones) -> None:
         _print_table(title, [tuple(r) for r in result.collect()], result.columns)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate data and run raw -> curated -> gold on a local Spark.")
     parser.add_argument("--scale", type=float, default=1.0, help="scale factor of the generated data (default 1)")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
@@ -216,7 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     zones = Zones(workdir)
     spark = local_spark(zones.warehouse, app_name="undercurrent-pipeline-local")
     try:
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         manifest = generate(spark, zones.uri("raw"), scale=args.scale, seed=args.seed, as_of=now.date(),
                             bad_rows=not args.clean)
         print(f"Generated scale {args.scale} (seed {args.seed}) into {zones.uri('raw')}: {manifest.rows}")

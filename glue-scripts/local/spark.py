@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: pyspark is imported once the time zone is pinned
+    from pyspark.sql import SparkSession
 
 #: The Iceberg catalog name the gold job uses, in Glue and locally.
 ICEBERG_CATALOG = "glue_catalog"
@@ -23,6 +27,24 @@ ICEBERG_JAR_VARIABLE = "UNDERCURRENT_ICEBERG_JAR"
 DRIVER_JAVA_OPTIONS = "-Duser.timezone=UTC"
 #: Generated classes Spark keeps for reuse (``spark.sql.codegen.cache.maxEntries``; default 100).
 CODEGEN_CACHE_ENTRIES = 2000
+#: The JVM classes PySpark looks up by their short name, again on every call that needs them:
+#: ``functions`` for every function of ``pyspark.sql.functions`` (``F.col``, ``F.lit``...),
+#: ``SparkSession`` and ``SparkSession$`` for every DataFrame method that reads the active
+#: session, the SQL and Python utilities (the gold job: about 1,600 lookups). Py4J resolves such a
+#: name through PySpark's package imports in turn, and each package that lacks the class costs a
+#: lookup through every jar on the class path. Imported by their full names
+#: (:func:`import_pyspark_classes`), ``F.col`` took 0.3 ms instead of 1.2 ms. Local sessions only:
+#: the same classes either way, so no result changes.
+PYSPARK_CLASSES = (
+    "org.apache.spark.sql.functions",
+    "org.apache.spark.sql.Column",
+    "org.apache.spark.sql.SparkSession",
+    "org.apache.spark.sql.SparkSession$",
+    "org.apache.spark.sql.api.python.PythonSQLUtils",
+    "org.apache.spark.api.python.PythonUtils",
+    "org.apache.spark.api.python.PythonRDD",
+    "org.apache.spark.api.python.SerDeUtil",
+)
 _DEFAULT_JAR = Path(__file__).resolve().parents[2] / ".venv" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.7.1.jar"
 
 
@@ -52,9 +74,9 @@ def iceberg_jar() -> Path:
 def session_builder(
     app_name: str,
     cores: int = 2,
-    shuffle_partitions: Optional[int] = None,
+    shuffle_partitions: int | None = None,
     jars: Sequence[Path] = (),
-):
+) -> SparkSession.Builder:
     """The builder every local session starts from (``local_spark`` and the twin's ``twin_spark``).
 
     It has Glue 5.0's settings that do not depend on where the data is: ``local[cores]``, UTC,
@@ -101,8 +123,8 @@ def local_spark(
     warehouse: Path,
     app_name: str = "undercurrent-local",
     cores: int = 2,
-    shuffle_partitions: Optional[int] = None,
-):
+    shuffle_partitions: int | None = None,
+) -> SparkSession:
     """Return a local SparkSession with the Iceberg catalog :data:`ICEBERG_CATALOG` at ``warehouse``.
 
     Args:
@@ -123,4 +145,13 @@ def local_spark(
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    import_pyspark_classes(session)
     return session
+
+
+def import_pyspark_classes(session: SparkSession) -> None:
+    """Import :data:`PYSPARK_CLASSES` by their full names into the session's Py4J view of the JVM."""
+    from py4j.java_gateway import java_import
+
+    for name in PYSPARK_CLASSES:
+        java_import(session.sparkContext._jvm, name)

@@ -19,7 +19,7 @@ pin_utc()
 
 
 @pytest.fixture(scope="session")
-def iceberg_warehouse(tmp_path_factory) -> Path:
+def iceberg_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The directory of the session's local Iceberg warehouse (catalog ``glue_catalog``)."""
     return tmp_path_factory.mktemp("iceberg-warehouse")
 

@@ -7,11 +7,10 @@ import gzip
 import json
 
 import pytest
-
-from local.jobs import load_job
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, StringType, TimestampType
 
+from local.jobs import load_job
 from undercurrent_glue import clickstream
 from undercurrent_glue.clickstream import (
     AccountingError,
@@ -133,7 +132,7 @@ def test_a_line_breaking_several_rules_is_quarantined_under_the_first(spark):
 
 def test_a_quarantined_row_keeps_the_raw_line_the_run_id_and_a_quarantine_time(spark):
     raw = '  {"event_id": broken  '
-    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=1)
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
 
     result = parse_events(lines(spark, raw), RUN_ID)
     [row] = result.quarantine.collect()
@@ -205,7 +204,7 @@ def test_braces_inside_strings_do_not_make_a_line_malformed(spark):
     result = parse_events(lines(spark, raw), RUN_ID)
 
     assert result.quarantine.count() == 0
-    assert result.valid.first()["page_url"] == "https://shop.example/?q={a}{b}"
+    assert result.valid.take(1)[0]["page_url"] == "https://shop.example/?q={a}{b}"
 
 
 def test_anonymous_visitors_keep_a_null_customer_number_and_blank_optional_strings_become_null(spark):
@@ -230,7 +229,7 @@ def test_an_event_time_with_a_plus_two_hours_offset_lands_as_the_right_utc_insta
         F.date_format("event_time", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("iso"),
     ).collect()
 
-    expected = dt.datetime(2024, 2, 29, 23, 30, 0, 250000, tzinfo=dt.timezone.utc)
+    expected = dt.datetime(2024, 2, 29, 23, 30, 0, 250000, tzinfo=dt.UTC)
     assert row["micros"] == int(expected.timestamp() * 1_000_000)
     assert row["iso"] == "2024-02-29T23:30:00.250Z"
     assert row["event_time"] == expected.replace(tzinfo=None)
@@ -276,7 +275,7 @@ def test_the_curated_columns_have_the_declared_types_and_the_event_date_then_ing
     assert types["event_date"] == DateType()
     assert types["ingest_date"] == DateType()
     assert types["event_id"] == StringType()
-    assert result.curated.first()["ingest_date"] == INGEST_DATE
+    assert result.curated.take(1)[0]["ingest_date"] == INGEST_DATE
 
 
 def test_deduplicate_keeps_the_earliest_event_time_then_the_smallest_other_values_in_declared_order(spark):
@@ -298,7 +297,7 @@ def test_deduplicate_keeps_the_earliest_event_time_then_the_smallest_other_value
 
     assert removed == 4
     assert kept == {"d-1": "early-a", "d-2": "s-1", "d-3": "s-1", "d-4": "s-a"}
-    assert transform_clickstream(lines(spark, *raws), RUN_ID).curated.where("event_id = 'd-4'").first()["session_id"] == "s-a"
+    assert transform_clickstream(lines(spark, *raws), RUN_ID).curated.where("event_id = 'd-4'").take(1)[0]["session_id"] == "s-a"
     assert events.columns == valid.columns
 
 

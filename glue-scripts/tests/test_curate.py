@@ -3,20 +3,19 @@ quarantine, dedup, accounting. The raw rows are hand-made in the extract's raw l
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any
 
 import pytest
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
     DecimalType,
     IntegerType,
     LongType,
-    StringType,
-    StructField,
     StructType,
     TimestampType,
 )
@@ -32,7 +31,7 @@ from undercurrent_glue.curate import (
 )
 from undercurrent_glue.schema import load_source_declaration
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 T1 = dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 T2 = dt.datetime(2024, 5, 2, 8, 0, tzinfo=UTC)
@@ -43,7 +42,7 @@ MAY_1, MAY_2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 # ------------------------------------------------------------------------------------------
 
 #: A valid row of each source table; tests override single columns.
-DEFAULTS: Dict[str, Dict[str, Any]] = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "offices": dict(office_code="1", city="Paris", phone="+33 1", address_line1="43 Rue Jouffroy",
                     address_line2=None, state=None, country="France", postal_code="75017", territory="EMEA",
                     updated_at=T1),
@@ -68,8 +67,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def declared_ddl(declaration: Mapping[str, Any], types: Optional[Mapping[str, str]] = None,
-                 drop: Sequence[str] = (), add: Optional[Mapping[str, str]] = None) -> str:
+def declared_ddl(declaration: Mapping[str, Any], types: Mapping[str, str] | None = None,
+                 drop: Sequence[str] = (), add: Mapping[str, str] | None = None) -> str:
     """The raw file schema: declared columns (types overridable, some dropped), added ones,
     then ``_run_id`` and ``_extracted_at``."""
     types = dict(types or {})
@@ -79,18 +78,18 @@ def declared_ddl(declaration: Mapping[str, Any], types: Optional[Mapping[str, st
 
 
 def raw_rows(table: str, rows: Iterable[Mapping[str, Any]], run_id: str, extracted_at: dt.datetime,
-             declaration: Optional[Mapping[str, Any]] = None, drop: Sequence[str] = (),
-             add: Optional[Mapping[str, str]] = None) -> List[tuple]:
+             declaration: Mapping[str, Any] | None = None, drop: Sequence[str] = (),
+             add: Mapping[str, str] | None = None) -> list[tuple]:
     declaration = declaration or load_source_declaration(table)
     names = [c["name"] for c in declaration["columns"] if c["name"] not in drop] + list(add or {})
     defaults = DEFAULTS.get(table, {})
     return [tuple({**defaults, **row}.get(n) for n in names) + (run_id, extracted_at) for row in rows]
 
 
-def raw_frame(spark, table: str, rows: Iterable[Mapping[str, Any]], run_id: str = "jr_1",
+def raw_frame(spark: SparkSession, table: str, rows: Iterable[Mapping[str, Any]], run_id: str = "jr_1",
               extracted_at: dt.datetime = T1, ingest_date: dt.date = MAY_1,
-              declaration: Optional[Mapping[str, Any]] = None, types: Optional[Mapping[str, str]] = None,
-              drop: Sequence[str] = (), add: Optional[Mapping[str, str]] = None, incremental: bool = True):
+              declaration: Mapping[str, Any] | None = None, types: Mapping[str, str] | None = None,
+              drop: Sequence[str] = (), add: Mapping[str, str] | None = None, incremental: bool = True) -> DataFrame:
     """Raw rows as the job reads them: file columns plus ``ingest_date`` (and ``run_id``)."""
     from pyspark.sql import functions as F
 
@@ -102,9 +101,9 @@ def raw_frame(spark, table: str, rows: Iterable[Mapping[str, Any]], run_id: str 
     return df.withColumn("run_id", F.lit(run_id)) if incremental else df
 
 
-def write_raw(spark, raw_root: Path, table: str, rows: Iterable[Mapping[str, Any]], ingest_date: dt.date,
-              run_id: str = "jr_1", extracted_at: dt.datetime = T1, types: Optional[Mapping[str, str]] = None,
-              drop: Sequence[str] = (), add: Optional[Mapping[str, str]] = None) -> Path:
+def write_raw(spark: SparkSession, raw_root: Path, table: str, rows: Iterable[Mapping[str, Any]], ingest_date: dt.date,
+              run_id: str = "jr_1", extracted_at: dt.datetime = T1, types: Mapping[str, str] | None = None,
+              drop: Sequence[str] = (), add: Mapping[str, str] | None = None) -> Path:
     """Write rows in the raw layout under ``<raw_root>/<table>/ingest_date=D/[run_id=R/]``."""
     declaration = load_source_declaration(table)
     directory = raw_root / table / f"ingest_date={ingest_date.isoformat()}"
@@ -161,11 +160,14 @@ def quarantined(result):
 # Drift guard (schema only, no Spark job)
 # ------------------------------------------------------------------------------------------
 
-def raw_schema(table: str, types=None, drop=(), add=None) -> StructType:
+def raw_schema(table: str, types: Mapping[str, str] | None = None, drop: Sequence[str] = (),
+               add: Mapping[str, str] | None = None) -> StructType:
     from pyspark.sql.types import _parse_datatype_string
 
     ddl = declared_ddl(load_source_declaration(table), types, drop, add) + ", ingest_date date, run_id string"
-    return _parse_datatype_string(ddl)
+    schema = _parse_datatype_string(ddl)
+    assert isinstance(schema, StructType)  # a list of columns parses as a struct
+    return schema
 
 
 def test_an_unchanged_raw_schema_has_no_drift(spark):

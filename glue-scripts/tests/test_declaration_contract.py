@@ -172,7 +172,8 @@ def test_the_order_and_the_curate_order_are_one_function():
 
 
 def things(name, *references):
-    return {"name": name, "quality": [{"rule": "references", "column": "x", "dataset": r, "key": "y", "action": "warn"} for r in references]}
+    rules = [{"rule": "references", "column": "x", "dataset": r, "key": "y", "action": "warn"} for r in references]
+    return {"name": name, "quality": rules}
 
 
 def test_the_order_ignores_self_references_and_breaks_ties_by_name():

@@ -26,7 +26,7 @@ from undercurrent_glue import extract
 from undercurrent_glue.extract import SchemaDriftError
 from undercurrent_glue.schema import load_source_declaration
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MAY_1 = dt.date(2024, 5, 1)
 EXTRACTED_AT = dt.datetime(2024, 5, 1, 2, 30, tzinfo=UTC)
 
@@ -237,6 +237,7 @@ def test_conform_casts_jdbc_types_to_the_declared_types_and_keeps_the_values(spa
 
     result = extract.conform(source, load_source_declaration("payments"), MAY_1, "jr_1", EXTRACTED_AT)
     row = result.df.withColumn("_updated_us", F.unix_micros("updated_at")).first()
+    assert row is not None
 
     assert [(f.name, f.dataType) for f in result.df.schema.fields[:5]] == [
         ("customer_number", IntegerType()),
@@ -314,7 +315,8 @@ def test_extracted_at_and_zone_less_datetimes_are_utc_instants_whatever_the_sess
     row = explicit.select(
         F.unix_micros("_extracted_at").alias("extracted"), F.unix_micros("updated_at").alias("updated"), "ingest_date"
     ).first()
-    default_extracted = default.select(F.unix_micros("_extracted_at")).first()[0]
+    assert row is not None
+    default_extracted = default.select(F.unix_micros("_extracted_at")).take(1)[0][0]
     after = dt.datetime.now(UTC)
 
     assert row["extracted"] == micros(dt.datetime(2024, 4, 30, 22, 30, tzinfo=UTC))

@@ -18,7 +18,7 @@ from undercurrent_glue.schema import SOURCE_TABLES, load_declaration, load_sourc
 
 AS_OF = dt.date(2025, 6, 30)
 SCALE = 0.05
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SHIPPED = ("Shipped", "Resolved", "Disputed")
 
 

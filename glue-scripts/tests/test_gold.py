@@ -8,13 +8,13 @@ click events as the clickstream job does (partitioned by event_date, ingest_date
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any
 
 import pytest
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from undercurrent_glue import gold, iceberg
@@ -24,7 +24,7 @@ D, T = dt.date, dt.datetime
 CATALOG = "glue_catalog"
 EXTRACTED_AT = T(2024, 6, 1, 3, 0)
 
-_DEFAULTS: Dict[str, Dict[str, Any]] = {
+_DEFAULTS: dict[str, dict[str, Any]] = {
     "customers": {
         "customer_name": "Atelier graphique",
         "contact_last_name": "Schmitt",
@@ -110,10 +110,10 @@ def click(
     event_time: dt.datetime,
     event_type: str = "page_view",
     session_id: str = "s1",
-    customer_number: Optional[int] = None,
-    product_code: Optional[str] = None,
-    ingest_date: Optional[dt.date] = None,
-) -> Dict[str, Any]:
+    customer_number: int | None = None,
+    product_code: str | None = None,
+    ingest_date: dt.date | None = None,
+) -> dict[str, Any]:
     """One curated click event (event_date = UTC date of event_time)."""
     return {
         "event_id": event_id,
@@ -140,7 +140,7 @@ def write_events(spark: SparkSession, path: Path, events: Iterable[Mapping[str, 
     events_df(spark, events).write.mode("overwrite").partitionBy("event_date", "ingest_date").parquet(str(path))
 
 
-def as_dicts(df: DataFrame, order_by: List[str]) -> List[Dict[str, Any]]:
+def as_dicts(df: DataFrame, order_by: list[str]) -> list[dict[str, Any]]:
     return [row.asDict() for row in df.orderBy(*order_by).collect()]
 
 
@@ -205,7 +205,8 @@ def test_dim_employee_joins_each_employee_with_its_office(spark):
     assert_declared_columns(dim, "dim_employee")
     rows = as_dicts(dim, ["employee_number"])
     assert [
-        (r["employee_number"], r["reports_to"], r["office_code"], r["office_city"], r["office_state"], r["office_country"], r["office_territory"])
+        (r["employee_number"], r["reports_to"], r["office_code"], r["office_city"], r["office_state"], r["office_country"],
+         r["office_territory"])
         for r in rows
     ] == [
         (1002, None, "1", "San Francisco", "CA", "USA", "NA"),
@@ -223,7 +224,7 @@ def empty_dim_customer(spark):
     return spark.createDataFrame([], declared_struct("dim_customer"))
 
 
-def scd2(spark, dim: DataFrame, customer_rows: List[Dict[str, Any]]) -> DataFrame:
+def scd2(spark: SparkSession, dim: DataFrame, customer_rows: list[dict[str, Any]]) -> DataFrame:
     changes = gold.customer_changes(curated_df(spark, "customers", customer_rows), dim)
     return gold.apply_customer_changes(dim, changes).localCheckpoint()
 
@@ -241,7 +242,7 @@ def test_dim_customer_keeps_history_as_type_2_versions(spark):
     ]
 
     # 103 moves (city), 112 only gets a newer updated_at (no tracked change), 119 is new.
-    day2 = [
+    day2: list[dict[str, Any]] = [
         {"customer_number": 103, "city": "Lyon", "updated_at": T(2024, 3, 1, 12)},
         {"customer_number": 112, "customer_name": "Signal Gift Stores", "updated_at": T(2024, 3, 5)},
         {"customer_number": 119, "credit_limit": None, "updated_at": T(2024, 3, 2)},
@@ -327,8 +328,8 @@ def test_fact_order_line_resolves_the_customer_version_valid_at_the_order_date(s
 
     assert_declared_columns(fact, "fact_order_line")
     old, new = versions[T(2024, 3, 1)], versions[T(2024, 5, 1, 12)]
-    product_key = dim_product.first()["product_key"]
-    employee_key = dim_employee.first()["employee_key"]
+    product_key = dim_product.take(1)[0]["product_key"]
+    employee_key = dim_employee.take(1)[0]["employee_key"]
     rows = as_dicts(fact, ["order_number", "order_line_number"])
     assert [
         (r["order_number"], r["order_line_number"], r["customer_key"], r["product_key"], r["employee_key"], r["amount"])
@@ -351,9 +352,9 @@ def test_fact_order_line_resolves_the_customer_version_valid_at_the_order_date(s
     assert rows[3]["status"] == "In Process"
 
 
-def test_fact_order_line_joins_the_lines_to_their_orders_without_broadcasting_the_lines(spark, tmp_path):
+def test_fact_order_line_joins_the_lines_to_their_orders_without_broadcasting_the_lines(spark: SparkSession, tmp_path: Path) -> None:
     # Read from Parquet, as the job reads them: a small file makes Spark's size estimate small.
-    def parquet(table: str, rows: List[Dict[str, Any]]) -> DataFrame:
+    def parquet(table: str, rows: list[dict[str, Any]]) -> DataFrame:
         curated_df(spark, table, rows).write.parquet(str(tmp_path / table))
         return spark.read.parquet(str(tmp_path / table))
 
@@ -401,6 +402,7 @@ def test_deduplicate_events_keeps_the_earliest_copy_and_only_the_columns_the_out
     assert [(r["event_id"], r["session_id"]) for r in deduplicated.orderBy("event_id").collect()] == [
         ("e1", "s-c"), ("e2", "s-a"), ("e3", "s1"), ("e4", "s1")]
     e4 = deduplicated.where("event_id = 'e4'").first()
+    assert e4 is not None
     assert (e4["event_type"], e4["customer_number"]) == ("product_view", 9)
 
 
@@ -562,8 +564,9 @@ def test_dim_date_spans_whole_years_of_the_dates_used(spark):
     assert_declared_columns(dim, "dim_date")
     assert dim.count() == 365 + 366 + 365
     bounds = dim.agg(F.min("full_date"), F.max("full_date"), F.countDistinct("date_key")).first()
+    assert bounds is not None
     assert tuple(bounds) == (D(2023, 1, 1), D(2025, 12, 31), 1096)
-    assert dim.filter("date_key = 20240501").first().asDict() == {
+    assert dim.filter("date_key = 20240501").take(1)[0].asDict() == {
         "date_key": 20240501,
         "full_date": D(2024, 5, 1),
         "year": 2024,
@@ -576,6 +579,7 @@ def test_dim_date_spans_whole_years_of_the_dates_used(spark):
         "is_weekend": False,
     }
     sunday = dim.filter("date_key = 20240505").first()
+    assert sunday is not None
     assert (sunday["day_of_week"], sunday["day_name"], sunday["is_weekend"]) == (7, "Sunday", True)
     assert gold.build_dim_date(spark, spark.createDataFrame([], "d date")).count() == 0
 
@@ -643,7 +647,8 @@ def test_ensure_table_rejects_a_table_that_drifted_from_its_declaration(spark, d
     spark.sql(f"DROP TABLE IF EXISTS glue_catalog.{database}.dim_date")
     spark.sql(f"CREATE TABLE glue_catalog.{database}.dim_date ({ddl}) USING iceberg")
 
-    with pytest.raises(iceberg.TableMismatchError, match=f"Gold table 'glue_catalog.{database}.dim_date' does not match its declaration: {message}"):
+    expected = f"Gold table 'glue_catalog.{database}.dim_date' does not match its declaration: {message}"
+    with pytest.raises(iceberg.TableMismatchError, match=expected):
         iceberg.ensure_table(spark, CATALOG, database, load_gold_declaration("dim_date"), "s3://x/")
 
 
@@ -653,7 +658,8 @@ def test_ensure_table_rejects_another_partition_spec(spark):
     spark.sql(
         f"CREATE TABLE glue_catalog.gold_ensure_days.daily_product_views ({columns}) USING iceberg PARTITIONED BY (days(event_date))"
     )
-    with pytest.raises(iceberg.TableMismatchError, match=r"is partitioned by days\(event_date\); its declaration needs months\(event_date\)"):
+    expected = r"is partitioned by days\(event_date\); its declaration needs months\(event_date\)"
+    with pytest.raises(iceberg.TableMismatchError, match=expected):
         iceberg.ensure_table(spark, CATALOG, "gold_ensure_days", load_gold_declaration("daily_product_views"), "s3://x/")
 
 

@@ -6,17 +6,19 @@ import datetime as dt
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from local.jobs import load_job
-
 from test_gold import CATALOG, D, T, click, declared_struct, write_curated, write_events
 from undercurrent_glue import gold, iceberg
-from undercurrent_glue.metrics import DATA_QUALITY_FAILURES, ROWS_WRITTEN, RecordingSink
+from undercurrent_glue.metrics import DATA_QUALITY_FAILURES, ROWS_WRITTEN, MetricsSink, RecordingSink
 from undercurrent_glue.quality import DataQualityError
 from undercurrent_glue.schema import GOLD_TABLES
+
+if TYPE_CHECKING:
+    from pyspark.sql import Row, SparkSession
 
 MONTHLY = {"fact_order_line": "order_date", "clickstream_sessions": "session_date", "daily_product_views": "event_date"}
 
@@ -29,13 +31,13 @@ def job():
 class Lake:
     """Local curated inputs and the gold database of one test."""
 
-    def __init__(self, spark, root: Path, database: str):
+    def __init__(self, spark: SparkSession, root: Path, database: str) -> None:
         self.spark = spark
         self.curated = root / "curated"
         self.clicks = self.curated / "clickstream_events"
         self.database = database
 
-    def write(self, customers: List[Dict], orders: List[Dict], order_lines: List[Dict], events: List[Dict]) -> None:
+    def write(self, customers: list[dict], orders: list[dict], order_lines: list[dict], events: list[dict]) -> None:
         spark = self.spark
         write_curated(spark, self.curated, "customers", customers)
         write_curated(spark, self.curated, "employees", [{"employee_number": 1370}, {"employee_number": 1102, "reports_to": None}])
@@ -46,8 +48,8 @@ class Lake:
         write_curated(spark, self.curated, "order_lines", order_lines)
         write_events(spark, self.clicks, events)
 
-    def run(self, job, sink=None) -> Dict[str, int]:
-        return job.run(
+    def run(self, job: Any, sink: MetricsSink | None = None) -> dict[str, int]:
+        written: dict[str, int] = job.run(
             self.spark,
             str(self.curated) + "/",
             str(self.clicks) + "/",
@@ -57,11 +59,12 @@ class Lake:
             sink or RecordingSink("CuratedToGold"),
             create_namespace=True,
         )
+        return written
 
     def table(self, name: str) -> str:
         return f"{CATALOG}.{self.database}.{name}"
 
-    def rows(self, name: str) -> List[tuple]:
+    def rows(self, name: str) -> list[tuple]:
         df = self.spark.table(self.table(name))
         return sorted((tuple(r) for r in df.collect()), key=repr)
 
@@ -69,7 +72,7 @@ class Lake:
         return self.spark.table(self.table(name) + ".snapshots").count()
 
 
-CUSTOMERS_1 = [
+CUSTOMERS_1: list[dict[str, Any]] = [
     {"customer_number": 103, "sales_rep_employee_number": 1370, "updated_at": T(2024, 3, 1)},
     {"customer_number": 112, "sales_rep_employee_number": None, "updated_at": T(2024, 3, 1)},
 ]
@@ -93,7 +96,7 @@ EVENTS = [
 ]
 
 
-CUSTOMERS_2 = [
+CUSTOMERS_2: list[dict[str, Any]] = [
     # 103 moves on 2024-05-01 (after order 10101, before the new order 10103), 112 only gets a
     # newer updated_at (no tracked change), 119 is new.
     {"customer_number": 103, "city": "Lyon", "sales_rep_employee_number": 1102, "updated_at": T(2024, 5, 1, 8)},
@@ -105,7 +108,7 @@ ORDERS_2 = ORDERS[:2] + [{"order_number": 10103, "order_date": D(2024, 5, 2), "c
 LINES_2 = LINES[:3] + [{"order_number": 10103, "product_code": "S10_1678", "quantity_ordered": 2}]
 
 
-def collect(spark, lake: Lake, name: str, *order_by: str):
+def collect(spark: SparkSession, lake: Lake, name: str, *order_by: str) -> list[Row]:
     return spark.table(lake.table(name)).orderBy(*order_by).collect()
 
 
@@ -114,7 +117,7 @@ def history(spark, tmp_path_factory, job):
     """One lake through three runs: input 1, the same again, input 2 (a rerun of input 2 adds no
     MERGE either: test_gold checks that customer_changes of the same input is empty)."""
     lake = Lake(spark, tmp_path_factory.mktemp("gold-job"), "gold_job")
-    state = {"lake": lake, "sink": RecordingSink("CuratedToGold")}
+    state: dict[str, Any] = {"lake": lake, "sink": RecordingSink("CuratedToGold")}
     lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
     state["written_1"] = lake.run(job, state["sink"])
     state["rows_1"] = {name: lake.rows(name) for name in GOLD_TABLES}

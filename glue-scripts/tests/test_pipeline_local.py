@@ -22,7 +22,7 @@ from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 
 AS_OF = dt.date(2025, 6, 30)
-NOW = dt.datetime(2025, 6, 30, 6, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 6, 30, 6, 0, tzinfo=dt.UTC)
 SCALE = 0.02
 
 

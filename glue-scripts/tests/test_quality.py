@@ -12,7 +12,7 @@ from undercurrent_glue import quality
 from undercurrent_glue.quality import DataQualityError, Rule, evaluate, load_rules, measure, row_failures
 from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 
 DECLARATION = {
@@ -90,7 +90,8 @@ PREFIX = "Data-quality rules of 'things': quality[0]: "
         ("not_null", "curated", "must be an object with 'rule' and 'action'"),
         ({"rule": "not_null", "columns": ["nope"], "action": "warn"}, "curated", "'columns' names 'nope', which is not a declared column"),
         ({"rule": "range", "column": "nope", "min": 0, "action": "warn"}, "curated", "'column' is 'nope', which is not a declared column"),
-        ({"rule": "range", "column": "amount", "min": 0, "action": "drop"}, "curated", "range has action 'drop'; allowed: quarantine, block, warn"),
+        ({"rule": "range", "column": "amount", "min": 0, "action": "drop"}, "curated",
+         "range has action 'drop'; allowed: quarantine, block, warn"),
         ({"rule": "unique", "columns": ["amount"], "action": "quarantine"}, "curated",
          "unique has action 'quarantine' (quarantine is for row-level rules of source tables only); allowed: block, warn"),
         ({"rule": "range", "column": "amount", "min": 0, "action": "quarantine"}, "gold", "allowed: block, warn"),
@@ -99,16 +100,20 @@ PREFIX = "Data-quality rules of 'things': quality[0]: "
         ({"rule": "range", "column": "amount", "min": 5, "max": 1, "action": "warn"}, "curated", "'min' (5) is greater than 'max' (1)"),
         ({"rule": "range", "column": "amount", "min": "0", "action": "warn"}, "curated", "'min' must be a number"),
         ({"rule": "range", "column": "status", "min": 0, "action": "warn"}, "curated", "range needs a numeric column; 'status' is string"),
-        ({"rule": "allowed_values", "column": "status", "values": [], "action": "warn"}, "curated", "'values' must be a non-empty list of strings"),
+        ({"rule": "allowed_values", "column": "status", "values": [], "action": "warn"}, "curated",
+         "'values' must be a non-empty list of strings"),
         ({"rule": "references", "column": "customer_number", "dataset": "clients", "key": "id", "action": "warn"}, "curated",
          "'dataset' is 'clients', which is not a source table"),
         ({"rule": "references", "column": "customer_number", "dataset": "customers", "key": "id", "action": "warn"}, "curated",
          "'key' is 'id', which is not a column of 'customers'"),
         ({"rule": "references", "column": "customer_number", "action": "warn"}, "curated", "references needs field(s) dataset, key"),
-        ({"rule": "freshness", "column": "amount", "max_age_hours": 1, "action": "warn"}, "curated", "freshness needs a timestamp or date column"),
-        ({"rule": "freshness", "column": "updated_at", "max_age_hours": 0, "action": "warn"}, "curated", "'max_age_hours' must be a number > 0"),
+        ({"rule": "freshness", "column": "amount", "max_age_hours": 1, "action": "warn"}, "curated",
+         "freshness needs a timestamp or date column"),
+        ({"rule": "freshness", "column": "updated_at", "max_age_hours": 0, "action": "warn"}, "curated",
+         "'max_age_hours' must be a number > 0"),
         ({"rule": "row_count", "min": -1, "action": "block"}, "curated", "'min' must be a whole number >= 0"),
-        ({"rule": "completeness", "column": "amount", "min_ratio": 1.5, "action": "warn"}, "curated", "'min_ratio' must be a number from 0 to 1"),
+        ({"rule": "completeness", "column": "amount", "min_ratio": 1.5, "action": "warn"}, "curated",
+         "'min_ratio' must be a number from 0 to 1"),
         ({"rule": "not_null", "columns": ["status"], "action": "warn"}, "curated",
          "rule name 'not_null:status' is already used by an implicit rule"),
     ],
@@ -138,7 +143,7 @@ T = dt.datetime(2024, 5, 3, 0, 0, tzinfo=UTC)
 def things(spark, *rows):
     defaults = (1, 103, Decimal("5.00"), "Open", dt.date(2024, 5, 2), T)
     return spark.createDataFrame([tuple(r.get(k, d) for k, d in zip(
-        ("thing_id", "customer_number", "amount", "status", "seen_on", "updated_at"), defaults)) for r in rows], SCHEMA)
+        ("thing_id", "customer_number", "amount", "status", "seen_on", "updated_at"), defaults, strict=True)) for r in rows], SCHEMA)
 
 
 def test_row_failures_name_the_first_failing_quarantine_rule(spark):

@@ -68,7 +68,7 @@ _DQDL = [
     (re.compile(rf"^ColumnValues {_S} in \[(.*)\]$"), lambda m: ("allowed_values", [_text(m[0])], {"values": _texts(m[1])})),
     (
         re.compile(rf"^ReferentialIntegrity {_S} {_S} = 1\.0$"),
-        lambda m: ("references", [_text(m[0])], dict(zip(("dataset", "key"), _text(m[1]).split(".", 1)))),
+        lambda m: ("references", [_text(m[0])], dict(zip(("dataset", "key"), _text(m[1]).split(".", 1), strict=False))),
     ),
     (
         re.compile(rf"^DataFreshness {_S} <= {_N} hours$"),
@@ -125,7 +125,7 @@ def test_each_rule_enforces_the_parameters_its_rendered_dqdl_states(key, declara
     shared = SHARED[key]["rules"]
     assert len(shared) == len(rules)
 
-    for rule, rendered in zip(rules, shared):
+    for rule, rendered in zip(rules, shared, strict=True):
         kind, columns, params, nulls_pass = read_rule(rendered["dqdl"])
         enforced = as_shared(rule)
         assert (kind, columns, params) == (enforced["kind"], enforced["columns"], enforced["params"]), rule.name

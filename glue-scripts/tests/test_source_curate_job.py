@@ -10,16 +10,19 @@ import py_compile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from local.jobs import load_job
-
 from test_curate import MAY_1, MAY_2, NOW, T2, write_raw
+from undercurrent_glue import quality
 from undercurrent_glue.curate import CurateCounts, SourceCurationError
 from undercurrent_glue.metrics import RecordingSink
-from undercurrent_glue import quality
 from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "source_raw_to_curated.py"
 MAY_3 = dt.date(2024, 5, 3)
@@ -66,7 +69,7 @@ def kept_rdds(spark):
     return set(spark.sparkContext._jsc.getPersistentRDDs().keys())
 
 
-def write_all_tables(spark, lake: Lake):
+def write_all_tables(spark: SparkSession, lake: Lake) -> None:
     """Every source table, with one bad row of each kind where the table has such a rule."""
     raw = lake.raw
     write_raw(spark, raw, "offices", [{"office_code": "1"}, {"office_code": "2", "territory": " emea "}], MAY_1)

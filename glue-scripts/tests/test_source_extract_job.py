@@ -7,16 +7,16 @@ import json
 import py_compile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.jobs import load_job
-
 from undercurrent_glue.extract import SchemaDriftError
 from undercurrent_glue.schema import SOURCE_TABLES, load_source_declaration
 
 JOB_FILE = Path(__file__).resolve().parents[1] / "jobs" / "source_extract.py"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MAY_1, MAY_2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 AT = dt.datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 
@@ -45,7 +45,7 @@ def payments(spark, *checks):
     )
 
 
-def partition_dirs(table_path: Path):
+def partition_dirs(table_path: Path) -> list[str]:
     return sorted({p.parent.relative_to(table_path).as_posix() for p in table_path.rglob("*.parquet")})
 
 
@@ -100,7 +100,7 @@ def test_an_incremental_run_id_used_before_is_refused_instead_of_adding_the_incr
 def test_schema_drift_in_any_table_stops_the_run_before_anything_is_written(job, spark, tmp_path):
     drifted = payments(spark, "A1").drop("amount")
     sources = [(load_source_declaration("offices"), offices(spark, "1")), (load_source_declaration("payments"), drifted)]
-    written = []
+    written: list[Any] = []
 
     with pytest.raises(SchemaDriftError, match="declared column 'amount' .* is missing in source"):
         job.run_tables(spark, sources, f"{tmp_path}/raw/source/", MAY_1, "jr_a", AT, on_written=written.append)
@@ -111,7 +111,7 @@ def test_schema_drift_in_any_table_stops_the_run_before_anything_is_written(job,
 
 def test_each_written_table_is_reported_as_it_is_written_and_logged_as_one_json_line(job, spark, tmp_path):
     sources = [(load_source_declaration("offices"), offices(spark, "1")), (load_source_declaration("payments"), payments(spark, "A1"))]
-    written = []
+    written: list[Any] = []
 
     reports = job.run_tables(spark, sources, f"{tmp_path}/raw/source/", MAY_1, "jr_a", AT, on_written=written.append)
 

@@ -9,7 +9,7 @@
  * read it, against the source, and evaluates every recorded access against the IAM policies
  * of the templates.
  */
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -146,8 +146,21 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     fs.mkdirSync(path.join(s3Root, bucket.ref), { recursive: true });
   }
 
+  // The catalog's tables (a Spark process) are created while the source database starts and is
+  // set up; the workflow starts when both are ready, as on AWS once every resource is created.
+  const tables = catalogTables(assembly);
+  const lakeSpec = path.join(work, 'lake-spec.json');
+  fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables }, null, 1));
+  log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
+  const lakeCreated = runPython(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec]);
+  // Awaited below (and before returning or throwing); this only keeps an early failure from being unhandled meanwhile.
+  lakeCreated.catch(() => undefined);
+
   log(`starting the source database (MariaDB) on 127.0.0.1:${port}`);
-  const server = await startMariaDb(path.join(work, 'mysql'), port);
+  const server = await startMariaDb(path.join(work, 'mysql'), port).catch(async (error: unknown) => {
+    await lakeCreated.catch(() => undefined);
+    throw error;
+  });
   try {
     const secrets = twinSecrets(assembly, server);
     const setup = assembly.resourcesOfType('Custom::SourceDatabaseSetup');
@@ -167,11 +180,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
       log(`${options.env} loads no sample rows (LoadSampleData ${setupProps.LoadSampleData}): the twin inserted them, as the business's application would`);
     }
 
-    const tables = catalogTables(assembly);
-    const lakeSpec = path.join(work, 'lake-spec.json');
-    fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables }, null, 1));
-    log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
-    execFileSync(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await lakeCreated;
 
     const clicks = clickScenario(Math.max(10, Math.round(1000 * options.scale)), new Date(Date.now() - 2 * 3600_000));
     const delivery = deliver(deliveryStream(assembly), clicks.records, new Date(), s3Root);
@@ -209,8 +218,16 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     problems.push(...denials.map(formatDenial));
     return { assembly, execution, runs: glue.runs, lake, problems, source, clicks, accesses, denials };
   } finally {
+    await lakeCreated.catch(() => undefined);
     await server.stop();
   }
+}
+
+/** Runs a Python script of the twin to its end; rejects with its standard error when it fails. */
+function runPython(python: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(python, [...args], { maxBuffer: 64 * 1024 * 1024 }, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 /** The accesses recorded for the jobs' roles (the twin's own setup and reads are recorded for `twin:` principals). */

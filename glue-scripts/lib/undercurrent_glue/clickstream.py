@@ -48,17 +48,15 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Dict, List, NamedTuple, Tuple
+from typing import Any, NamedTuple
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, WindowSpec, functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
 from undercurrent_glue.frames import checkpoint, release
 from undercurrent_glue.ingest_dates import INGEST_DATE
-from undercurrent_glue.metrics import AccountingError, RowCounts  # noqa: F401 - AccountingError is part of this API
-from undercurrent_glue.metrics import check_accounting as _check_accounting
+from undercurrent_glue.metrics import AccountingError, RowCounts, check_accounting as _check_accounting  # noqa: F401 - AccountingError is part of this API
 from undercurrent_glue.schema import load_declaration, spark_type
 from undercurrent_glue.text import trim_whitespace
 
@@ -117,17 +115,17 @@ class ClickstreamResult(NamedTuple):
     counts: ClickstreamCounts
 
 
-@functools.lru_cache(maxsize=None)
-def _declaration() -> Dict[str, Any]:
+@functools.cache
+def _declaration() -> dict[str, Any]:
     return load_declaration(DECLARATION)
 
 
-def declaration() -> Dict[str, Any]:
+def declaration() -> dict[str, Any]:
     """Return a copy of the clickstream event declaration (``schemas/clickstream_event.json``)."""
     return copy.deepcopy(_declaration())
 
 
-def partition_columns() -> List[str]:
+def partition_columns() -> list[str]:
     """Return the curated partition columns in order: ``event_date``, then ``ingest_date``.
 
     Raises:
@@ -143,15 +141,15 @@ def partition_columns() -> List[str]:
     return declared
 
 
-def curated_columns() -> List[str]:
+def curated_columns() -> list[str]:
     """Return the curated columns in order: the declared columns, then the partition columns."""
     return [c["name"] for c in _declaration()["columns"]] + partition_columns()
 
 
-def _rule_specs() -> List[Tuple[str, str, str]]:
+def _rule_specs() -> list[tuple[str, str, str]]:
     """(rule name, kind, column) in checking order; kinds: malformed, missing, allowed, type."""
     decl = _declaration()
-    specs: List[Tuple[str, str, str]] = [(MALFORMED_JSON, "malformed", "")]
+    specs: list[tuple[str, str, str]] = [(MALFORMED_JSON, "malformed", "")]
     specs += [(f"missing_{c['name']}", "missing", c["name"]) for c in decl["columns"] if not c["nullable"]]
     allowed = decl.get("allowed_values", {})
     specs += [(f"invalid_{name}", "allowed", name) for name in allowed]
@@ -163,7 +161,7 @@ def _rule_specs() -> List[Tuple[str, str, str]]:
     return specs
 
 
-def rule_names() -> List[str]:
+def rule_names() -> list[str]:
     """Return every quarantine rule name, in the order the rules are checked."""
     return [name for name, _, _ in _rule_specs()]
 
@@ -328,14 +326,14 @@ def parse_events(lines_df: DataFrame, run_id: str) -> ParseResult:
     return ParseResult(valid, _quarantine_view(classified))
 
 
-def _dedup_order() -> List[str]:
+def _dedup_order() -> list[str]:
     """The columns that rank the copies of one event_id, after ``ingest_date``: ``event_time``,
     then the other declared columns in declared order."""
     others = [c["name"] for c in _declaration()["columns"] if c["name"] not in ("event_id", "event_time")]
     return ["event_time", *others]
 
 
-def _dedup_window(by_ingest_date: bool = True) -> Window:
+def _dedup_window(by_ingest_date: bool = True) -> WindowSpec:
     """Rank rows of one event_id: earliest ingest_date, then event_time, then the smallest
     values of the other declared columns (:func:`_dedup_order`).
 
@@ -445,6 +443,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
         F.sum(F.when(is_hash & (F.col("_rows") > 1), 1)).alias("shared_hashes"),
         F.sum("_no_ingest_date").alias("_no_ingest_date"),
     ).first()
+    assert row is not None  # an aggregate without grouping has exactly one row
     if row["_no_ingest_date"]:
         per_hash.unpersist()
         release(classified)
@@ -468,6 +467,7 @@ def transform_clickstream(lines_df: DataFrame, run_id: str) -> ClickstreamResult
         candidates = valid.withColumn("_hash", id_hash)
         sharing = candidates.join(shared, "_hash", "left_semi")
         exact = sharing.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("event_id").alias("ids")).first()
+        assert exact is not None  # an aggregate without grouping has exactly one row
         duplicates = int(exact["rows"]) - int(exact["ids"])
         singles = candidates.join(shared, "_hash", "left_anti")
         first_copies = sharing.withColumn(_RANK, F.row_number().over(_dedup_window())).filter(F.col(_RANK) == 1)

@@ -37,11 +37,11 @@ the job ``jobs/source_raw_to_curated.py`` reads and writes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, NamedTuple
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions as F
 from pyspark.sql.types import StringType, StructType
 
 from undercurrent_glue import quality
@@ -84,7 +84,7 @@ class DriftChange(NamedTuple):
     column: str
     change: str
     declared: str
-    found: Optional[str] = None
+    found: str | None = None
 
     def describe(self) -> str:
         if self.change == "removed":
@@ -129,7 +129,7 @@ class DriftReport:
     """
 
     table: str
-    added: Tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
 
     @property
     def drifted(self) -> bool:
@@ -160,16 +160,16 @@ class CurateResult(NamedTuple):
     quarantine: DataFrame
     counts: CurateCounts
     drift: DriftReport
-    results: List[quality.RuleResult]
-    cached: Tuple[DataFrame, ...] = ()
+    results: list[quality.RuleResult]
+    cached: tuple[DataFrame, ...] = ()
 
     @property
-    def failures(self) -> List[quality.RuleResult]:
+    def failures(self) -> list[quality.RuleResult]:
         """Failed ``block`` rules: the table must not be published."""
         return [r for r in self.results if r.blocking_failure]
 
     @property
-    def warnings(self) -> List[quality.RuleResult]:
+    def warnings(self) -> list[quality.RuleResult]:
         """Failed ``warn`` rules."""
         return [r for r in self.results if r.warning]
 
@@ -200,7 +200,7 @@ def check_drift(table: str, raw_schema: StructType, declaration: Mapping[str, An
     fields = {f.name: f for f in raw_schema.fields}
     declared_names = [c["name"] for c in declaration["columns"]]
     candidates = [f for f in raw_schema.fields if f.name not in declared_names and f.name not in RAW_EXTRA_COLUMNS]
-    problems: List[DriftChange] = []
+    problems: list[DriftChange] = []
     missing = []
     for column in declaration["columns"]:
         name, declared_type = column["name"], column["type"]
@@ -241,7 +241,7 @@ def _declared_spelling(column: Column, values: Sequence[str]) -> Column:
     return expression.otherwise(column) if expression is not None else column
 
 
-def standardize(raw: DataFrame, declaration: Mapping[str, Any], rules: Sequence[quality.Rule]) -> List[Column]:
+def standardize(raw: DataFrame, declaration: Mapping[str, Any], rules: Sequence[quality.Rule]) -> list[Column]:
     """The declared columns of ``raw``, cast to their declared types and cleaned (see the module doc).
 
     Args:
@@ -251,7 +251,7 @@ def standardize(raw: DataFrame, declaration: Mapping[str, Any], rules: Sequence[
         rules: the table's rules; ``allowed_values`` rules on string columns decide the
             declared spellings.
     """
-    spellings: Dict[str, List[str]] = {}
+    spellings: dict[str, list[str]] = {}
     for rule in rules:
         if rule.kind == quality.ALLOWED_VALUES:
             spellings.setdefault(rule.columns[0], []).extend(rule.params["values"])
@@ -268,7 +268,7 @@ def standardize(raw: DataFrame, declaration: Mapping[str, Any], rules: Sequence[
     return columns
 
 
-def curated_columns(declaration: Mapping[str, Any], drift: DriftReport) -> List[str]:
+def curated_columns(declaration: Mapping[str, Any], drift: DriftReport) -> list[str]:
     """The curated columns, in order: declared, ``_extracted_at``, ``_run_id``, carried columns."""
     return [c["name"] for c in declaration["columns"]] + [EXTRACTED_AT_COLUMN, RUN_ID_COLUMN, *drift.added]
 
@@ -368,13 +368,13 @@ def curate_table(
         F.col(_RAW).alias("record"),
         F.col(quality.FAILED_RULE).alias("rule"),
         F.lit(run_id).cast("string").alias("run_id"),
-        F.lit(now.astimezone(dt.timezone.utc)).cast("timestamp").alias("quarantined_at"),
+        F.lit(now.astimezone(dt.UTC)).cast("timestamp").alias("quarantined_at"),
         F.col(INGEST_DATE),
     )
     return CurateResult(table, curated, quarantine, counts, drift, measurement.results, (ranked,))
 
 
-def dependency_order(tables: Sequence[str], rules_by_table: Mapping[str, Sequence[quality.Rule]]) -> List[str]:
+def dependency_order(tables: Sequence[str], rules_by_table: Mapping[str, Sequence[quality.Rule]]) -> list[str]:
     """Order ``tables`` so that every table comes after the tables its references rules name.
 
     Only references between tables of ``tables`` count; a reference to the table itself is
@@ -389,12 +389,12 @@ def dependency_order(tables: Sequence[str], rules_by_table: Mapping[str, Sequenc
     return reference_order({t: quality.reference_datasets(rules_by_table.get(t, ())) for t in tables})
 
 
-def metrics(counts: Optional[CurateCounts], drift: Optional[DriftReport], drifted: bool,
-            results: Sequence[quality.RuleResult]) -> Dict[str, float]:
+def metrics(counts: CurateCounts | None, drift: DriftReport | None, drifted: bool,
+            results: Sequence[quality.RuleResult]) -> dict[str, float]:
     """The metric values of one table (metric names of :mod:`undercurrent_glue.metrics`)."""
     from undercurrent_glue import metrics as m
 
-    values: Dict[str, float] = {
+    values: dict[str, float] = {
         m.SCHEMA_DRIFT: 1 if drifted else 0,
         m.COLUMNS_ADDED: len(drift.added) if drift else 0,
         m.DATA_QUALITY_WARNINGS: sum(1 for r in results if r.warning),

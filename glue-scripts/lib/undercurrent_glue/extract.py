@@ -47,11 +47,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, functions as F
 from pyspark.sql.types import (
     ByteType,
     CharType,
@@ -64,6 +64,7 @@ from pyspark.sql.types import (
     LongType,
     ShortType,
     StringType,
+    StructField,
     TimestampNTZType,
     TimestampType,
     VarcharType,
@@ -90,9 +91,9 @@ RAW_COMPRESSION = "snappy"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _DATABASE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Decimal digits of the integer types, to decide whether a decimal holds them exactly.
-_INTEGER_DIGITS = {ByteType: 3, ShortType: 5, IntegerType: 10, LongType: 19}
+_INTEGER_DIGITS: dict[type[DataType], int] = {ByteType: 3, ShortType: 5, IntegerType: 10, LongType: 19}
 
 
 class SchemaDriftError(Exception):
@@ -103,7 +104,7 @@ class SchemaDriftError(Exception):
         problems: one :class:`DriftProblem` per missing or incompatible column.
     """
 
-    def __init__(self, table: str, problems: List["DriftProblem"]):
+    def __init__(self, table: str, problems: list[DriftProblem]):
         self.table = table
         self.problems = list(problems)
         details = "; ".join(p.describe() for p in self.problems)
@@ -119,7 +120,7 @@ class DriftProblem(NamedTuple):
     column: str
     kind: str
     declared: str
-    found: Optional[str]
+    found: str | None
 
     def describe(self) -> str:
         if self.kind == "missing":
@@ -134,7 +135,7 @@ class ConformResult(NamedTuple):
     """Output of :func:`conform`: the raw-shaped DataFrame and the undeclared source columns."""
 
     df: DataFrame
-    added_columns: Tuple[str, ...]
+    added_columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,11 @@ class ExtractPlan:
 
     table: str
     mode: str
-    columns: Tuple[str, ...]
-    primary_key: Tuple[str, ...]
-    bookmark_keys: Tuple[str, ...]
-    hash_field: Optional[str]
-    hash_partitions: Optional[int]
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    bookmark_keys: tuple[str, ...]
+    hash_field: str | None
+    hash_partitions: int | None
 
     @property
     def incremental(self) -> bool:
@@ -185,7 +186,7 @@ def plan_for(declaration: Mapping[str, Any]) -> ExtractPlan:
     )
 
 
-def jdbc_connection_options(plan: ExtractPlan, connection_name: str, database: str) -> Dict[str, Any]:
+def jdbc_connection_options(plan: ExtractPlan, connection_name: str, database: str) -> dict[str, Any]:
     """Return the ``connection_options`` for ``glueContext.create_dynamic_frame.from_options(
     connection_type="mysql", ...)`` reading ``plan.table``.
 
@@ -218,7 +219,7 @@ def jdbc_connection_options(plan: ExtractPlan, connection_name: str, database: s
         raise ValueError(
             f"database must be a MySQL database name of letters, digits and '_' (at most 64); got {database!r}."
         )
-    options: Dict[str, Any] = {
+    options: dict[str, Any] = {
         "useConnectionProperties": "true",
         "connectionName": connection_name,
         "dbtable": f"{database}.{plan.table}",
@@ -245,7 +246,7 @@ def transformation_ctx(plan: ExtractPlan) -> str:
     return f"extract_{plan.table}" if plan.incremental else ""
 
 
-def partition_columns(plan: ExtractPlan) -> Tuple[str, ...]:
+def partition_columns(plan: ExtractPlan) -> tuple[str, ...]:
     """Raw partition columns, outermost first: ``ingest_date`` (and ``run_id`` if incremental)."""
     return (INGEST_DATE, RUN_ID_PARTITION) if plan.incremental else (INGEST_DATE,)
 
@@ -257,7 +258,7 @@ def write_mode(plan: ExtractPlan) -> str:
     return "append" if plan.incremental else "overwrite"
 
 
-def write_options(plan: ExtractPlan) -> Dict[str, str]:
+def write_options(plan: ExtractPlan) -> dict[str, str]:
     """Options of the raw Parquet write: snappy, and dynamic partition overwrite.
 
     ``partitionOverwriteMode`` is set for both modes: it is what makes ``overwrite``
@@ -368,7 +369,7 @@ def conform(
     declaration: Mapping[str, Any],
     ingest_date: dt.date,
     run_id: str,
-    extracted_at: Optional[dt.datetime] = None,
+    extracted_at: dt.datetime | None = None,
 ) -> ConformResult:
     """Shape a source table's DataFrame (as read over JDBC) into its raw form.
 
@@ -403,9 +404,9 @@ def conform(
     plan = plan_for(declaration)
     _check_run_arguments(ingest_date, run_id, extracted_at)
     if extracted_at is None:
-        extracted_at = dt.datetime.now(dt.timezone.utc)
+        extracted_at = dt.datetime.now(dt.UTC)
 
-    by_name: Dict[str, Any] = {}
+    by_name: dict[str, StructField] = {}
     for field in df.schema.fields:
         key = field.name.lower()
         if key in by_name:
@@ -415,18 +416,18 @@ def conform(
             )
         by_name[key] = field
 
-    problems: List[DriftProblem] = []
-    selected: List[Column] = []
+    problems: list[DriftProblem] = []
+    selected: list[Column] = []
     for column in declaration["columns"]:
         name, declared_type = column["name"], column["type"]
         declared = spark_type(declared_type, name)
-        field = by_name.get(name)
-        if field is None:
+        found = by_name.get(name)
+        if found is None:
             problems.append(DriftProblem(name, "missing", declared_type, None))
-        elif not cast_is_safe(field.dataType, declared):
-            problems.append(DriftProblem(name, "incompatible_type", declared_type, field.dataType.simpleString()))
+        elif not cast_is_safe(found.dataType, declared):
+            problems.append(DriftProblem(name, "incompatible_type", declared_type, found.dataType.simpleString()))
         else:
-            selected.append(_cast(F.col(f"`{field.name}`"), field.dataType, declared).alias(name))
+            selected.append(_cast(F.col(f"`{found.name}`"), found.dataType, declared).alias(name))
     if problems:
         raise SchemaDriftError(plan.table, problems)
 
@@ -444,7 +445,7 @@ def conform(
     return ConformResult(df.select(*selected, *extras), added)
 
 
-def raw_columns(declaration: Mapping[str, Any]) -> List[str]:
+def raw_columns(declaration: Mapping[str, Any]) -> list[str]:
     """The columns of the conformed DataFrame, in order: declared, metadata, partition columns."""
     plan = plan_for(declaration)
     return [*plan.columns, *METADATA_COLUMNS, *partition_columns(plan)]

@@ -18,7 +18,7 @@ default is an assumption, not verified here.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 
 def checkpoint(df: DataFrame) -> DataFrame:
@@ -39,7 +39,7 @@ def release(df: DataFrame) -> None:
         logical.rdd().unpersist(False)
 
 
-def release_all(spark) -> None:
+def release_all(spark: SparkSession) -> None:
     """Drop every kept (:func:`checkpoint`) or persisted dataset of the session.
 
     A job calls it once its writes are done, so that a following job in the same session

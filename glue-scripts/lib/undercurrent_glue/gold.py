@@ -30,10 +30,9 @@ instant it starts, which the job runs in UTC (as Glue does).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, List
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, Window, functions as F
 
 from undercurrent_glue.schema import load_gold_declaration, load_source_declaration, spark_type, to_struct_type
 
@@ -49,7 +48,7 @@ CUSTOMER_VERSION_TIME = "updated_at"
 MERGE_KEY = "merge_key"
 #: The write order of each gold table within a write task (``ensure_table(sort_by=...)``):
 #: the natural key, after the partition column for the partitioned tables.
-SORT_BY: Dict[str, List[str]] = {
+SORT_BY: dict[str, list[str]] = {
     "dim_customer": ["customer_number", "valid_from"],
     "dim_product": ["product_code"],
     "dim_employee": ["employee_number"],
@@ -60,7 +59,7 @@ SORT_BY: Dict[str, List[str]] = {
 }
 
 
-def gold_columns(table: str) -> List[str]:
+def gold_columns(table: str) -> list[str]:
     """The gold table's column names: declared columns then partition keys."""
     declaration = load_gold_declaration(table)
     return [c["name"] for c in declaration["columns"] + declaration.get("partition_keys", [])]
@@ -141,7 +140,7 @@ def build_dim_employee(employees: DataFrame, offices: DataFrame) -> DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def customer_tracked_columns() -> List[str]:
+def customer_tracked_columns() -> list[str]:
     """The attributes whose change makes a new customer version: every dim_customer column
     taken from the source except the natural key (all non-key columns)."""
     source = [c["name"] for c in load_source_declaration("customers")["columns"]]

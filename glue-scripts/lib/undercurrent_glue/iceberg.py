@@ -32,10 +32,10 @@ is not used on purpose: it would leave partitions that the new input no longer p
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F
 from pyspark.sql.types import DataType, StructField, StructType, TimestampNTZType, TimestampType
 
 from undercurrent_glue.schema import to_struct_type
@@ -45,7 +45,7 @@ TARGET_FILE_SIZE_BYTES = 128 * 1024 * 1024
 #: Properties of every gold table. Copy-on-write for MERGE/UPDATE/DELETE keeps the tables
 #: free of delete files, which every reader (Athena, Redshift Spectrum) handles best;
 #: metadata files beyond the last 20 are removed at commit.
-TABLE_PROPERTIES: Dict[str, str] = {
+TABLE_PROPERTIES: dict[str, str] = {
     "format-version": "2",
     "write.format.default": "parquet",
     "write.parquet.compression-codec": "zstd",
@@ -94,7 +94,7 @@ def declared_schema(declaration: Mapping[str, Any]) -> StructType:
     return StructType([StructField(field.name, field.dataType, True) for field in struct.fields])
 
 
-def month_partition_key(declaration: Mapping[str, Any]) -> Optional[str]:
+def month_partition_key(declaration: Mapping[str, Any]) -> str | None:
     """The partition key to partition by ``months(...)``: the first ``date`` partition key, or None.
 
     Raises:
@@ -110,13 +110,13 @@ def month_partition_key(declaration: Mapping[str, Any]) -> Optional[str]:
     return keys[0]["name"] if keys else None
 
 
-def partition_spec(declaration: Mapping[str, Any]) -> List[str]:
+def partition_spec(declaration: Mapping[str, Any]) -> list[str]:
     """The declared partition spec as Spark prints it, e.g. ``["months(order_date)"]`` (or ``[]``)."""
     key = month_partition_key(declaration)
     return [f"months({key})"] if key else []
 
 
-def write_order(declaration: Mapping[str, Any], sort_by: Optional[Sequence[str]] = None) -> List[str]:
+def write_order(declaration: Mapping[str, Any], sort_by: Sequence[str] | None = None) -> list[str]:
     """The columns the data is sorted by within a write task: ``sort_by`` when given, else
     the first declared column (the surrogate or natural key of every gold table)."""
     return list(sort_by or [declaration["columns"][0]["name"]])
@@ -151,7 +151,7 @@ def check_columns(name: str, found: StructType, declaration: Mapping[str, Any]) 
     for column in found_names:
         if column not in declared_names:
             raise TableMismatchError(f"{prefix}: column '{column}' is not declared (declared: {', '.join(declared_names)}).")
-    for field, expected in zip(found.fields, declared.fields):
+    for field, expected in zip(found.fields, declared.fields, strict=False):
         if field.name.lower() != expected.name:
             raise TableMismatchError(
                 f"{prefix}: column '{expected.name}' is out of order (found '{field.name}' at its position; "
@@ -175,10 +175,10 @@ def table_exists(spark: SparkSession, name: str) -> bool:
         raise
 
 
-def current_partition_spec(spark: SparkSession, name: str) -> List[str]:
+def current_partition_spec(spark: SparkSession, name: str) -> list[str]:
     """The table's partition fields as Spark prints them (``DESCRIBE TABLE``), e.g. ``["months(order_date)"]``."""
     rows = spark.sql(f"DESCRIBE TABLE {name}").collect()
-    spec: List[str] = []
+    spec: list[str] = []
     in_partitioning = False
     for row in rows:
         col_name = (row["col_name"] or "").strip()
@@ -192,7 +192,7 @@ def current_partition_spec(spark: SparkSession, name: str) -> List[str]:
     return spec
 
 
-def table_properties(spark: SparkSession, name: str) -> Dict[str, str]:
+def table_properties(spark: SparkSession, name: str) -> dict[str, str]:
     """The table's properties (``SHOW TBLPROPERTIES``; Iceberg adds ``sort-order`` and others)."""
     return {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
 
@@ -232,7 +232,7 @@ def ensure_table(
     declaration: Mapping[str, Any],
     location: str,
     create_namespace: bool = False,
-    sort_by: Optional[Sequence[str]] = None,
+    sort_by: Sequence[str] | None = None,
 ) -> str:
     """Create the gold table of ``declaration`` if absent, else check and complete it.
 
@@ -282,7 +282,7 @@ def ensure_table(
             for field in spec:
                 spark.sql(f"ALTER TABLE {name} ADD PARTITION FIELD {field}")
         found_properties = table_properties(spark, name)
-        missing: Dict[str, str] = {
+        missing: dict[str, str] = {
             key: value
             for key, value in TABLE_PROPERTIES.items()
             if key not in _CREATE_ONLY_PROPERTIES and found_properties.get(key) != value

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterable, List, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 #: Name of the raw partition column (the Firehose arrival date, UTC).
 INGEST_DATE = "ingest_date"
@@ -59,7 +59,7 @@ def parse_lookback_days(value: str) -> int:
     return number
 
 
-def parse_ingest_dates(value: str) -> List[dt.date]:
+def parse_ingest_dates(value: str) -> list[dt.date]:
     """Parse the ``ingest_dates`` job argument: comma-separated ``YYYY-MM-DD`` dates.
 
     Blanks around each date are ignored; duplicates are dropped. Returns the dates newest
@@ -96,7 +96,7 @@ def parse_ingest_dates(value: str) -> List[dt.date]:
     return sorted(dates, reverse=True)
 
 
-def lookback_window(today: dt.date, lookback_days: int) -> List[dt.date]:
+def lookback_window(today: dt.date, lookback_days: int) -> list[dt.date]:
     """Return ``today``, ``today - 1``, ..., ``today - (lookback_days - 1)``, newest first.
 
     Args:
@@ -122,8 +122,8 @@ def lookback_window(today: dt.date, lookback_days: int) -> List[dt.date]:
 
 
 def resolve_ingest_dates(
-    today: dt.date, lookback_days: Optional[str] = None, ingest_dates: Optional[str] = None
-) -> List[dt.date]:
+    today: dt.date, lookback_days: str | None = None, ingest_dates: str | None = None
+) -> list[dt.date]:
     """Return the ingest dates a run processes, newest first.
 
     Args:
@@ -143,7 +143,7 @@ def resolve_ingest_dates(
     return lookback_window(today, days)
 
 
-def present_arguments(argv: Sequence[str], names: Iterable[str]) -> List[str]:
+def present_arguments(argv: Sequence[str], names: Iterable[str]) -> list[str]:
     """Return the names (in the given order) that appear in ``argv`` as ``--name`` or ``--name=...``.
 
     ``getResolvedOptions`` fails on a requested argument that is absent, so the job asks

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 #: Metric names the jobs publish (the stack's alarms and dashboards use the same names).
 ROWS_IN = "RowsIn"
@@ -62,7 +63,7 @@ def check_accounting(dataset: str, counts: RowCounts) -> None:
         )
 
 
-def count_metrics(counts: RowCounts) -> Dict[str, float]:
+def count_metrics(counts: RowCounts) -> dict[str, float]:
     """The four accounting figures as metric values."""
     return {
         ROWS_IN: counts.rows_in,
@@ -81,7 +82,7 @@ def log_line(job: str, dataset: str, values: Mapping[str, float]) -> str:
     return "metrics " + json.dumps({"job": job, "dataset": dataset, **values}, sort_keys=True)
 
 
-def _check(values: Mapping[str, float]) -> Dict[str, float]:
+def _check(values: Mapping[str, float]) -> dict[str, float]:
     unknown = sorted(set(values) - set(METRIC_NAMES))
     if unknown:
         raise ValueError(f"Unknown metric name(s) {', '.join(unknown)}; known: {', '.join(METRIC_NAMES)}.")
@@ -104,7 +105,7 @@ class MetricsSink:
         print(log_line(self.job, dataset, checked), flush=True)
         self._record(dataset, checked)
 
-    def _record(self, dataset: str, values: Dict[str, float]) -> None:  # pragma: no cover - overridden
+    def _record(self, dataset: str, values: dict[str, float]) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def flush(self) -> None:
@@ -116,9 +117,9 @@ class RecordingSink(MetricsSink):
 
     def __init__(self, job: str = "test"):
         super().__init__(job)
-        self.values: Dict[Tuple[str, str], float] = {}
+        self.values: dict[tuple[str, str], float] = {}
 
-    def _record(self, dataset: str, values: Dict[str, float]) -> None:
+    def _record(self, dataset: str, values: dict[str, float]) -> None:
         for name, value in values.items():
             self.values[(dataset, name)] = value
 
@@ -126,7 +127,7 @@ class RecordingSink(MetricsSink):
 class PrintSink(MetricsSink):
     """Only logs (local runs)."""
 
-    def _record(self, dataset: str, values: Dict[str, float]) -> None:
+    def _record(self, dataset: str, values: dict[str, float]) -> None:
         pass
 
 
@@ -139,15 +140,15 @@ class CloudWatchSink(MetricsSink):
         client: a boto3 CloudWatch client; created on first flush when omitted.
     """
 
-    def __init__(self, job: str, namespace: str, client: Optional[Any] = None):
+    def __init__(self, job: str, namespace: str, client: Any | None = None):
         super().__init__(job)
         if not isinstance(namespace, str) or not _NAMESPACE.match(namespace) or namespace.startswith("AWS/"):
             raise ValueError(f"metrics_namespace must be a custom CloudWatch namespace (not AWS/...); got {namespace!r}.")
         self.namespace = namespace
         self._client = client
-        self._data: List[Dict[str, Any]] = []
+        self._data: list[dict[str, Any]] = []
 
-    def _record(self, dataset: str, values: Dict[str, float]) -> None:
+    def _record(self, dataset: str, values: dict[str, float]) -> None:
         for name, value in values.items():
             self._data.append(
                 {

@@ -57,12 +57,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, NamedTuple
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, functions as F
 from pyspark.sql.types import DateType, DecimalType
 
 #: Zones: ``curated`` for source declarations, ``gold`` for gold declarations.
@@ -93,7 +93,7 @@ KINDS = ROW_KINDS + DATASET_KINDS
 FAILED_RULE = "_failed_rule"
 
 # Fields each kind may have besides "rule" and "action"; required ones first.
-_FIELDS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     NOT_NULL: (("columns",), ()),
     RANGE: (("column",), ("min", "max")),
     ALLOWED_VALUES: (("column", "values"), ()),
@@ -105,7 +105,7 @@ _FIELDS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
 }
 _NUMERIC_PREFIXES = ("int", "bigint", "double", "decimal(")
 _MICROS_PER_HOUR = 3_600_000_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Rule:
     """
 
     kind: str
-    columns: Tuple[str, ...]
+    columns: tuple[str, ...]
     action: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     name: str = ""
@@ -157,7 +157,7 @@ class RuleResult:
 
     rule: Rule
     passed: bool
-    failing: Optional[float]
+    failing: float | None
     detail: str
 
     @property
@@ -175,7 +175,7 @@ class Measurement(NamedTuple):
     """What :func:`measure` returns: the dataset's row count and one result per block/warn rule."""
 
     row_count: int
-    results: List[RuleResult]
+    results: list[RuleResult]
 
 
 class DataQualityError(Exception):
@@ -207,7 +207,7 @@ def rule_name(kind: str, columns: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _declared_types(declaration: Mapping[str, Any]) -> Dict[str, str]:
+def _declared_types(declaration: Mapping[str, Any]) -> dict[str, str]:
     columns = list(declaration.get("columns", [])) + list(declaration.get("partition_keys", []) or [])
     return {c["name"]: c["type"] for c in columns}
 
@@ -216,7 +216,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _reference_columns(dataset: str, zone: str) -> List[str]:
+def _reference_columns(dataset: str, zone: str) -> list[str]:
     """Declared columns of the dataset a ``references`` rule points to (ValueError if unknown)."""
     from undercurrent_glue import schema  # late: schema stays free of this module
 
@@ -240,7 +240,7 @@ def _column(spec: Mapping[str, Any], key: str, types: Mapping[str, str]) -> str:
     return value
 
 
-def _column_list(spec: Mapping[str, Any], types: Mapping[str, str]) -> Tuple[str, ...]:
+def _column_list(spec: Mapping[str, Any], types: Mapping[str, str]) -> tuple[str, ...]:
     value = spec.get("columns")
     if not isinstance(value, list) or not value:
         raise ValueError(f"'columns' must be a non-empty list of declared columns; got {value!r}")
@@ -252,7 +252,7 @@ def _column_list(spec: Mapping[str, Any], types: Mapping[str, str]) -> Tuple[str
     return tuple(value)
 
 
-def _bounds(spec: Mapping[str, Any], integers: bool) -> Dict[str, Any]:
+def _bounds(spec: Mapping[str, Any], integers: bool) -> dict[str, Any]:
     bounds = {k: spec[k] for k in ("min", "max") if k in spec}
     if not bounds:
         raise ValueError("needs 'min' and/or 'max'")
@@ -283,8 +283,8 @@ def _explicit_rule(spec: Any, types: Mapping[str, str], zone: str) -> Rule:
     missing = [k for k in required if k not in spec]
     if missing:
         raise ValueError(f"{kind} needs field(s) {', '.join(missing)}")
-    action = spec.get("action")
-    allowed = (QUARANTINE, BLOCK, WARN) if kind in ROW_KINDS else (BLOCK, WARN)
+    action: str | None = spec.get("action")
+    allowed: tuple[str, ...] = (QUARANTINE, BLOCK, WARN) if kind in ROW_KINDS else (BLOCK, WARN)
     if zone == GOLD:
         allowed = tuple(a for a in allowed if a != QUARANTINE)
     if action not in allowed:
@@ -293,7 +293,7 @@ def _explicit_rule(spec: Any, types: Mapping[str, str], zone: str) -> Rule:
             why = " (quarantine is for row-level rules of source tables only)"
         raise ValueError(f"{kind} has action {action!r}{why}; allowed: {', '.join(allowed)}")
 
-    params: Dict[str, Any] = {}
+    params: dict[str, Any] = {}
     if kind in (NOT_NULL, UNIQUE):
         columns = _column_list(spec, types)
     elif kind == ROW_COUNT:
@@ -339,7 +339,7 @@ def _explicit_rule(spec: Any, types: Mapping[str, str], zone: str) -> Rule:
     return Rule(kind, columns, action, params)
 
 
-def implicit_rules(declaration: Mapping[str, Any], zone: str) -> List[Rule]:
+def implicit_rules(declaration: Mapping[str, Any], zone: str) -> list[Rule]:
     """The rules derived from the declaration: not_null per non-nullable column, unique on
     ``primary_key``, allowed_values per ``allowed_values`` key (see the module doc)."""
     _check_zone(zone)
@@ -358,7 +358,7 @@ def _check_zone(zone: str) -> None:
         raise ValueError(f"zone must be one of {', '.join(ZONES)}; got {zone!r}.")
 
 
-def load_rules(declaration: Mapping[str, Any], zone: str) -> List[Rule]:
+def load_rules(declaration: Mapping[str, Any], zone: str) -> list[Rule]:
     """Return the declaration's rules: implicit ones first, then ``"quality"`` in written order.
 
     Args:
@@ -399,7 +399,7 @@ def load_rules(declaration: Mapping[str, Any], zone: str) -> List[Rule]:
     return rules
 
 
-def reference_datasets(rules: Sequence[Rule]) -> List[str]:
+def reference_datasets(rules: Sequence[Rule]) -> list[str]:
     """The datasets the ``references`` rules point to, unique, in rule order."""
     return list(dict.fromkeys(r.params["dataset"] for r in rules if r.kind == REFERENCES))
 
@@ -417,10 +417,10 @@ def _literal(df: DataFrame, column: str, value: Any) -> Column:
 
 def _attach_references(
     df: DataFrame, rules: Sequence[Rule], references: Mapping[str, DataFrame]
-) -> Tuple[DataFrame, Dict[str, str]]:
+) -> tuple[DataFrame, dict[str, str]]:
     """Left-join the distinct keys of each references rule's dataset; return the frame and,
     per rule name, the marker column that is true when the row's value was found."""
-    markers: Dict[str, str] = {}
+    markers: dict[str, str] = {}
     for index, rule in enumerate(rules):
         if rule.kind != REFERENCES:
             continue
@@ -489,7 +489,7 @@ def row_failures(df: DataFrame, rules: Sequence[Rule], references: Mapping[str, 
     return flagged.select(*[F.col(f"`{c}`") for c in columns], first.alias(FAILED_RULE))
 
 
-def _age_hours(now: dt.datetime, micros: Optional[int]) -> Optional[float]:
+def _age_hours(now: dt.datetime, micros: int | None) -> float | None:
     if micros is None:
         return None
     now_micros = (now - _EPOCH) // dt.timedelta(microseconds=1)
@@ -529,8 +529,8 @@ def measure(
     checked = [r for r in rules if r.action in (BLOCK, WARN)]
     known_unique = [r for r in checked if r.kind == UNIQUE and unique_by and set(r.columns) == set(unique_by)]
     frame, markers = _attach_references(df, checked, references)
-    aggregates: List[Column] = [F.count(F.lit(1)).alias("__rows")]
-    distinct_counts: List[Column] = []
+    aggregates: list[Column] = [F.count(F.lit(1)).alias("__rows")]
+    distinct_counts: list[Column] = []
     for index, rule in enumerate(checked):
         alias = f"__m{index}"
         if rule.row_level:
@@ -596,7 +596,7 @@ def _result(rule: Rule, value: Any, rows: int, now: dt.datetime) -> RuleResult:
 
 def evaluate(
     df: DataFrame, rules: Sequence[Rule], references: Mapping[str, DataFrame], now: dt.datetime
-) -> List[RuleResult]:
+) -> list[RuleResult]:
     """Check every ``block``/``warn`` rule on ``df``; one result per rule, in rule order.
 
     One Spark action (see :func:`measure`). Raise :class:`DataQualityError` on the

@@ -43,7 +43,8 @@ import importlib.resources
 import json
 import pkgutil
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pyspark.sql.types import (
     BooleanType,
@@ -62,7 +63,7 @@ from pyspark.sql.types import (
 #: Glue/Hive type strings a declaration may use, besides ``decimal(p,s)``.
 SUPPORTED_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp")
 
-_SIMPLE_TYPES: Dict[str, DataType] = {
+_SIMPLE_TYPES: dict[str, DataType] = {
     "string": StringType(),
     "int": IntegerType(),
     "bigint": LongType(),
@@ -121,7 +122,7 @@ DECLARATION_KINDS = (DATASET, SOURCE, GOLD)
 DECLARATION_SCHEMA = "declaration.schema.json"
 
 _LABELS = {DATASET: "Declaration", SOURCE: "Source declaration", GOLD: "Gold declaration"}
-_validators: Dict[str, Any] = {}
+_validators: dict[str, Any] = {}
 
 
 def _read_json(resource: str) -> Any:
@@ -143,7 +144,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"Declaration kind must be one of {', '.join(DECLARATION_KINDS)}; got {kind!r}.")
 
 
-def schema_validator(kind: str) -> Optional[Any]:
+def schema_validator(kind: str) -> Any | None:
     """The jsonschema validator of ``#/$defs/<kind>`` of :data:`DECLARATION_SCHEMA`, or None
     where jsonschema is not installed (on Glue). Built once per kind."""
     _check_kind(kind)
@@ -171,7 +172,7 @@ def field_path(parts: Iterable[Any]) -> str:
     return text or "declaration"
 
 
-def _schema_error(error: Any) -> Tuple[List[Any], str]:
+def _schema_error(error: Any) -> tuple[list[Any], str]:
     """A jsonschema error as (path, problem), worded like ``schemaProblem`` in lib/lake/datasets.ts."""
     path = list(error.absolute_path)
     keyword, instance, schema = error.validator, error.instance, error.schema
@@ -191,7 +192,7 @@ def _schema_error(error: Any) -> Tuple[List[Any], str]:
     return path, f"must be {description} (got {_json(instance)})" if description else error.message
 
 
-def schema_problem(declaration: Any, kind: str) -> Optional[str]:
+def schema_problem(declaration: Any, kind: str) -> str | None:
     """The first problem the JSON Schema finds, ``'<field>' <problem>``, or None (also when
     jsonschema is not installed). Of several, the one deepest in the declaration, then the first."""
     validator = schema_validator(kind)
@@ -204,7 +205,7 @@ def schema_problem(declaration: Any, kind: str) -> Optional[str]:
     return f"'{field_path(path)}' {problem}"
 
 
-def semantic_problem(declaration: Mapping[str, Any], kind: str, stem: Optional[str] = None) -> Optional[str]:
+def semantic_problem(declaration: Mapping[str, Any], kind: str, stem: str | None = None) -> str | None:
     """The first problem that JSON Schema cannot express, ``'<field>' <problem>``, or None.
 
     For a declaration of the documented shape: every column name once (columns, then
@@ -215,7 +216,7 @@ def semantic_problem(declaration: Mapping[str, Any], kind: str, stem: Optional[s
     ``semanticProblem`` in lib/lake/datasets.ts is the same function.
     """
     _check_kind(kind)
-    seen: Dict[str, str] = {}
+    seen: dict[str, str] = {}
     for group in ("columns", "partition_keys"):
         for index, column in enumerate(declaration.get(group) or []):
             where = f"{group}[{index}]"
@@ -250,7 +251,7 @@ def semantic_problem(declaration: Mapping[str, Any], kind: str, stem: Optional[s
     return None
 
 
-def declaration_problem(declaration: Any, kind: str = DATASET, stem: Optional[str] = None) -> Optional[str]:
+def declaration_problem(declaration: Any, kind: str = DATASET, stem: str | None = None) -> str | None:
     """The first problem of a declaration, ``'<field>' <problem>``: the JSON Schema's
     (:func:`schema_problem`), else the semantic checks' (:func:`semantic_problem`); None when valid."""
     problem = schema_problem(declaration, kind)
@@ -263,7 +264,7 @@ def declaration_problem(declaration: Any, kind: str = DATASET, stem: Optional[st
         return f"'declaration' does not have the documented shape ({type(error).__name__}: {error})"
 
 
-def validate_declaration(declaration: Any, kind: str = DATASET, stem: Optional[str] = None) -> None:
+def validate_declaration(declaration: Any, kind: str = DATASET, stem: str | None = None) -> None:
     """Check a declaration against ``#/$defs/<kind>`` of :data:`DECLARATION_SCHEMA` and the
     semantic checks (:func:`declaration_problem`).
 
@@ -284,7 +285,7 @@ def validate_declaration(declaration: Any, kind: str = DATASET, stem: Optional[s
     raise ValueError(f"{_LABELS[kind]} '{label or '<unnamed>'}': {problem}.")
 
 
-def _declaration_stems(directory: str) -> Tuple[str, ...]:
+def _declaration_stems(directory: str) -> tuple[str, ...]:
     """The stems of the ``*.json`` files in the package directory ``directory``, sorted.
 
     Through :mod:`importlib.resources`, so it also lists the zip Glue gets through
@@ -294,7 +295,7 @@ def _declaration_stems(directory: str) -> Tuple[str, ...]:
     return tuple(sorted(entry.name[: -len(".json")] for entry in folder.iterdir() if entry.name.endswith(".json")))
 
 
-def load_declaration(name: str) -> Dict[str, Any]:
+def load_declaration(name: str) -> dict[str, Any]:
     """Load and validate the declaration ``schemas/<name>.json`` shipped in this package.
 
     Uses :func:`pkgutil.get_data`, so it works from a directory and from the zip that
@@ -309,7 +310,7 @@ def load_declaration(name: str) -> Dict[str, Any]:
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"Declaration name {name!r} must be a lower-case identifier (a-z, 0-9, _).")
-    declaration = _read_json(f"schemas/{name}.json")
+    declaration: dict[str, Any] = _read_json(f"schemas/{name}.json")
     validate_declaration(declaration, DATASET, name)
     return declaration
 
@@ -349,20 +350,20 @@ def load_schema(name: str, include_partition_keys: bool = False) -> StructType:
 SOURCE_SCHEMA_DIRECTORY = "schemas/source"
 #: The source (MySQL) tables the extract knows, sorted: the files of
 #: :data:`SOURCE_SCHEMA_DIRECTORY`.
-SOURCE_TABLES: Tuple[str, ...] = _declaration_stems(SOURCE_SCHEMA_DIRECTORY)
+SOURCE_TABLES: tuple[str, ...] = _declaration_stems(SOURCE_SCHEMA_DIRECTORY)
 
 _DEFINITIONS: Mapping[str, Any] = _read_json(DECLARATION_SCHEMA)["$defs"]
 #: ``extract.mode`` values: a full copy every run, or only the rows past the job bookmark.
-EXTRACT_MODES: Tuple[str, ...] = tuple(_DEFINITIONS["extractMode"]["enum"])
+EXTRACT_MODES: tuple[str, ...] = tuple(_DEFINITIONS["extractMode"]["enum"])
 #: The bounds of ``extract.hash_partitions``.
 MIN_HASH_PARTITIONS: int = _DEFINITIONS["hashPartitions"]["minimum"]
 MAX_HASH_PARTITIONS: int = _DEFINITIONS["hashPartitions"]["maximum"]
 #: Column names the extract adds to every raw row (metadata and partition columns); a
 #: source declaration may not use them.
-RESERVED_SOURCE_COLUMNS: Tuple[str, ...] = tuple(_DEFINITIONS["sourceColumnName"]["not"]["enum"])
+RESERVED_SOURCE_COLUMNS: tuple[str, ...] = tuple(_DEFINITIONS["sourceColumnName"]["not"]["enum"])
 
 
-def validate_source_declaration(declaration: Mapping[str, Any], table: Optional[str] = None) -> None:
+def validate_source_declaration(declaration: Mapping[str, Any], table: str | None = None) -> None:
     """Check a source-table declaration: ``#/$defs/source`` of :data:`DECLARATION_SCHEMA`
     and the semantic checks (see :func:`validate_declaration`).
 
@@ -380,7 +381,7 @@ def validate_source_declaration(declaration: Mapping[str, Any], table: Optional[
     validate_declaration(declaration, SOURCE, table)
 
 
-def load_source_declaration(table: str) -> Dict[str, Any]:
+def load_source_declaration(table: str) -> dict[str, Any]:
     """Load and validate ``schemas/source/<table>.json``, the declaration of one source table.
 
     Read with :func:`pkgutil.get_data`, so it also works from the zip Glue gets through
@@ -398,7 +399,7 @@ def load_source_declaration(table: str) -> Dict[str, Any]:
         raise ValueError(f"Source table name {table!r} must be a lower-case identifier (a-z, 0-9, _).")
     resource = f"{SOURCE_SCHEMA_DIRECTORY}/{table}.json"
     try:
-        declaration = _read_json(resource)
+        declaration: dict[str, Any] = _read_json(resource)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"No source declaration '{resource}' in undercurrent_glue; known tables: {', '.join(SOURCE_TABLES)}."
@@ -415,10 +416,10 @@ def load_source_declaration(table: str) -> Dict[str, Any]:
 #: app creates the gold Iceberg tables from the same files (``lib/lake/catalog.ts``).
 GOLD_SCHEMA_DIRECTORY = "schemas/gold"
 #: The gold tables, sorted: the files of :data:`GOLD_SCHEMA_DIRECTORY`.
-GOLD_TABLES: Tuple[str, ...] = _declaration_stems(GOLD_SCHEMA_DIRECTORY)
+GOLD_TABLES: tuple[str, ...] = _declaration_stems(GOLD_SCHEMA_DIRECTORY)
 
 
-def load_gold_declaration(table: str) -> Dict[str, Any]:
+def load_gold_declaration(table: str) -> dict[str, Any]:
     """Load and validate ``schemas/gold/<table>.json``, the declaration of one gold table.
 
     Raises:
@@ -428,7 +429,7 @@ def load_gold_declaration(table: str) -> Dict[str, Any]:
     """
     if not isinstance(table, str) or not _NAME.match(table):
         raise ValueError(f"Gold table name {table!r} must be a lower-case identifier (a-z, 0-9, _).")
-    declaration = _read_json(f"{GOLD_SCHEMA_DIRECTORY}/{table}.json")
+    declaration: dict[str, Any] = _read_json(f"{GOLD_SCHEMA_DIRECTORY}/{table}.json")
     validate_declaration(declaration, GOLD, table)
     return declaration
 
@@ -438,14 +439,14 @@ def load_gold_declaration(table: str) -> Dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def referenced_datasets(declaration: Mapping[str, Any]) -> List[str]:
+def referenced_datasets(declaration: Mapping[str, Any]) -> list[str]:
     """The datasets the declaration's ``references`` rules name, each once, in rule order
     (the declaration itself too when it references itself)."""
     rules = [r for r in declaration.get("quality") or [] if isinstance(r, Mapping)]
     return list(dict.fromkeys(r["dataset"] for r in rules if r.get("rule") == "references" and isinstance(r.get("dataset"), str)))
 
 
-def reference_order(references: Mapping[str, Iterable[str]]) -> List[str]:
+def reference_order(references: Mapping[str, Iterable[str]]) -> list[str]:
     """Order the tables (the keys of ``references``) so that every table comes after the
     tables it references (its value).
 
@@ -457,7 +458,7 @@ def reference_order(references: Mapping[str, Iterable[str]]) -> List[str]:
         ValueError: the references form a cycle (names the tables on it).
     """
     pending = {t: {d for d in refs if d in references and d != t} for t, refs in references.items()}
-    ordered: List[str] = []
+    ordered: list[str] = []
     while pending:
         ready = sorted(t for t, parents in pending.items() if not parents)
         if not ready:
@@ -470,7 +471,7 @@ def reference_order(references: Mapping[str, Iterable[str]]) -> List[str]:
     return ordered
 
 
-def load_order(declarations: Sequence[Mapping[str, Any]]) -> List[str]:
+def load_order(declarations: Sequence[Mapping[str, Any]]) -> list[str]:
     """The names of ``declarations`` (one layer: the source or the gold tables), parents
     first by their ``references`` rules (:func:`reference_order`).
 
@@ -492,7 +493,7 @@ def load_order(declarations: Sequence[Mapping[str, Any]]) -> List[str]:
     return reference_order({d["name"]: referenced_datasets(d) for d in declarations})
 
 
-def source_load_order() -> List[str]:
+def source_load_order() -> list[str]:
     """The source tables parents first (:func:`load_order`): the order to load or curate
     them in so that every table's references point at a table already there. The CDK app
     derives the same order (``sourceLoadOrder`` in lib/lake/datasets.ts)."""

@@ -9,8 +9,7 @@ cost: on a million product codes (scale 10, local[2]) the two ``regexp_replace``
 
 from __future__ import annotations
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from pyspark.sql import Column, functions as F
 
 #: The characters regex ``\s`` matches (Java, without UNICODE_CHARACTER_CLASS).
 WHITESPACE = " \t\n\x0b\f\r"

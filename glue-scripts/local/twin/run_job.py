@@ -68,8 +68,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 TWIN_DIR = Path(__file__).resolve().parent
 GLUE_SCRIPTS = TWIN_DIR.parents[1]
@@ -93,14 +94,14 @@ class SpecError(ValueError):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(instant: dt.datetime) -> str:
     return instant.isoformat(timespec="milliseconds")
 
 
-def load_spec(path: Path) -> Dict[str, Any]:
+def load_spec(path: Path) -> dict[str, Any]:
     """Read and validate the spec (see the module docstring); paths are made absolute.
 
     Raises:
@@ -166,7 +167,7 @@ def job_id(job_name: str) -> str:
     return "j_" + hashlib.sha256(job_name.encode("utf-8")).hexdigest()
 
 
-def glue_argv(script: str, job_name: str, run_id: str, arguments: Mapping[str, str]) -> List[str]:
+def glue_argv(script: str, job_name: str, run_id: str, arguments: Mapping[str, str]) -> list[str]:
     """``sys.argv`` as Glue passes it to the script."""
     argv = [script, "--JOB_ID", job_id(job_name), "--JOB_RUN_ID", run_id, "--JOB_NAME", job_name]
     for name, value in arguments.items():
@@ -176,7 +177,7 @@ def glue_argv(script: str, job_name: str, run_id: str, arguments: Mapping[str, s
     return argv
 
 
-def python_path(stage: Path, script: str, extra_py_files: Sequence[str]) -> List[str]:
+def python_path(stage: Path, script: str, extra_py_files: Sequence[str]) -> list[str]:
     """The job's Python path entries, in order; links ``awsglue``, ``boto3`` and ``.py`` files into ``stage``."""
     (stage / "awsglue").symlink_to(AWSGLUE_DIR, target_is_directory=True)
     (stage / "boto3").symlink_to(BOTO3_DIR, target_is_directory=True)
@@ -306,7 +307,7 @@ def run(spec: Mapping[str, Any]) -> int:
         shutil.rmtree(private, ignore_errors=True)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one Glue job run of the local twin.")
     parser.add_argument("--spec", required=True, type=Path, help="the job run spec (JSON)")
     options = parser.parse_args(argv)

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Dict, List, Mapping, Tuple
+from typing import TYPE_CHECKING
 
-from local.spark import DRIVER_JAVA_OPTIONS, iceberg_jar, session_builder
+from local.spark import DRIVER_JAVA_OPTIONS, iceberg_jar, import_pyspark_classes, session_builder
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 TWIN_JARS_VARIABLE = "UNDERCURRENT_TWIN_JARS"
 _JARS_DIR = Path(__file__).resolve().parents[3] / ".venv" / "jars"
@@ -49,7 +53,7 @@ HADOOP_FILE_IO = "org.apache.iceberg.hadoop.HadoopFileIO"
 #: (:class:`TwinConfError`): the twin cannot stand in for it. A catalog shimmed to the twin's
 #: Glue catalog also gets ``uri`` = the twin's SQLite catalog, and ``io-impl`` = HadoopFileIO
 #: when the template leaves it to GlueCatalog's default (S3FileIO).
-SHIMS: Dict[Tuple[str, str], str] = {
+SHIMS: dict[tuple[str, str], str] = {
     ("catalog-impl", "org.apache.iceberg.aws.glue.GlueCatalog"): TWIN_GLUE_CATALOG,
     ("io-impl", "org.apache.iceberg.aws.s3.S3FileIO"): HADOOP_FILE_IO,
 }
@@ -63,7 +67,7 @@ class TwinConfError(ValueError):
     """A job's ``--conf`` names something the twin cannot stand in for."""
 
 
-def parse_glue_conf(value: str) -> Dict[str, str]:
+def parse_glue_conf(value: str) -> dict[str, str]:
     """The pairs of a Glue job's ``--conf`` argument, ``k1=v1 --conf k2=v2 --conf k3=v3``.
 
     A value may hold ``=`` and spaces (``-Da=b -Dc=d``); a key may not be empty or hold spaces.
@@ -78,7 +82,7 @@ def parse_glue_conf(value: str) -> Dict[str, str]:
         text = text[6:].strip()
     if not text:
         return {}
-    pairs: Dict[str, str] = {}
+    pairs: dict[str, str] = {}
     for part in _CONF_SEPARATOR.split(text):
         key, separator, conf_value = part.partition("=")
         if not separator or not key or key != key.strip() or any(c.isspace() for c in key) or key.startswith("-"):
@@ -99,7 +103,7 @@ def access_log(work: Path, run_id: str) -> Path:
     return Path(work).resolve() / "access" / f"{run_id}.jsonl"
 
 
-def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> Dict[str, str]:
+def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> dict[str, str]:
     """``job_conf`` with the substitutions of :data:`SHIMS` (see there).
 
     A catalog ``type`` other than ``hadoop`` is refused too (Iceberg's ``type=glue`` would load
@@ -109,7 +113,7 @@ def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> Dict[str, str]:
         TwinConfError: a ``catalog-impl``, ``io-impl`` or ``type`` the twin cannot stand in for.
     """
     conf = dict(job_conf)
-    twin_catalogs: List[str] = []
+    twin_catalogs: list[str] = []
     for key, value in job_conf.items():
         match = _CATALOG_PROPERTY.fullmatch(key)
         if match is None:
@@ -140,7 +144,7 @@ def apply_twin_shims(job_conf: Mapping[str, str], work: Path) -> Dict[str, str]:
     return conf
 
 
-def twin_jars() -> List[Path]:
+def twin_jars() -> list[Path]:
     """The twin's jars: ``$UNDERCURRENT_TWIN_JARS`` (colon-separated) or those in ``.venv/jars``.
 
     Raises:
@@ -173,7 +177,7 @@ def twin_spark(
     region: str,
     partition: str = "aws",
     cores: int = 2,
-):
+) -> SparkSession:
     """Return the SparkSession of one Glue job run in the twin's ``work`` directory.
 
     Args:
@@ -232,4 +236,5 @@ def twin_spark(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    import_pyspark_classes(session)
     return session

@@ -21,10 +21,14 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from twin_support import load_awsglue
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 ROOT = GLUE_SCRIPTS.parent
@@ -35,7 +39,7 @@ DATABASE = "src"
 SCENARIO_TIMEOUT = 600
 
 
-def connector_jar() -> Optional[str]:
+def connector_jar() -> str | None:
     """MySQL Connector/J: from ``$UNDERCURRENT_TWIN_JARS`` (colon-separated), .venv/jars or ~/.m2."""
     listed = os.environ.get("UNDERCURRENT_TWIN_JARS", "").split(os.pathsep)
     candidates = [j for j in listed if "mysql-connector" in Path(j).name and Path(j).is_file()]
@@ -47,7 +51,8 @@ def connector_jar() -> Optional[str]:
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 # --- pytest side -------------------------------------------------------------------------------
@@ -97,7 +102,9 @@ def server(tmp_path_factory):
         subprocess.run(["bash", str(MARIADB_SH), "stop", str(directory)], capture_output=True, timeout=120)
 
 
-def run_scenario(server: Dict[str, Any], name: str, tmp_path: Path) -> Dict[str, Any]:
+def run_scenario(server: dict[str, Any], name: str, tmp_path: Path) -> dict[str, Any]:
+    from local.twin.spark import TWIN_JVM_OPTIONS  # the pytest side only: a scenario process imports local later
+
     work = tmp_path / "work"
     work.mkdir()
     params = {"info": server["info"], "warehouse": str(tmp_path / "warehouse"), "work": str(work)}
@@ -106,6 +113,9 @@ def run_scenario(server: Dict[str, Any], name: str, tmp_path: Path) -> Dict[str,
     env = dict(
         os.environ,
         PYSPARK_SUBMIT_ARGS=f"--driver-class-path {server['jar']} pyspark-shell",
+        # A fresh JVM for a few queries, like the twin's job runs: the same options (client compiler
+        # only, serial collector), which take less CPU to start and change no result.
+        SPARK_SUBMIT_OPTS=" ".join(TWIN_JVM_OPTIONS),
         UNDERCURRENT_TWIN_WORK=str(work),
         UNDERCURRENT_TWIN_CONNECTIONS=server["connections"],
     )
@@ -115,7 +125,8 @@ def run_scenario(server: Dict[str, Any], name: str, tmp_path: Path) -> Dict[str,
     )
     if done.returncode != 0:
         pytest.fail(f"scenario {name} failed ({done.returncode}):\n{done.stderr[-6000:]}")
-    return json.loads(out_file.read_text())
+    result: dict[str, Any] = json.loads(out_file.read_text())
+    return result
 
 
 def test_bookmarks_read_only_past_the_last_commit(server, tmp_path):
@@ -184,7 +195,7 @@ def test_tls_is_verified(server, tmp_path):
 # --- scenario side (a fresh process) -----------------------------------------------------------
 
 
-def _sql(info: Dict[str, Any], statements: str) -> None:
+def _sql(info: dict[str, Any], statements: str) -> None:
     client = shutil.which("mariadb") or "/usr/bin/mariadb"
     subprocess.run(
         [client, "--no-defaults", "--protocol=socket", f"--socket={info['socket']}", f"--user={getpass.getuser()}",
@@ -193,7 +204,7 @@ def _sql(info: Dict[str, Any], statements: str) -> None:
     )
 
 
-def _run(spark, run_id: str, option: str):
+def _run(spark: SparkSession, run_id: str, option: str) -> tuple[Any, Any]:
     from awsglue.context import GlueContext
     from awsglue.job import Job
 
@@ -203,17 +214,20 @@ def _run(spark, run_id: str, option: str):
     return glue, job
 
 
-def _read(glue, options, ctx: str = ""):
-    return glue.create_dynamic_frame.from_options(connection_type="mysql", connection_options=options, transformation_ctx=ctx).toDF()
+def _read(glue: Any, options: dict[str, Any], ctx: str = "") -> DataFrame:
+    frame = glue.create_dynamic_frame.from_options(connection_type="mysql", connection_options=options, transformation_ctx=ctx)
+    df: DataFrame = frame.toDF()
+    return df
 
 
-def _ids(df) -> List[int]:
+def _ids(df: DataFrame) -> list[int]:
     return sorted(r["id"] for r in df.select("id").collect())
 
 
-def _bookmark(params) -> Dict[str, Any]:
+def _bookmark(params: dict[str, Any]) -> dict[str, Any]:
     path = Path(params["work"]) / "bookmarks" / f"{JOB}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    bookmark: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return bookmark
 
 
 def _events_plan():
@@ -225,7 +239,7 @@ def _events_plan():
     )
 
 
-def scenario_bookmarks(spark, params) -> Dict[str, Any]:
+def scenario_bookmarks(spark: SparkSession, params: dict[str, Any]) -> dict[str, Any]:
     from undercurrent_glue.extract import jdbc_connection_options
 
     info = params["info"]
@@ -237,7 +251,7 @@ def scenario_bookmarks(spark, params) -> Dict[str, Any]:
           (5, 'e', 5, '2025-01-01 00:00:00.005');""")
     options = jdbc_connection_options(_events_plan(), "source", DATABASE)
     ctx = "extract_events"
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
 
     glue, job = _run(spark, "jr_1", "job-bookmark-enable")
     df = _read(glue, options, ctx)
@@ -296,20 +310,21 @@ def scenario_bookmarks(spark, params) -> Dict[str, Any]:
     return out
 
 
-def scenario_hash(spark, params) -> Dict[str, Any]:
+def scenario_hash(spark: SparkSession, params: dict[str, Any]) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from undercurrent_glue.extract import ExtractPlan, jdbc_connection_options
 
     info = params["info"]
     rows = ", ".join(
-        f"({i}, {'NULL' if i % 17 == 0 else repr(f'C{i * 7919 % 1000:03d}')}, '2025-01-01 00:00:{i % 60:02d}.{i:03d}')" for i in range(1, 201)
+        f"({i}, {'NULL' if i % 17 == 0 else repr(f'C{i * 7919 % 1000:03d}')}, '2025-01-01 00:00:{i % 60:02d}.{i:03d}')"
+        for i in range(1, 201)
     )
     _sql(info, f"""
         CREATE TABLE {DATABASE}.items (id INT PRIMARY KEY, code VARCHAR(10) NULL, updated_at TIMESTAMP(3) NOT NULL);
         INSERT INTO {DATABASE}.items VALUES {rows};""")
     codes = {i: (None if i % 17 == 0 else f"C{i * 7919 % 1000:03d}") for i in range(1, 201)}
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     glue, job = _run(spark, "jr_1", "job-bookmark-enable")
     base = {"useConnectionProperties": "true", "connectionName": "source", "dbtable": f"{DATABASE}.items"}
     df = _read(glue, dict(base, hashfield="code", hashpartitions="5"))
@@ -320,7 +335,7 @@ def scenario_hash(spark, params) -> Dict[str, Any]:
     out["expected_partition_of"] = {
         str(i): (0 if code is None else zlib.crc32(code.encode("utf-8")) % 5) for i, code in codes.items()
     }
-    sizes: Dict[str, int] = {}
+    sizes: dict[str, int] = {}
     for r in tagged:
         sizes[str(r["p"])] = sizes.get(str(r["p"]), 0) + 1
     out["sizes"] = sizes
@@ -342,12 +357,12 @@ def scenario_hash(spark, params) -> Dict[str, Any]:
     return out
 
 
-def scenario_tls(spark, params) -> Dict[str, Any]:
+def scenario_tls(spark: SparkSession, params: dict[str, Any]) -> dict[str, Any]:
     import awsglue._jdbc as jdbc
 
     info = params["info"]
     _sql(info, f"CREATE TABLE {DATABASE}.one (id INT PRIMARY KEY); INSERT INTO {DATABASE}.one VALUES (1);")
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     glue, job = _run(spark, "jr_1", "job-bookmark-disable")
     url, properties = jdbc._connection_properties(glue, "source")
     out["ssl_mode"] = properties["sslMode"]
@@ -360,7 +375,7 @@ def scenario_tls(spark, params) -> Dict[str, Any]:
     base = {"useConnectionProperties": "true", "dbtable": f"{DATABASE}.one"}
     out["rows_with_right_ca"] = _read(glue, dict(base, connectionName="source")).count()
 
-    def failure(connection: str) -> Optional[str]:
+    def failure(connection: str) -> str | None:
         try:
             _read(glue, dict(base, connectionName=connection)).count()
         except Exception as error:  # noqa: BLE001 - the message is the result
@@ -378,7 +393,7 @@ def scenario_tls(spark, params) -> Dict[str, Any]:
 SCENARIOS = {"bookmarks": scenario_bookmarks, "hash": scenario_hash, "tls": scenario_tls}
 
 
-def _scenario_main(argv: List[str]) -> int:
+def _scenario_main(argv: list[str]) -> int:
     name, params_file, out_file = argv
     params = json.loads(Path(params_file).read_text())
     for path in (LIB, GLUE_SCRIPTS):

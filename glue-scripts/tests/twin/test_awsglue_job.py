@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from twin_support import load_awsglue
 
+from twin_support import load_awsglue
 
 awsglue = load_awsglue("_jdbc", "_twin", "context")
 BookmarkStore = awsglue._twin.BookmarkStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from twin_support import load_awsglue
 
+from twin_support import load_awsglue
 
 utils = load_awsglue("utils").utils
 getResolvedOptions = utils.getResolvedOptions

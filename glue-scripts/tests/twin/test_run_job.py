@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import pytest
 
@@ -19,13 +19,14 @@ RUN_JOB = TWIN / "run_job.py"
 RUN_TIMEOUT = 600
 
 _spec = importlib.util.spec_from_file_location("twin_run_job", RUN_JOB)
+assert _spec is not None and _spec.loader is not None
 run_job = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_job)
 
 PRINCIPAL = "arn:aws:iam::111122223333:role/undercurrent-dev-ingestion-SourceExtractRole"
 
 
-def _spec_for(tmp_path: Path, script: Path, arguments: Dict[str, str], run_id: str = "jr_0001", **extra: Any) -> Dict[str, Any]:
+def _spec_for(tmp_path: Path, script: Path, arguments: dict[str, str], run_id: str = "jr_0001", **extra: Any) -> dict[str, Any]:
     spec = {
         "work": str(tmp_path / "work"),
         "jobName": "TwinTestJob",
@@ -43,13 +44,13 @@ def _spec_for(tmp_path: Path, script: Path, arguments: Dict[str, str], run_id: s
     return spec
 
 
-def _run(tmp_path: Path, spec: Dict[str, Any], name: str = "spec.json") -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, spec: dict[str, Any], name: str = "spec.json") -> subprocess.CompletedProcess:
     path = tmp_path / name
     path.write_text(json.dumps(spec))
     return subprocess.run([sys.executable, str(RUN_JOB), "--spec", str(path)], capture_output=True, text=True, timeout=RUN_TIMEOUT)
 
 
-def _record(spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def _record(spec: dict[str, Any]) -> dict[str, Any] | None:
     path = Path(spec["work"]) / "runs" / f"{spec['runId']}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -111,6 +112,7 @@ def test_a_reused_run_id_is_refused(tmp_path):
 
 def test_the_boto3_stand_in_records_what_the_jobs_metrics_sink_sends(tmp_path, monkeypatch):
     stub_spec = importlib.util.spec_from_file_location("twin_boto3", TWIN / "stubs" / "boto3" / "__init__.py")
+    assert stub_spec is not None and stub_spec.loader is not None
     boto3 = importlib.util.module_from_spec(stub_spec)
     stub_spec.loader.exec_module(boto3)
     for name, value in {
@@ -135,7 +137,7 @@ def test_the_boto3_stand_in_records_what_the_jobs_metrics_sink_sends(tmp_path, m
     with pytest.raises(NotImplementedError, match="only a recording 'cloudwatch' client"):
         boto3.client("s3")
     with pytest.raises(AttributeError, match="cloudwatch.get_metric_data is not available"):
-        boto3.client("cloudwatch").get_metric_data
+        _ = boto3.client("cloudwatch").get_metric_data
     with pytest.raises(boto3.InvalidParameterValue, match="reserved for AWS services"):
         boto3.client("cloudwatch").put_metric_data(Namespace="AWS/Glue", MetricData=[{"MetricName": "x", "Value": 1.0}])
 
@@ -228,11 +230,12 @@ def test_a_job_run_succeeds(tmp_path):
         extraPyFiles=[str(package)],
         connections={"undercurrent-mysql": {"url": "jdbc:mysql://127.0.0.1:1/db", "user": "u", "password": "p"}},
     )
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     done = _run(tmp_path, spec)
     assert done.returncode == 0, done.stderr[-4000:]
 
     record = _record(spec)
+    assert record is not None
     assert record["status"] == "SUCCEEDED" and record["error"] is None
     assert (record["jobName"], record["runId"]) == ("TwinTestJob", "jr_0001")
     started, completed = (dt.datetime.fromisoformat(record[k]) for k in ("startedOn", "completedOn"))
@@ -279,6 +282,7 @@ def test_a_failing_job_run_is_recorded(tmp_path, body, error):
     done = _run(tmp_path, spec)
     assert done.returncode == 1
     record = _record(spec)
+    assert record is not None
     assert record["status"] == "FAILED" and record["error"] == error
     assert "Traceback" in done.stderr
     if "about to fail" in body:

@@ -64,7 +64,7 @@ def _template_conf(catalog: str = "glue_catalog") -> dict:
     }
 
 
-def test_shims_replace_glue_catalog_and_s3_file_io(tmp_path: Path):
+def test_shims_replace_glue_catalog_and_s3_file_io(tmp_path: Path) -> None:
     conf = apply_twin_shims(_template_conf(), tmp_path)
 
     assert conf["spark.sql.catalog.glue_catalog.catalog-impl"] == TWIN_GLUE_CATALOG == "undercurrent.twin.TwinGlueCatalog"
@@ -76,14 +76,14 @@ def test_shims_replace_glue_catalog_and_s3_file_io(tmp_path: Path):
     assert set(SHIMS.values()) == {TWIN_GLUE_CATALOG, HADOOP_FILE_IO}  # the only shims
 
 
-def test_shims_give_hadoop_file_io_when_the_template_leaves_glue_default(tmp_path: Path):
+def test_shims_give_hadoop_file_io_when_the_template_leaves_glue_default(tmp_path: Path) -> None:
     conf = _template_conf("other")
     del conf["spark.sql.catalog.other.io-impl"]  # GlueCatalog's default would be S3FileIO
 
     assert apply_twin_shims(conf, tmp_path)["spark.sql.catalog.other.io-impl"] == HADOOP_FILE_IO
 
 
-def test_shims_leave_conf_without_catalogs_alone(tmp_path: Path):
+def test_shims_leave_conf_without_catalogs_alone(tmp_path: Path) -> None:
     conf = {"spark.sql.shuffle.partitions": "8", "spark.sql.sources.partitionOverwriteMode": "dynamic"}
     assert apply_twin_shims(conf, tmp_path) == conf
 
@@ -97,13 +97,13 @@ def test_shims_leave_conf_without_catalogs_alone(tmp_path: Path):
         ("spark.sql.catalog.rest.type", "rest"),
     ],
 )
-def test_shims_refuse_what_the_twin_cannot_stand_in_for(tmp_path: Path, key, value):
+def test_shims_refuse_what_the_twin_cannot_stand_in_for(tmp_path: Path, key: str, value: str) -> None:
     conf = _template_conf()
     conf[key] = value
     with pytest.raises(TwinConfError, match="cannot stand in"):
         apply_twin_shims(conf, tmp_path)
 
 
-def test_twin_spark_checks_the_run_id_before_starting_spark(tmp_path: Path):
+def test_twin_spark_checks_the_run_id_before_starting_spark(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="run id"):
         twin_spark(tmp_path, "p", "../escape", {}, "app", "123456789012", "eu-west-1")

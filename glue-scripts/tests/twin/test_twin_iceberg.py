@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import pytest
+
 from twin_support import lines, ok, raw_lines
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
@@ -48,19 +50,19 @@ TABLE_ARN = GLUE + "table/gold_db/my_table"
 # --- pytest side -------------------------------------------------------------------------------
 
 
-def _process(work: Path, mode: str, out: Path) -> Dict[str, Any]:
+def _process(work: Path, mode: str, out: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, mode, str(work), str(out)], capture_output=True, text=True, timeout=TIMEOUT
     )
     if done.returncode != 0:
         pytest.fail(f"the {mode} process failed ({done.returncode}):\n{done.stderr[-6000:]}")
-    result = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     result["log"] = (work / "access" / f"{RUNS[mode]}.jsonl").read_bytes()
     return result
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Dict[str, Any]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("twin-iceberg")
     work = base / "work"
     (work / "s3" / "gold").mkdir(parents=True)
@@ -73,7 +75,7 @@ def glue(run: str, op: str, action: str, resource: str) -> str:
     return json.dumps({"principal": PRINCIPAL, "run": run, "op": op, "action": action, "resource": resource})
 
 
-def contains_in_order(haystack: List[str], needles: List[str]) -> bool:
+def contains_in_order(haystack: list[str], needles: list[str]) -> bool:
     i = 0
     for line in haystack:
         if i < len(needles) and line == needles[i]:
@@ -209,7 +211,7 @@ def scenario(mode: str, work: Path, out: Path) -> None:
         work, PRINCIPAL, run, parse_glue_conf(TEMPLATE_CONF + OTHER_CONF), f"twin-iceberg-{mode}", ACCOUNT, REGION
     )
     log = access_log(work, run)
-    result: Dict[str, Any] = {"offsets": {}, "errors": {}}
+    result: dict[str, Any] = {"offsets": {}, "errors": {}}
 
     def step(name: str, action: Callable[[], Any]) -> None:
         start = log.stat().st_size if log.exists() else 0
@@ -220,12 +222,13 @@ def scenario(mode: str, work: Path, out: Path) -> None:
             result["errors"][name] = f"{type(error).__name__}: {error}"
         result["offsets"][name] = [start, log.stat().st_size if log.exists() else 0]
 
-    def rows() -> List[List[Any]]:
+    def rows() -> list[list[Any]]:
         return [[r["id"], r["name"], str(r["dt"])] for r in spark.sql(f"SELECT * FROM {TABLE} ORDER BY id").collect()]
 
     def location(table: str) -> str:
         described = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()
-        return next(r["data_type"] for r in described if r["col_name"] == "Location")
+        found: str = next(r["data_type"] for r in described if r["col_name"] == "Location")
+        return found
 
     if mode == "create":
         step("create_namespace", lambda: spark.sql("CREATE NAMESPACE IF NOT EXISTS glue_catalog.gold_db").collect())

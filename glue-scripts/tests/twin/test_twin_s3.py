@@ -12,11 +12,16 @@ import gzip
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from twin_support import lines, ok, raw_lines
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 PRINCIPAL = "arn:aws:iam::123456789012:role/undercurrent-dev-transform"
@@ -32,7 +37,7 @@ ROWS = [(1, "a", "2024-01-01"), (2, "b", "2024-01-02"), (3, "c", "2024-01-02")]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Dict[str, Any]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("twin-s3")
     work = base / "work"
     (work / "s3" / "bucket").mkdir(parents=True)  # the template's bucket; "nobucket" does not exist
@@ -42,13 +47,13 @@ def run(tmp_path_factory) -> Dict[str, Any]:
     )
     if done.returncode != 0:
         pytest.fail(f"the twin session failed ({done.returncode}):\n{done.stderr[-6000:]}")
-    result = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     result["work"] = work
     result["log"] = (work / "access" / f"{RUN}.jsonl").read_bytes()
     return result
 
 
-def expected(op: str, action: str, key: Optional[str] = None, prefix: Optional[str] = None) -> str:
+def expected(op: str, action: str, key: str | None = None, prefix: str | None = None) -> str:
     """A log line as the file system writes it (json.dumps of the dict, keys in this order)."""
     line = {"principal": PRINCIPAL, "run": RUN, "op": op, "action": action}
     line["resource"] = "arn:aws:s3:::bucket" if key is None else f"arn:aws:s3:::bucket/{key}"
@@ -189,12 +194,13 @@ def test_folder_markers_can_be_switched_off(run):
 def scenario(work: Path, out: Path) -> None:
     for path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
         sys.path.insert(0, str(path))
-    from local.twin.spark import access_log, twin_spark
     from pyspark.sql import functions as F
+
+    from local.twin.spark import access_log, twin_spark
 
     spark = twin_spark(work, PRINCIPAL, RUN, {}, "twin-s3-test", ACCOUNT, REGION)
     log = access_log(work, RUN)
-    result: Dict[str, Any] = {"offsets": {}, "errors": {}}
+    result: dict[str, Any] = {"offsets": {}, "errors": {}}
 
     def step(name: str, action: Callable[[], Any]) -> None:
         start = log.stat().st_size if log.exists() else 0
@@ -207,7 +213,7 @@ def scenario(work: Path, out: Path) -> None:
 
     frame = spark.createDataFrame(ROWS, "id int, name string, dt string")
 
-    def rows(df) -> List[List[Any]]:
+    def rows(df: DataFrame) -> list[list[Any]]:
         return [[r["id"], r["name"], str(r["dt"])] for r in df.orderBy("id").collect()]
 
     step("parquet_write", lambda: frame.write.partitionBy("dt").parquet("s3://bucket/prefix/"))
@@ -245,6 +251,7 @@ def scenario(work: Path, out: Path) -> None:
     step("missing_bucket_write", lambda: frame.write.parquet("s3://nobucket/y/"))
 
     jvm = spark._jvm
+    assert jvm is not None  # set while a SparkContext runs
     conf = spark._jsc.hadoopConfiguration()
     P = jvm.org.apache.hadoop.fs.Path
     fs = P("s3://bucket/").getFileSystem(conf)

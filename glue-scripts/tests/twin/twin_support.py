@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List
+from typing import Any
 
 GLUE_SCRIPTS = Path(__file__).resolve().parents[2]
 AWSGLUE = GLUE_SCRIPTS / "local" / "twin" / "awsglue"
@@ -23,28 +23,30 @@ def load_awsglue(*submodules: str) -> ModuleType:
     """
     if "awsglue" not in sys.modules:
         spec = importlib.util.spec_from_file_location("awsglue", AWSGLUE / "__init__.py", submodule_search_locations=[str(AWSGLUE)])
+        assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["awsglue"] = module
         spec.loader.exec_module(module)
     package = sys.modules["awsglue"]
-    assert Path(package.__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
+    assert package.__file__ is not None and Path(package.__file__).resolve().parent == AWSGLUE.resolve(), "another awsglue is imported"
     for name in submodules:
         importlib.import_module(f"awsglue.{name}")
     return package
 
 
-def raw_lines(result: Dict[str, Any], step: str) -> List[str]:
+def raw_lines(result: dict[str, Any], step: str) -> list[str]:
     """The access-log lines a scenario step wrote (``result["offsets"][step]`` into ``result["log"]``)."""
     start, end = result["offsets"][step]
-    return result["log"][start:end].decode("utf-8").splitlines()
+    log: bytes = result["log"]
+    return log[start:end].decode("utf-8").splitlines()
 
 
-def lines(result: Dict[str, Any], step: str) -> List[Dict[str, str]]:
+def lines(result: dict[str, Any], step: str) -> list[dict[str, str]]:
     """The access-log records a scenario step wrote."""
     return [json.loads(line) for line in raw_lines(result, step)]
 
 
-def ok(result: Dict[str, Any], step: str) -> Any:
+def ok(result: dict[str, Any], step: str) -> Any:
     """The value a scenario step returned, failing with its error if it raised."""
     assert step not in result["errors"], result["errors"][step]
     return result[step]

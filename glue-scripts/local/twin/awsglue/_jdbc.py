@@ -33,10 +33,14 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
 
 from ._twin import BookmarkStore, load_connection
+
+if TYPE_CHECKING:  # annotations only (the twin imports pyspark where it needs a session)
+    from pyspark.sql import DataFrame, SparkSession
 
 DRIVER = "com.mysql.cj.jdbc.Driver"
 DEFAULT_HASH_PARTITIONS = 7
@@ -132,8 +136,8 @@ class JdbcRead:
         self.dbtable = options.get("dbtable")
         self.table = _table_reference(self.dbtable)
 
-        self.hash_field: Optional[str] = None
-        self.hash_partitions: Optional[int] = None
+        self.hash_field: str | None = None
+        self.hash_partitions: int | None = None
         if "hashfield" in options:
             self.hash_field = _quote_identifier(options["hashfield"], "hashfield")
             raw = options.get("hashpartitions", str(DEFAULT_HASH_PARTITIONS))
@@ -149,7 +153,7 @@ class JdbcRead:
         # hashpartitions without hashfield: Glue has nothing to hash and reads in one query.
 
         keys = options.get("jobBookmarkKeys")
-        self.bookmark_keys: Tuple[str, ...] = ()
+        self.bookmark_keys: tuple[str, ...] = ()
         if keys is not None:
             if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
                 raise ValueError(f"connection_options 'jobBookmarkKeys' must be a non-empty list of columns; got {keys!r}.")
@@ -168,7 +172,7 @@ class JdbcRead:
         self.sort_order = order
 
 
-def _connection_properties(glue_context: Any, name: str) -> Tuple[str, Dict[str, str]]:
+def _connection_properties(glue_context: Any, name: str) -> tuple[str, dict[str, str]]:
     """The JDBC URL and the driver properties of the Glue connection ``name``."""
     connection = load_connection(name)
     url = connection["url"]
@@ -201,11 +205,11 @@ def _connection_properties(glue_context: Any, name: str) -> Tuple[str, Dict[str,
 class TrustStores:
     """PKCS12 trust stores made from CA files, one per file, in a private temporary directory."""
 
-    def __init__(self):
-        self._directory: Optional[Path] = None
-        self._stores: Dict[str, Tuple[Path, str]] = {}
+    def __init__(self) -> None:
+        self._directory: Path | None = None
+        self._stores: dict[str, tuple[Path, str]] = {}
 
-    def get(self, jvm: Any, ca_file: str) -> Tuple[Path, str]:
+    def get(self, jvm: Any, ca_file: str) -> tuple[Path, str]:
         """The trust store (path, password) holding every certificate of the PEM file ``ca_file``."""
         key = str(Path(ca_file).resolve())
         if key in self._stores:
@@ -243,13 +247,13 @@ def _log(message: str) -> None:
     print(f"awsglue (twin): {message}", file=sys.stderr, flush=True)
 
 
-def _bookmark_entry(read: JdbcRead, types: Sequence[str], texts: Sequence[str]) -> Dict[str, Any]:
+def _bookmark_entry(read: JdbcRead, types: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
     return {
         "connectionType": "mysql",
         "dbtable": read.dbtable,
         "jobBookmarkKeys": list(read.bookmark_keys),
         "jobBookmarkKeysSortOrder": read.sort_order,
-        "values": [{"type": t, "text": x} for t, x in zip(types, texts)],
+        "values": [{"type": t, "text": x} for t, x in zip(types, texts, strict=False)],
     }
 
 
@@ -268,8 +272,8 @@ def _check_entry(read: JdbcRead, ctx: str, entry: Mapping[str, Any]) -> None:
 
 
 def _bookmark_bounds(
-    spark: Any, read: JdbcRead, url: str, properties: Mapping[str, str], committed: Optional[Mapping[str, Any]]
-) -> Tuple[str, Optional[Dict[str, Any]], str]:
+    spark: Any, read: JdbcRead, url: str, properties: Mapping[str, str], committed: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any] | None, str]:
     """The WHERE clause of a bookmarked read, the entry to keep for ``Job.commit()``, and a description."""
     keys = [_quote_identifier(k, "jobBookmarkKeys") for k in read.bookmark_keys]
     lower = None
@@ -291,23 +295,24 @@ def _bookmark_bounds(
     texts = [rows[0][f"t{i}"] for i in range(len(keys))]
     if any(t is None for t in texts):
         raise ValueError(f"jobBookmarkKeys {list(read.bookmark_keys)} of {read.dbtable} have NULLs; bookmark keys must be set.")
-    upper = f"{_tuple(keys)} <= {_tuple([literal(t, x) for t, x in zip(types, texts)])}"
+    upper = f"{_tuple(keys)} <= {_tuple([literal(t, x) for t, x in zip(types, texts, strict=True)])}"
     where = f"{lower} AND {upper}" if lower else upper
     return where, _bookmark_entry(read, types, texts), f"after {lower or 'the start'} up to {upper}"
 
 
-def read_mysql(glue_context: Any, options: Mapping[str, Any], transformation_ctx: str):
+def read_mysql(glue_context: Any, options: Mapping[str, Any], transformation_ctx: str) -> DataFrame:
     """Read a MySQL table as Glue's ``from_options(connection_type="mysql")`` does; return a DataFrame."""
     read = JdbcRead(options)
-    spark = glue_context.spark_session
+    spark: SparkSession = glue_context.spark_session
     url, properties = _connection_properties(glue_context, read.connection_name)
 
-    bookmarks: Optional[BookmarkStore] = glue_context._bookmarks
-    bookmarked = bool(transformation_ctx) and bookmarks is not None and bookmarks.enabled
-    where: Optional[str] = None
-    entry: Optional[Dict[str, Any]] = None
+    bookmarks: BookmarkStore | None = glue_context._bookmarks
+    if not (transformation_ctx and bookmarks is not None and bookmarks.enabled):
+        bookmarks = None  # this read is not bookmarked
+    where: str | None = None
+    entry: dict[str, Any] | None = None
     description = "whole table"
-    if bookmarked:
+    if bookmarks is not None:
         if not read.bookmark_keys:
             raise UnsupportedOptionError(
                 f"Bookmarked read '{transformation_ctx}' of {read.dbtable} has no jobBookmarkKeys: Glue would use the "
@@ -318,7 +323,7 @@ def read_mysql(glue_context: Any, options: Mapping[str, Any], transformation_ctx
             _check_entry(read, transformation_ctx, committed)
         where, entry, description = _bookmark_bounds(spark, read, url, properties, committed)
 
-    predicates: List[str] = []
+    predicates: list[str] = []
     if read.hash_field is not None:
         assert read.hash_partitions is not None
         n = read.hash_partitions
@@ -331,10 +336,10 @@ def read_mysql(glue_context: Any, options: Mapping[str, Any], transformation_ctx
         df = spark.read.jdbc(url, read.table, predicates=predicates, properties=dict(properties))
     else:
         df = spark.read.jdbc(url, read.table, properties=dict(properties))
-    if bookmarked and entry is not None:
+    if bookmarks is not None and entry is not None:
         bookmarks.record(transformation_ctx, entry)
     _log(
         f"mysql {read.dbtable} via connection '{read.connection_name}', {max(len(predicates), 1)} partition(s), "
-        + (f"bookmark '{transformation_ctx}' ({bookmarks.option}): {description}" if bookmarked else "no bookmark: whole table")
+        + (f"bookmark '{transformation_ctx}' ({bookmarks.option}): {description}" if bookmarks is not None else "no bookmark: whole table")
     )
     return df

@@ -36,8 +36,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 WORK_VARIABLE = "UNDERCURRENT_TWIN_WORK"
 CONNECTIONS_VARIABLE = "UNDERCURRENT_TWIN_CONNECTIONS"
@@ -67,7 +68,7 @@ def work_dir() -> Path:
     return path
 
 
-def load_connection(name: str) -> Dict[str, Any]:
+def load_connection(name: str) -> dict[str, Any]:
     """The Glue connection ``name`` from ``$UNDERCURRENT_TWIN_CONNECTIONS``.
 
     Raises:
@@ -96,7 +97,7 @@ def load_connection(name: str) -> Dict[str, Any]:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def write_json_atomically(path: Path, document: Mapping[str, Any]) -> None:
@@ -132,7 +133,7 @@ class BookmarkStore:
         option: ``job-bookmark-enable``, ``job-bookmark-pause`` or ``job-bookmark-disable``.
     """
 
-    def __init__(self, job_name: str, run_id: Optional[str], option: str):
+    def __init__(self, job_name: str, run_id: str | None, option: str):
         if not isinstance(job_name, str) or not _JOB_NAME.match(job_name):
             raise ValueError(
                 f"Job name {job_name!r} cannot name a bookmark file: letters, digits, '_', '.', '-' "
@@ -141,7 +142,7 @@ class BookmarkStore:
         self.job_name = job_name
         self.run_id = run_id
         self.option = option
-        self._pending: Dict[str, Dict[str, Any]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
         self._committed_this_run = False
         self._state = self._load() if self.enabled else None
 
@@ -154,7 +155,7 @@ class BookmarkStore:
     def path(self) -> Path:
         return work_dir() / "bookmarks" / f"{self.job_name}.json"
 
-    def _load(self) -> Dict[str, Any]:
+    def _load(self) -> dict[str, Any]:
         path = self.path
         if not path.exists():
             return {
@@ -168,21 +169,21 @@ class BookmarkStore:
                 "entries": {},
             }
         with open(path, encoding="utf-8") as handle:
-            state = json.load(handle)
+            state: dict[str, Any] = json.load(handle)
         if state.get("formatVersion") != BOOKMARK_FORMAT_VERSION or state.get("jobName") != self.job_name:
             raise TwinConfigurationError(
                 f"{path} is not a format-{BOOKMARK_FORMAT_VERSION} bookmark of job '{self.job_name}'."
             )
         return state
 
-    def committed(self, ctx: str) -> Optional[Dict[str, Any]]:
+    def committed(self, ctx: str) -> dict[str, Any] | None:
         """The committed entry of ``ctx`` (as of ``Job.init``), or None."""
         if self._state is None:
             return None
         entry = self._state["entries"].get(ctx)
         return copy.deepcopy(entry) if entry is not None else None
 
-    def record(self, ctx: str, entry: Dict[str, Any]) -> None:
+    def record(self, ctx: str, entry: dict[str, Any]) -> None:
         """Keep ``entry`` as ``ctx``'s state after this run, saved by :meth:`commit`.
 
         Raises:

@@ -8,7 +8,9 @@ using more fails loudly in the twin instead of running on a guess.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from ._jdbc import TrustStores, UnsupportedOptionError, read_mysql
 from ._twin import BookmarkStore
@@ -18,15 +20,15 @@ from .dynamicframe import DynamicFrame
 class DynamicFrameReader:
     """``glue_context.create_dynamic_frame``."""
 
-    def __init__(self, glue_context: "GlueContext"):
+    def __init__(self, glue_context: GlueContext):
         self._glue_context = glue_context
 
     def from_options(
         self,
         connection_type: str,
-        connection_options: Optional[Mapping[str, Any]] = None,
-        format: Optional[str] = None,  # noqa: A002 - Glue's parameter name
-        format_options: Optional[Mapping[str, Any]] = None,
+        connection_options: Mapping[str, Any] | None = None,
+        format: str | None = None,  # noqa: A002 - Glue's parameter name
+        format_options: Mapping[str, Any] | None = None,
         transformation_ctx: str = "",
         push_down_predicate: str = "",
         **kwargs: Any,
@@ -78,8 +80,8 @@ class GlueContext:
         self.spark_session = session
         self.create_dynamic_frame = DynamicFrameReader(self)
         #: Set by ``Job.init``: the run's bookmark state; None until then (no bookmarks).
-        self._bookmarks: Optional[BookmarkStore] = None
+        self._bookmarks: BookmarkStore | None = None
         self._trust_stores = TrustStores()
 
-    def _trust_store(self, ca_file: str):
+    def _trust_store(self, ca_file: str) -> tuple[Path, str]:
         return self._trust_stores.get(self._sc._jvm, ca_file)

@@ -6,18 +6,21 @@ all this stand-in has (any other DynamicFrame method is an AttributeError, on pu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only (the twin imports pyspark where it needs a session)
+    from pyspark.sql import DataFrame
 
 
 class DynamicFrame:
     """A read's result. ``toDF()`` returns the Spark DataFrame (the JDBC source's schema)."""
 
-    def __init__(self, jdf: Any, glue_ctx: Any, name: str = ""):
+    def __init__(self, jdf: DataFrame, glue_ctx: Any, name: str = ""):
         self._df = jdf
         self.glue_ctx = glue_ctx
         self.name = name
 
-    def toDF(self):  # noqa: N802 - Glue's name
+    def toDF(self) -> DataFrame:  # noqa: N802 - Glue's name
         """The frame as a :class:`pyspark.sql.DataFrame`."""
         return self._df
 

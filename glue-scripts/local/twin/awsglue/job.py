@@ -10,7 +10,8 @@ without moving it, ``disable`` reads everything and keeps nothing). A run that f
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ._twin import BookmarkStore
 from .utils import JOB_BOOKMARK_DISABLE, JOB_BOOKMARK_ENABLE, JOB_BOOKMARK_OPTIONS, JOB_BOOKMARK_PAUSE
@@ -20,7 +21,7 @@ class Job:
     """The job run's bookmark lifecycle: ``init`` first, ``commit`` at the end."""
 
     @classmethod
-    def job_bookmark_options(cls):
+    def job_bookmark_options(cls) -> list[str]:
         return ["--job-bookmark-option", *JOB_BOOKMARK_OPTIONS]
 
     def __init__(self, glue_context: Any):
@@ -29,9 +30,9 @@ class Job:
         if not isinstance(glue_context, GlueContext):
             raise TypeError(f"Job needs the GlueContext; got {type(glue_context).__name__}.")
         self._glue_context = glue_context
-        self._store: Optional[BookmarkStore] = None
+        self._store: BookmarkStore | None = None
 
-    def init(self, job_name: str, args: Optional[Mapping[str, Any]] = None) -> None:
+    def init(self, job_name: str, args: Mapping[str, Any] | None = None) -> None:
         """Start the run: load job ``job_name``'s bookmarks per ``args['job_bookmark_option']``.
 
         Raises:

@@ -36,7 +36,8 @@ Written from Glue's documented behaviour ("Accessing parameters using getResolve
 from __future__ import annotations
 
 import argparse
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 #: The values of ``--job-bookmark-option``; the last one is the default.
 JOB_BOOKMARK_ENABLE = "job-bookmark-enable"
@@ -50,7 +51,7 @@ ID_ARGUMENTS = ("--JOB_ID", "--JOB_RUN_ID", "--SECURITY_CONFIGURATION")
 BOOKMARK_RANGE_ARGUMENTS = ("--job-bookmark-from", "--job-bookmark-to")
 
 #: Every argument getResolvedOptions has resolved in this process (Glue keeps the same global).
-_global_args: Dict[str, Optional[str]] = {}
+_global_args: dict[str, str | None] = {}
 
 
 class GlueArgumentError(Exception):
@@ -60,11 +61,11 @@ class GlueArgumentError(Exception):
 class GlueArgumentParser(argparse.ArgumentParser):
     """An :class:`argparse.ArgumentParser` that raises :class:`GlueArgumentError` rather than exiting."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise GlueArgumentError(message)
 
 
-def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> Dict[str, Optional[str]]:  # noqa: N802 - Glue's name
+def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> dict[str, str | None]:  # noqa: N802 - Glue's name
     """Resolve the job arguments in ``args`` (``sys.argv``; ``args[0]``, the script, is skipped).
 
     Args:
@@ -107,7 +108,7 @@ def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> Dict[str,
         parser.add_argument(f"--{option}", required=True)
 
     parsed, _extra = parser.parse_known_args(list(args)[1:])
-    resolved: Dict[str, Optional[str]] = vars(parsed)
+    resolved: dict[str, str | None] = vars(parsed)
 
     if resolved.get("TempDir") is not None:
         resolved["RedshiftTempDir"] = resolved["TempDir"]
@@ -121,7 +122,7 @@ def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> Dict[str,
         else:
             resolved["job_bookmark_option"] = JOB_BOOKMARK_OPTIONS[CONTINUATION_OPTIONS.index(continuation)]
 
-    absent: List[str] = [o for o in BOOKMARK_RANGE_ARGUMENTS if resolved.get(o[2:].replace("-", "_")) is None]
+    absent: list[str] = [o for o in BOOKMARK_RANGE_ARGUMENTS if resolved.get(o[2:].replace("-", "_")) is None]
     if resolved["job_bookmark_option"] == JOB_BOOKMARK_PAUSE:
         if len(absent) == 1:
             raise RuntimeError(f"Missing option or value for {absent[0]}")

@@ -22,7 +22,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, NoReturn
 
 __version__ = "0.0.0+undercurrent-twin"
 
@@ -76,10 +76,10 @@ def _check_metric(datum: Any, index: int) -> None:
 class CloudWatchClient:
     """``boto3.client("cloudwatch")``: records ``put_metric_data``; nothing else."""
 
-    def __init__(self, region_name: Optional[str]):
+    def __init__(self, region_name: str | None):
         self.region_name = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
-    def put_metric_data(self, *, Namespace: str, MetricData: List[Dict[str, Any]], **kwargs: Any) -> Dict[str, Any]:  # noqa: N803
+    def put_metric_data(self, *, Namespace: str, MetricData: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
         if kwargs:
             raise NotImplementedError(f"put_metric_data arguments {', '.join(sorted(kwargs))} are not recorded by the twin.")
         _check_name(Namespace, "Namespace")
@@ -99,7 +99,7 @@ class CloudWatchClient:
         record = {
             "service": "cloudwatch",
             "operation": "PutMetricData",
-            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
             "jobName": os.environ.get(JOB_NAME_VARIABLE),
             "runId": run_id,
             "principal": os.environ.get(PRINCIPAL_VARIABLE),
@@ -113,11 +113,11 @@ class CloudWatchClient:
             out.write(json.dumps(record, sort_keys=True) + "\n")
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> NoReturn:
         raise AttributeError(f"cloudwatch.{name} is not available in the twin (only put_metric_data is recorded).")
 
 
-def client(service_name: str, region_name: Optional[str] = None, **kwargs: Any):
+def client(service_name: str, region_name: str | None = None, **kwargs: Any) -> CloudWatchClient:
     """``boto3.client``: only ``"cloudwatch"``, and without endpoint or credential arguments."""
     if service_name != "cloudwatch":
         raise NotImplementedError(f"boto3.client({service_name!r}): the twin provides only a recording 'cloudwatch' client.")
@@ -126,5 +126,5 @@ def client(service_name: str, region_name: Optional[str] = None, **kwargs: Any):
     return CloudWatchClient(region_name)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> NoReturn:
     raise AttributeError(f"boto3.{name} is not available in the twin (only boto3.client('cloudwatch')).")
