@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from local.spark import DRIVER_JAVA_OPTIONS, iceberg_jar, import_pyspark_classes, session_builder
+from local.spark import DRIVER_JAVA_OPTIONS, SHORT_RUN_JAVA_OPTIONS, iceberg_jar, import_pyspark_classes, session_builder
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -42,7 +42,7 @@ _JAR_PATTERNS = ("undercurrent-twin.jar", "mysql-connector-j-*.jar", "sqlite-jdb
 #: code generation and compiling the JIT's hot methods, not to running them: the client compiler
 #: only (C1, no C2 recompilation) and the serial collector took about 40% less CPU per job run on
 #: two cores (gold: about 48 s to 27 s) and change no result.
-TWIN_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+TWIN_JVM_OPTIONS = (*SHORT_RUN_JAVA_OPTIONS, "-XX:+UseSerialGC")
 
 LOCAL_S3_FILE_SYSTEM = "undercurrent.twin.LocalS3FileSystem"
 TWIN_GLUE_CATALOG = "undercurrent.twin.TwinGlueCatalog"
