@@ -13,6 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 results=".test-results"
 rm -rf "$results" && mkdir -p "$results"
 status=0
+failed_steps=()
 started=$(date +%s.%N)
 timings=()
 
@@ -28,7 +29,7 @@ step() {
   "$@"
   rc=$?
   timings+=("$(printf '%-28s %7ss%s' "$name" "$(elapsed "$since")" "$([ "$rc" -eq 0 ] || echo '  FAILED')")")
-  [ "$rc" -eq 0 ] || status=1
+  [ "$rc" -eq 0 ] || { status=1; failed_steps+=("$name"); }
 }
 
 # background NAME COMMAND...: starts COMMAND with its output in $results/NAME.log; `finish NAME`
@@ -48,7 +49,7 @@ finish() {
   echo "==> $name"
   cat "$results/$name.log"
   timings+=("$(printf '%-28s %7ss%s' "$name" "$(elapsed "${since_of[$name]}")" "$([ "$rc" -eq 0 ] || echo '  FAILED')")")
-  [ "$rc" -eq 0 ] || status=1
+  [ "$rc" -eq 0 ] || { status=1; failed_steps+=("$name"); }
   return "$rc"
 }
 
@@ -80,5 +81,8 @@ echo
 echo "Phases (wall clock; jest and pytest overlap):"
 printf '  %s\n' "${timings[@]}"
 printf '  %-28s %7ss\n' "npm test" "$(elapsed "$started")"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "failed steps: $(IFS=,; echo "${failed_steps[*]}" | sed 's/,/, /g')"
+fi
 npx tsx scripts/test-summary.ts "$results" || status=1
 exit "$status"

@@ -352,7 +352,9 @@ def test_fact_order_line_resolves_the_customer_version_valid_at_the_order_date(s
     assert rows[3]["status"] == "In Process"
 
 
-def test_fact_order_line_joins_the_lines_to_their_orders_without_broadcasting_the_lines(spark_defaults: SparkSession, tmp_path: Path) -> None:
+def test_fact_order_line_joins_the_lines_to_their_orders_without_broadcasting_the_lines(
+    spark_defaults: SparkSession, tmp_path: Path
+) -> None:
     spark = spark_defaults
     # Read from Parquet, as the job reads them: a small file makes Spark's size estimate small.
     def parquet(table: str, rows: list[dict[str, Any]]) -> DataFrame:
