@@ -53,7 +53,7 @@ finish() {
   return "$rc"
 }
 
-ROOT="$(pwd)"
+export ROOT="$(pwd)"
 # In a subshell (the script exits on failure); sourced again afterwards, a no-op then, for its exports.
 background python-env bash -c 'source scripts/python-env.sh'
 step "tsc --noEmit" npx tsc --noEmit
