@@ -1,8 +1,8 @@
 """The twin's ``awsglue`` reading a real MariaDB over verified TLS: bookmarks, hash partitions, TLS.
 
-Each test runs one scenario in a fresh Python process (this file, run as a script) whose local
-Spark has MySQL Connector/J on the driver class path: the session the other tests share has no
-JDBC driver, and Glue runs every job run in a fresh JVM anyway. The MariaDB server comes from
+The scenarios run one after the other in one fresh Python process (this file, run as a script)
+whose local Spark has MySQL Connector/J on the driver class path (the session the other tests
+share has no JDBC driver); each test checks the output of its scenario. The MariaDB server comes from
 ``scripts/mariadb.sh`` (TLS required, a throwaway CA, UTC); the tests fail, with what to install,
 when it, the MariaDB server or the Connector/J jar (``$UNDERCURRENT_TWIN_JARS``, ``.venv/jars`` or
 the local Maven cache) is missing. The real extract job through ``run_job.py`` is run by the
@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import traceback
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,13 +103,18 @@ def server(tmp_path_factory):
         subprocess.run(["bash", str(MARIADB_SH), "stop", str(directory)], capture_output=True, timeout=120)
 
 
-def run_scenario(server: dict[str, Any], name: str, tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def scenarios(server: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every scenario, one after the other in one fresh process (one JVM start, not one per test),
+    each with its own work directory (bookmarks) and warehouse: their outputs or errors by name."""
     from local.twin.spark import TWIN_JVM_OPTIONS  # the pytest side only: a scenario process imports local later
 
-    work = tmp_path / "work"
-    work.mkdir()
-    params = {"info": server["info"], "warehouse": str(tmp_path / "warehouse"), "work": str(work)}
-    params_file, out_file = tmp_path / "params.json", tmp_path / "out.json"
+    base = tmp_path_factory.mktemp("scenarios")
+    params: dict[str, Any] = {}
+    for name in SCENARIOS:
+        (base / name / "work").mkdir(parents=True)
+        params[name] = {"info": server["info"], "warehouse": str(base / name / "warehouse"), "work": str(base / name / "work")}
+    params_file, out_file = base / "params.json", base / "out.json"
     params_file.write_text(json.dumps(params))
     env = dict(
         os.environ,
@@ -116,21 +122,28 @@ def run_scenario(server: dict[str, Any], name: str, tmp_path: Path) -> dict[str,
         # A fresh JVM for a few queries, like the twin's job runs: the same options (client compiler
         # only, serial collector), which take less CPU to start and change no result.
         SPARK_SUBMIT_OPTS=" ".join(TWIN_JVM_OPTIONS),
-        UNDERCURRENT_TWIN_WORK=str(work),
         UNDERCURRENT_TWIN_CONNECTIONS=server["connections"],
     )
     done = subprocess.run(
-        [sys.executable, __file__, name, str(params_file), str(out_file)],
+        [sys.executable, __file__, str(params_file), str(out_file)],
         env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
     )
     if done.returncode != 0:
-        pytest.fail(f"scenario {name} failed ({done.returncode}):\n{done.stderr[-6000:]}")
-    result: dict[str, Any] = json.loads(out_file.read_text())
-    return result
+        pytest.fail(f"the scenario process failed ({done.returncode}):\n{done.stderr[-6000:]}")
+    outputs: dict[str, Any] = json.loads(out_file.read_text())
+    return outputs
 
 
-def test_bookmarks_read_only_past_the_last_commit(server, tmp_path):
-    out = run_scenario(server, "bookmarks", tmp_path)
+def run_scenario(scenarios: dict[str, Any], name: str) -> dict[str, Any]:
+    """The output of scenario ``name``; the test fails with the scenario's error if it raised one."""
+    out: dict[str, Any] = scenarios[name]
+    if "error" in out:
+        pytest.fail(f"scenario {name} failed:\n{out['error'][-6000:]}")
+    return out
+
+
+def test_bookmarks_read_only_past_the_last_commit(scenarios):
+    out = run_scenario(scenarios, "bookmarks")
 
     assert out["run1"] == [1, 2, 3, 4, 5]
     assert out["run1_partitions"] == 3  # the declared hashpartitions
@@ -164,8 +177,8 @@ def test_bookmarks_read_only_past_the_last_commit(server, tmp_path):
     assert [v["text"] for v in out["ticks_bookmark"]["values"]] == ["2025-01-01 00:00:01.000", "5"]
 
 
-def test_hash_partitions_read_every_row_once(server, tmp_path):
-    out = run_scenario(server, "hash", tmp_path)
+def test_hash_partitions_read_every_row_once(scenarios):
+    out = run_scenario(scenarios, "hash")
 
     assert out["partitions"] == 5
     assert sorted(out["ids"]) == list(range(1, 201))  # every row, none twice
@@ -178,8 +191,8 @@ def test_hash_partitions_read_every_row_once(server, tmp_path):
     assert sorted(out["bookmarked_next"]) == list(range(201, 211))
 
 
-def test_tls_is_verified(server, tmp_path):
-    out = run_scenario(server, "tls", tmp_path)
+def test_tls_is_verified(scenarios):
+    out = run_scenario(scenarios, "tls")
 
     assert out["ssl_mode"] == "VERIFY_IDENTITY"
     assert out["ssl_version"] in ("TLSv1.2", "TLSv1.3")
@@ -394,19 +407,24 @@ SCENARIOS = {"bookmarks": scenario_bookmarks, "hash": scenario_hash, "tls": scen
 
 
 def _scenario_main(argv: list[str]) -> int:
-    name, params_file, out_file = argv
+    params_file, out_file = argv
     params = json.loads(Path(params_file).read_text())
     for path in (LIB, GLUE_SCRIPTS):
         sys.path.insert(0, str(path))
     load_awsglue()
     from local.spark import local_spark
 
-    spark = local_spark(Path(params["warehouse"]), app_name=f"awsglue-jdbc-{name}")
-    try:
-        result = SCENARIOS[name](spark, params)
-    finally:
-        spark.stop()
-    Path(out_file).write_text(json.dumps(result, default=str))
+    outputs: dict[str, Any] = {}
+    for name, scenario in SCENARIOS.items():
+        os.environ["UNDERCURRENT_TWIN_WORK"] = params[name]["work"]  # read by the stand-in on each use
+        spark = local_spark(Path(params[name]["warehouse"]), app_name=f"awsglue-jdbc-{name}")
+        try:
+            outputs[name] = scenario(spark, params[name])
+        except Exception:  # noqa: BLE001 - reported to the scenario's test, the others still run
+            outputs[name] = {"error": traceback.format_exc()}
+        finally:
+            spark.stop()
+    Path(out_file).write_text(json.dumps(outputs, default=str))
     return 0
 
 

@@ -1,0 +1,43 @@
+"""The local session's own behaviour (``local/spark.py``), beyond Glue's settings it mirrors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from pyspark import SparkContext
+from pyspark.sql import DataFrame
+
+ROWS = [
+    (1, Decimal("95.70"), dt.date(2024, 2, 29), dt.datetime(2024, 3, 1, 23, 59, 59, 123456), "Łódź ✓", [1, 2], {"k": "v"}, (7, "x")),
+    (2, None, None, None, None, None, None, None),
+    (3, Decimal("-0.01"), dt.date(1970, 1, 1), dt.datetime(1999, 12, 31), "", [], {}, (None, "")),
+]
+SCHEMA = (
+    "id int, amount decimal(10,2), day date, at timestamp, name string, numbers array<int>, "
+    "tags map<string,string>, inner struct<n:int,s:string>"
+)
+
+
+def python_rdds(df: DataFrame) -> list[str]:
+    """The RDDs of the frame's lineage that run in Python workers."""
+    return re.findall(r"\bPythonRDD\[\d+\]", str(df._jdf.queryExecution().toRdd().toDebugString()))
+
+
+def test_local_rows_are_unpickled_in_the_jvm_without_a_python_worker_and_unchanged(spark, monkeypatch):
+    direct = spark.createDataFrame(ROWS * 700, SCHEMA)  # several batches in each of the two slices
+    assert python_rdds(direct) == []
+
+    monkeypatch.setattr(SparkContext, "parallelize", SparkContext.parallelize.__wrapped__)  # type: ignore[attr-defined]  # PySpark's own
+    through_python = spark.createDataFrame(ROWS * 700, SCHEMA)
+    assert len(python_rdds(through_python)) == 1
+
+    assert direct.orderBy("id").collect() == through_python.orderBy("id").collect()
+    assert direct.count() == len(ROWS) * 700
+    assert direct.where("id = 1").first() == spark.createDataFrame(ROWS[:1], SCHEMA).first()
+
+
+def test_an_rdd_of_local_rows_still_maps_through_python(spark):
+    assert spark.sparkContext.parallelize([1, 2, 3], 2).map(lambda x: x * 10).collect() == [10, 20, 30]
+    assert spark.createDataFrame([], "id int").count() == 0
