@@ -6,8 +6,8 @@
  * custom-resource handler), the Firehose delivery (its prefixes and JQ query), the Glue jobs
  * (their script assets, resolved arguments, connections and roles) and the Step Functions
  * workflow (interpreted). Afterwards it checks the lake from the catalog, as Athena would
- * read it, against the source, and evaluates every recorded access against the IAM policies
- * of the templates.
+ * read it, against the source, checks that every object a job wrote lies where a catalog table
+ * reads it, and evaluates every recorded access against the IAM policies of the templates.
  */
 import { execFile, execFileSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TwinAssembly, type TwinEnvironment } from './assembly';
 import { deliver, deliveryStream } from './firehose';
-import { catalogTables, GlueTwin, type JobRun, type TwinSecret } from './glue';
+import { catalogTables, GlueTwin, type CatalogTable, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
@@ -53,6 +53,13 @@ export interface TwinOptions {
   readonly log?: (line: string) => void;
   /** Factor on the workflow's Retry intervals. @default 1 */
   readonly delayScale?: number;
+  /**
+   * Stops the workflow once this state has succeeded (e.g. `RunSourceExtract`), to try one job
+   * quickly. The checks of the lake, which are of a whole run, are then skipped; the checks of
+   * the recorded accesses (allowed, and written where a table reads) still run.
+   * @default - the whole workflow
+   */
+  readonly until?: string;
 }
 
 /** The lake as the twin's catalog reads it (from glue-scripts/local/twin/lake.py). */
@@ -195,24 +202,31 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     const execution = await runStateMachine(JSON.parse(String(machines[0].properties.DefinitionString)), {}, glue.tasks, {
       executionId: `${machines[0].ref}:twin-${crypto.randomBytes(4).toString('hex')}`,
       delayScale: options.delayScale,
+      stopAfter: options.until,
     });
     for (const run of glue.runs) {
       log(`  ${run.jobName} ${run.status} in ${run.seconds.toFixed(1)} s${run.error ? `: ${run.error}` : ''}`);
     }
 
     const problems: string[] = [];
-    if (execution.status !== 'SUCCEEDED') {
+    if (execution.status === 'FAILED') {
       // The Fail state's cause is generic; the failure notification carries the job's error.
       const notified = glue.notifications.map((n) => JSON.stringify(n.message)).join('; ');
       problems.push(`the workflow failed: ${execution.error}: ${execution.cause}${notified ? `; the alerts topic was sent ${notified}` : ''}`);
     }
-    log('reading the lake through the catalog tables');
-    const reportFile = path.join(work, 'lake-report.json');
-    execFileSync(options.python, [LAKE_SCRIPT, 'verify', '--spec', lakeSpec, '--out', reportFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lake = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as LakeReport;
-    problems.push(...checkLake(assembly, lake, source, clicks));
+    let lake: LakeReport | undefined;
+    if (execution.status === 'ABORTED') {
+      log(`stopped after ${options.until}: the checks of the lake, which are of a whole run, are skipped`);
+    } else {
+      log('reading the lake through the catalog tables');
+      const reportFile = path.join(work, 'lake-report.json');
+      execFileSync(options.python, [LAKE_SCRIPT, 'verify', '--spec', lakeSpec, '--out', reportFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      lake = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as LakeReport;
+      problems.push(...checkLake(assembly, lake, source, clicks));
+    }
 
     const accesses = jobAccesses(work);
+    problems.push(...strayWrites(tables, accesses));
     const denials = deniedAccesses(await evaluateAccesses(assembly, accesses));
     log(`evaluated ${accesses.length} recorded accesses of the jobs against the templates' IAM policies: ${denials.length} denied`);
     problems.push(...denials.map(formatDenial));
@@ -237,6 +251,31 @@ export function jobAccesses(work: string): AccessRecord[] {
   return files
     .flatMap((file) => parseAccessRecords(fs.readFileSync(path.join(dir, file), 'utf8')))
     .filter((record) => !record.principal.startsWith('twin:'));
+}
+
+const FOLDER_MARKER = '_$folder$';
+
+/**
+ * The objects the jobs wrote where no catalog table reads them: every object a job puts must lie
+ * under the location of a table of the templates, or be the `_$folder$` marker of a directory
+ * above one. One sentence per role, with the first such object.
+ */
+export function strayWrites(tables: readonly Pick<CatalogTable, 'location'>[], accesses: readonly AccessRecord[]): string[] {
+  const locations = tables.map((t) => t.location.replace(/^s3:\/\//, '').replace(/\/?$/, '/'));
+  const read = (object: string): boolean =>
+    locations.some((location) => object.startsWith(location)) ||
+    (object.endsWith(FOLDER_MARKER) && locations.some((location) => location.startsWith(`${object.slice(0, -FOLDER_MARKER.length)}/`)));
+  const stray = new Map<string, Set<string>>();
+  for (const access of accesses.filter((a) => a.action === 's3:PutObject')) {
+    const object = access.resource.replace(/^arn:[^:]+:s3:::/, '');
+    if (!read(object)) {
+      stray.set(access.principal, (stray.get(access.principal) ?? new Set<string>()).add(object));
+    }
+  }
+  return [...stray].map(([principal, objects]) => {
+    const first = [...objects].sort()[0];
+    return `${principal.split('/').pop()} wrote ${objects.size} object(s) under no catalog table's location, where nothing reads them, such as s3://${first}`;
+  });
 }
 
 /** The twin's Secrets Manager: generated values for the templates' secrets; the RDS-managed admin secret is the server's admin. */

@@ -48,11 +48,17 @@ export interface RunOptions {
    * @default 1
    */
   readonly delayScale?: number;
+  /**
+   * Ends the execution as `ABORTED` (as Step Functions' StopExecution does) once the state of
+   * this name has succeeded; states running beside it in a Parallel end first.
+   * @default - runs to its end
+   */
+  readonly stopAfter?: string;
 }
 
 /** The end of an execution. */
 export interface ExecutionResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   readonly output?: unknown;
   readonly error?: string;
   readonly cause?: string;
@@ -106,14 +112,31 @@ export async function runStateMachine(
   options: RunOptions,
 ): Promise<ExecutionResult> {
   const history: HistoryEvent[] = [];
+  const names = stateNames(definition as Machine);
+  if (options.stopAfter !== undefined && !names.includes(options.stopAfter)) {
+    throw new Error(`The workflow has no state ${options.stopAfter}; its states are ${names.join(', ')}.`);
+  }
   const interpreter = new Interpreter(tasks, options, history);
   try {
     const output = await interpreter.run(definition as Machine, input);
     return { status: 'SUCCEEDED', output, history };
   } catch (error) {
+    if (error instanceof Stopped) {
+      return { status: 'ABORTED', output: error.data, history };
+    }
     const failure = error instanceof StatesError ? error : new StatesError('States.Runtime', String(error));
     return { status: 'FAILED', error: failure.error, cause: failure.cause, history };
   }
+}
+
+/** Every state's name, those in Parallel branches too, in definition order. */
+function stateNames(machine: Machine): string[] {
+  return Object.entries(machine.States ?? {}).flatMap(([name, state]) => [name, ...(state.Branches ?? []).flatMap(stateNames)]);
+}
+
+/** Thrown past every Retry and Catch once the `stopAfter` state has succeeded. */
+class Stopped {
+  constructor(readonly data: unknown) {}
 }
 
 /** Whether a Retry or Catch rule with `errorEquals` applies to `error` (States.ALL: any but States.Runtime). */
@@ -172,6 +195,9 @@ class Interpreter {
 
   private done(name: string, state: State, data: unknown): { data: unknown; next?: string } {
     this.history.push({ type: 'StateSucceeded', state: name });
+    if (name === this.options.stopAfter) {
+      throw new Stopped(data);
+    }
     if (state.End) {
       return { data };
     }
@@ -218,7 +244,9 @@ class Interpreter {
       // Every branch runs on the same input; the state fails with the first branch's error
       // once all have ended (the twin does not stop a running job; Step Functions would).
       const results = await Promise.allSettled((state.Branches ?? []).map((branch) => this.run(branch, data)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // A branch that reached the stopAfter state stops the execution, whatever the others did.
+      const failed = rejected.find((r) => r.reason instanceof Stopped) ?? rejected[0];
       if (failed) {
         throw failed.reason;
       }

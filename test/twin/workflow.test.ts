@@ -156,6 +156,50 @@ describe('the state machine interpreter', () => {
     expect(result).toMatchObject({ status: 'FAILED', error: 'States.TaskFailed', cause: 'b failed' });
   });
 
+  test('stopAfter ends the execution as ABORTED once that state succeeded, past its Catch, after the branches beside it', async () => {
+    const { calls, handler } = jobs({ c: 1 }, { b: 1, c: 3 });
+    const definition = {
+      StartAt: 'A',
+      States: {
+        A: task('a', { Next: 'P' }),
+        P: {
+          Type: 'Parallel',
+          Next: 'D',
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'D' }],
+          Branches: [
+            { StartAt: 'B', States: { B: task('b', { End: true }) } },
+            { StartAt: 'C', States: { C: task('c', { End: true }) } },
+          ],
+        },
+        D: task('d', { End: true }),
+      },
+    };
+    const atA = await runStateMachine(definition, {}, handler, { executionId: 'x', stopAfter: 'A' });
+    expect(atA.status).toBe('ABORTED');
+    expect(calls).toEqual(['a']);
+    // B succeeds and stops the execution; C, beside it, fails afterwards: neither P's Catch nor D runs.
+    const atB = await runStateMachine(definition, {}, handler, { executionId: 'y', stopAfter: 'B' });
+    expect(atB.status).toBe('ABORTED');
+    expect(calls).toEqual(['a', 'a', 'b', 'c']);
+    // P ends neither way: the execution stopped inside it.
+    expect(atB.history.map((e) => `${e.type} ${e.state}`).slice(2)).toEqual([
+      'StateEntered P',
+      'StateEntered B',
+      'StateEntered C',
+      'StateSucceeded B',
+      'StateFailed C',
+    ]);
+  });
+
+  test('stopAfter naming no state of the workflow is refused before anything runs', async () => {
+    const { calls, handler } = jobs();
+    const definition = { StartAt: 'A', States: { A: task('a', { End: true }) } };
+    await expect(runStateMachine(definition, {}, handler, { executionId: 'x', stopAfter: 'RunExtract' })).rejects.toThrow(
+      'The workflow has no state RunExtract; its states are A.',
+    );
+    expect(calls).toEqual([]);
+  });
+
   test('a state type or field outside the subset fails the run and names it', async () => {
     const { handler } = jobs();
     const choice = await runStateMachine({ StartAt: 'X', States: { X: { Type: 'Choice', Choices: [] } } }, {}, handler, { executionId: 'x' });
