@@ -26,18 +26,18 @@ pin_utc()
 #: together instead of one running a long file alone at the end. Files not named here follow in
 #: their usual order. Only the order changes, never what a file runs.
 LONGEST_FIRST = (
-    "test_generator.py",
-    "test_clickstream.py",
     "test_pipeline_local.py",
     "test_gold_job.py",
-    "test_clickstream_job.py",
+    "test_generator.py",
+    "test_source_curate_job.py",
+    "test_clickstream.py",
+    "twin/test_twin_iceberg.py",
     "test_gold.py",
     "twin/test_awsglue_jdbc.py",
-    "test_source_curate_job.py",
-    "twin/test_twin_iceberg.py",
     "twin/test_run_job.py",
-    "test_curate.py",
+    "test_clickstream_job.py",
     "twin/test_twin_s3.py",
+    "test_curate.py",
 )
 
 

@@ -41,3 +41,22 @@ def test_local_rows_are_unpickled_in_the_jvm_without_a_python_worker_and_unchang
 def test_an_rdd_of_local_rows_still_maps_through_python(spark):
     assert spark.sparkContext.parallelize([1, 2, 3], 2).map(lambda x: x * 10).collect() == [10, 20, 30]
     assert spark.createDataFrame([], "id int").count() == 0
+
+
+def test_packages_of_the_jvm_are_looked_up_once_and_classes_still_resolve(spark, monkeypatch):
+    jvm = spark.sparkContext._jvm
+    assert jvm.org.apache.hadoop.fs.Path("/lake/raw").getName() == "raw"  # resolves as before
+    client = spark.sparkContext._gateway._gateway_client
+    calls: list[str] = []
+    send = client.send_command
+
+    def recorded(command, *args, **kwargs):
+        calls.append(command)
+        return send(command, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send_command", recorded)
+
+    path_class = jvm.org.apache.hadoop.fs.Path  # org, org.apache, org.apache.hadoop, org.apache.hadoop.fs: remembered
+    assert len(calls) == 1 and "org.apache.hadoop.fs.Path" in calls[0]  # the class itself is still asked for
+    assert path_class("/lake/curated").getParent().toString() == "/lake"
+    assert jvm.java.util.ArrayList().size() == 0  # other packages resolve (and are remembered) as well

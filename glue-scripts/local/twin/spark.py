@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from local.spark import DRIVER_JAVA_OPTIONS, SHORT_RUN_JAVA_OPTIONS, iceberg_jar, import_pyspark_classes, session_builder
+from local.spark import DRIVER_JAVA_OPTIONS, SHORT_RUN_JAVA_OPTIONS, iceberg_jar, resolve_jvm_names_once, session_builder
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -236,5 +236,5 @@ def twin_spark(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
-    import_pyspark_classes(session)
+    resolve_jvm_names_once(session)
     return session
