@@ -112,9 +112,11 @@ export async function runStateMachine(
   options: RunOptions,
 ): Promise<ExecutionResult> {
   const history: HistoryEvent[] = [];
-  const names = stateNames(definition as Machine);
-  if (options.stopAfter !== undefined && !names.includes(options.stopAfter)) {
-    throw new Error(`The workflow has no state ${options.stopAfter}; its states are ${names.join(', ')}.`);
+  if (options.stopAfter !== undefined) {
+    const names = stateNames(definition as Machine);
+    if (!names.includes(options.stopAfter)) {
+      throw new Error(`The workflow has no state ${options.stopAfter}; its states are ${names.join(', ')}.`);
+    }
   }
   const interpreter = new Interpreter(tasks, options, history);
   try {
