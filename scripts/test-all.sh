@@ -2,9 +2,11 @@
 # `npm test`: every check of the project. The Python environment (.venv with pinned pyspark, the
 # Iceberg runtime and the twin's jars, made on first run by scripts/python-env.sh) is made while
 # the TypeScript is type-checked and linted; then the Python lint (ruff, mypy); then the
-# TypeScript tests (jest: constructs, stacks, nag, config, snapshots, and the local twin of dev,
-# which runs the PySpark jobs on a local MariaDB) and the PySpark tests (pytest on a local Spark)
-# side by side, each into its own log, printed when it ends.
+# TypeScript tests (jest, two workers: constructs, stacks, nag, config, snapshots, and the local
+# twin of dev, which runs the PySpark jobs on a local MariaDB), then the PySpark tests (pytest on
+# a local Spark, two processes). One after the other, not side by side: each already keeps both
+# cores busy, and side by side the same tests took about a fifth more CPU and longer
+# (docs/testing.md#how-long-it-takes).
 # Every step runs even when an earlier one fails; the phases' times, then one line per runner
 # and a last line summing up all tests, close the output.
 set -uo pipefail
@@ -67,18 +69,15 @@ fi
 
 if [ "$python_ready" -eq 1 ]; then
   step "ruff + mypy" bash scripts/lint-python.sh
-  echo "==> jest and pytest, side by side (logs in $results/)"
-  background jest npx jest --ci --json --outputFile="$results/jest.json"
-  background pytest bash scripts/pytest.sh --junitxml="$results/pytest.xml"
-  finish jest
-  finish pytest
+  step jest npx jest --ci --json --outputFile="$results/jest.json"
+  step pytest bash scripts/pytest.sh --junitxml="$results/pytest.xml"
 else
   # Without Python, jest still runs (its twin test fails, saying what is missing).
   step jest npx jest --ci --json --outputFile="$results/jest.json"
 fi
 
 echo
-echo "Phases (wall clock; jest and pytest overlap):"
+echo "Phases (wall clock; python-env beside tsc and eslint):"
 printf '  %s\n' "${timings[@]}"
 printf '  %-28s %7ss\n' "npm test" "$(elapsed "$started")"
 if [ ${#failed_steps[@]} -gt 0 ]; then
