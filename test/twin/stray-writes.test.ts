@@ -5,9 +5,10 @@
  */
 import type { AccessRecord } from '../../lib/twin/permissions';
 import { strayWrites } from '../../lib/twin/twin';
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 
-const EXTRACT = 'arn:aws:iam::123456789012:role/extract-role';
-const CURATE = 'arn:aws:iam::123456789012:role/curate-role';
+const EXTRACT = `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/extract-role`;
+const CURATE = `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/curate-role`;
 const TABLES = [{ location: 's3://raw/source/customers/' }, { location: 's3://curated/customers' }];
 
 const put = (principal: string, object: string): AccessRecord => ({

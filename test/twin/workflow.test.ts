@@ -36,6 +36,16 @@ const task = (job: string, extra: Record<string, unknown> = {}): Record<string, 
   ...extra,
 });
 
+/** A Parallel state whose two branches run the jobs b (state B) and c (state C). */
+const parallelBC = (extra: Record<string, unknown>): Record<string, unknown> => ({
+  Type: 'Parallel',
+  ...extra,
+  Branches: [
+    { StartAt: 'B', States: { B: task('b', { End: true }) } },
+    { StartAt: 'C', States: { C: task('c', { End: true }) } },
+  ],
+});
+
 const notify = {
   NotifyFailure: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', Parameters: { 'error.$': '$.failure.Error' }, ResultPath: null, Next: 'Failed' },
   Failed: { Type: 'Fail', Error: 'PipelineFailed', Cause: 'A pipeline job failed' },
@@ -48,15 +58,7 @@ describe('the state machine interpreter', () => {
       StartAt: 'A',
       States: {
         A: task('a', { Next: 'P' }),
-        P: {
-          Type: 'Parallel',
-          ResultPath: null,
-          Next: 'Done',
-          Branches: [
-            { StartAt: 'B', States: { B: task('b', { End: true }) } },
-            { StartAt: 'C', States: { C: task('c', { End: true }) } },
-          ],
-        },
+        P: parallelBC({ ResultPath: null, Next: 'Done' }),
         Done: { Type: 'Succeed' },
       },
     };
@@ -132,14 +134,7 @@ describe('the state machine interpreter', () => {
     const definition = {
       StartAt: 'P',
       States: {
-        P: {
-          Type: 'Parallel',
-          End: true,
-          Branches: [
-            { StartAt: 'B', States: { B: task('b', { End: true }) } },
-            { StartAt: 'C', States: { C: task('c', { End: true }) } },
-          ],
-        },
+        P: parallelBC({ End: true }),
       },
     };
     const result = await runStateMachine(definition, {}, handler, { executionId: 'x' });
@@ -162,15 +157,7 @@ describe('the state machine interpreter', () => {
       StartAt: 'A',
       States: {
         A: task('a', { Next: 'P' }),
-        P: {
-          Type: 'Parallel',
-          Next: 'D',
-          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'D' }],
-          Branches: [
-            { StartAt: 'B', States: { B: task('b', { End: true }) } },
-            { StartAt: 'C', States: { C: task('c', { End: true }) } },
-          ],
-        },
+        P: parallelBC({ Next: 'D', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'D' }] }),
         D: task('d', { End: true }),
       },
     };
