@@ -8,5 +8,7 @@ module.exports = {
   },
   // Each worker synthesizes whole apps; two workers match the two cores of CI.
   maxWorkers: 2,
+  // The longest suites first (the local twin's among them), whatever Jest's cache holds.
+  testSequencer: '<rootDir>/test/support/longest-first.js',
   testTimeout: 120000,
 };
