@@ -112,6 +112,26 @@ def collect(spark: SparkSession, lake: Lake, name: str, *order_by: str) -> list[
     return spark.table(lake.table(name)).orderBy(*order_by).collect()
 
 
+def record_build_spans(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[float, float]]:
+    """From now on, when each gold table's publication starts and ends (monotonic clock), by name."""
+    spans: dict[str, tuple[float, float]] = {}
+    replace_audited, merge = iceberg.replace_audited, gold.merge_customer_changes
+
+    def timed_replace(spark_, name, df, audit):
+        started = time.monotonic()
+        replace_audited(spark_, name, df, audit)
+        spans[name.rsplit(".", 1)[-1]] = (started, time.monotonic())
+
+    def timed_merge(spark_, name, changes):
+        started = time.monotonic()
+        merge(spark_, name, changes)
+        spans["dim_customer"] = (started, time.monotonic())
+
+    monkeypatch.setattr(iceberg, "replace_audited", timed_replace)
+    monkeypatch.setattr(gold, "merge_customer_changes", timed_merge)
+    return spans
+
+
 @pytest.fixture(scope="module")
 def history(spark, tmp_path_factory, job):
     """One lake through three runs: input 1, the same again, input 2 (a rerun of input 2 adds no
@@ -119,7 +139,9 @@ def history(spark, tmp_path_factory, job):
     lake = Lake(spark, tmp_path_factory.mktemp("gold-job"), "gold_job")
     state: dict[str, Any] = {"lake": lake, "sink": RecordingSink("CuratedToGold")}
     lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
-    state["written_1"] = lake.run(job, state["sink"])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        state["spans_1"] = record_build_spans(monkeypatch)
+        state["written_1"] = lake.run(job, state["sink"])
     state["rows_1"] = {name: lake.rows(name) for name in GOLD_TABLES}
     state["fact_1"] = collect(spark, lake, "fact_order_line", "order_number", "order_line_number")
     state["customers_1"] = collect(spark, lake, "dim_customer", "customer_number")
@@ -250,26 +272,8 @@ def test_a_gold_table_that_no_longer_matches_its_declaration_stops_the_run_befor
         assert lake.snapshots(name) == 0, name
 
 
-def test_each_gold_table_is_built_after_the_tables_it_is_built_from_are_published(spark, tmp_path, job, monkeypatch):
-    lake = Lake(spark, tmp_path, "gold_job_order")
-    lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)
-    spans = {}
-    replace_audited, merge = iceberg.replace_audited, gold.merge_customer_changes
-
-    def timed_replace(spark_, name, df, audit):
-        started = time.monotonic()
-        replace_audited(spark_, name, df, audit)
-        spans[name.rsplit(".", 1)[-1]] = (started, time.monotonic())
-
-    def timed_merge(spark_, name, changes):
-        started = time.monotonic()
-        merge(spark_, name, changes)
-        spans["dim_customer"] = (started, time.monotonic())
-
-    monkeypatch.setattr(iceberg, "replace_audited", timed_replace)
-    monkeypatch.setattr(gold, "merge_customer_changes", timed_merge)
-    lake.run(job)
-
+def test_each_gold_table_is_built_after_the_tables_it_is_built_from_are_published(history):
+    spans = history["spans_1"]
     assert set(spans) == set(GOLD_TABLES)
     inputs = {
         "fact_order_line": ["dim_product", "dim_employee", "dim_customer"],

@@ -3,9 +3,7 @@
 One small generated lake (scale 0.02, with bad rows) goes through the three jobs; the tests
 check what only the whole chain shows: every injected bad row is quarantined and accounted
 for, gold answers agree with curated, a second run changes nothing, a later increment gives
-customers a second SCD2 version, and a drifted source stops only its own table. One more
-test checks the local session itself: it keeps the classes Spark generates, which the
-benchmark's warm repeats rely on.
+customers a second SCD2 version, and a drifted source stops only its own table.
 """
 
 from __future__ import annotations
@@ -13,11 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pyspark.sql import functions as F
 
 from local import generator
 from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, run_pipeline
-from local.spark import CODEGEN_CACHE_ENTRIES
 from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 
@@ -105,18 +101,3 @@ def test_a_drifted_source_stops_only_its_own_table(spark, tmp_path):
     assert not (tmp_path / "curated" / "customers").exists()
     assert (tmp_path / "curated" / "products").exists()
 
-
-def test_the_local_session_reuses_the_classes_it_generated_for_more_queries_than_spark_keeps_by_default(spark_defaults):
-    spark = spark_defaults
-    compilations = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
-    # Each literal is inlined in the generated code, so every query is a class of its own;
-    # Spark keeps 100 by default, so a second round would compile them all again.
-    queries = [spark.range(2).select((F.col("id") * (1_000 + i)).alias("x")) for i in range(150)]
-    for query in queries:
-        query.collect()
-    before = compilations.getCount()
-    for query in queries:
-        query.collect()
-    assert before >= len(queries)  # the first round compiled a class for each query
-    assert compilations.getCount() == before
-    assert spark.conf.get("spark.sql.codegen.cache.maxEntries") == str(CODEGEN_CACHE_ENTRIES)

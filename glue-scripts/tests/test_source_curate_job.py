@@ -93,6 +93,37 @@ def write_all_tables(spark: SparkSession, lake: Lake) -> None:
                                        "amount": Decimal("-5.00")}], MAY_1, run_id="jr_a")
 
 
+@pytest.fixture(scope="module")
+def full_run(job, spark, tmp_path_factory):
+    """Every table (:func:`write_all_tables`) curated in one run, with when each table's curation
+    started and ended and its curated rows were written (monotonic clock), and the session's
+    kept RDDs before and after the run."""
+    lake = Lake(tmp_path_factory.mktemp("full-run"))
+    write_all_tables(spark, lake)
+    started, curated, written = {}, {}, {}
+    curate_table, write_curated = job.curate.curate_table, job.write_curated
+
+    def timed_curate(raw, declaration, *args):
+        started[declaration["name"]] = time.monotonic()
+        result = curate_table(raw, declaration, *args)
+        curated[declaration["name"]] = time.monotonic()
+        return result
+
+    def timed_write(rows, path, count):
+        write_curated(rows, path, count)
+        written[path.rstrip("/").rsplit("/", 1)[-1]] = time.monotonic()
+
+    sink = RecordingSink()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(job.curate, "curate_table", timed_curate)
+        monkeypatch.setattr(job, "write_curated", timed_write)
+        kept_before = kept_rdds(spark)
+        counts = lake.run(job, spark, sink)
+        kept_after = kept_rdds(spark)
+    return {"lake": lake, "counts": counts, "sink": sink, "started": started, "curated": curated, "written": written,
+            "kept_before": kept_before, "kept_after": kept_after}
+
+
 def test_the_job_module_compiles(tmp_path):
     py_compile.compile(str(JOB_FILE), cfile=str(tmp_path / "job.pyc"), doraise=True)
 
@@ -116,11 +147,8 @@ def test_a_curated_table_gets_a_file_per_core_while_files_keep_a_quarter_million
     assert job.curated_file_count(rows, cores) == files
 
 
-def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, tmp_path):
-    lake = Lake(tmp_path)
-    write_all_tables(spark, lake)
-    sink = RecordingSink()
-    counts = lake.run(job, spark, sink)
+def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, full_run):
+    lake, counts, sink = full_run["lake"], full_run["counts"], full_run["sink"]
 
     assert counts == {
         "offices": CurateCounts(2, 2, 0, 0),
@@ -169,27 +197,8 @@ def test_a_full_run_curates_quarantines_accounts_and_is_idempotent(job, spark, t
     assert {t: (lake.curated(spark, t), lake.quarantine(t), sorted(lake.files(t))) for t in again} == before
 
 
-def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_curated(job, spark, tmp_path, monkeypatch):
-    lake = Lake(tmp_path)
-    write_all_tables(spark, lake)
-    started, curated, written = {}, {}, {}
-    curate_table, write_curated = job.curate.curate_table, job.write_curated
-
-    def timed_curate(raw, declaration, *args):
-        started[declaration["name"]] = time.monotonic()
-        result = curate_table(raw, declaration, *args)
-        curated[declaration["name"]] = time.monotonic()
-        return result
-
-    def timed_write(rows, path, count):
-        write_curated(rows, path, count)
-        written[path.rstrip("/").rsplit("/", 1)[-1]] = time.monotonic()
-
-    monkeypatch.setattr(job.curate, "curate_table", timed_curate)
-    monkeypatch.setattr(job, "write_curated", timed_write)
-    kept_before = kept_rdds(spark)
-    lake.run(job, spark)
-
+def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_curated(full_run):
+    started, curated, written = full_run["started"], full_run["curated"], full_run["written"]
     assert set(started) == set(curated) == set(written) == set(SOURCE_TABLES)
     pairs = [
         (table, parent)
@@ -203,7 +212,7 @@ def test_tables_run_side_by_side_but_each_after_the_tables_it_references_were_cu
         # may still be writing.
         assert curated[parent] <= started[table], f"{table} started before {parent} was curated"
     # Every kept row was released: by each table after its writes, or by its last child.
-    assert kept_rdds(spark) <= kept_before
+    assert full_run["kept_after"] <= full_run["kept_before"]
 
 
 def test_a_child_of_a_failed_parent_is_checked_against_the_parents_existing_curated_table(job, spark, tmp_path):
