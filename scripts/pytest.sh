@@ -2,7 +2,8 @@
 # Runs the PySpark unit tests of glue-scripts/ in a local virtualenv (.venv).
 # Usage: scripts/pytest.sh [pytest options] [test paths]   (works from any cwd; default: every test)
 # The tests run in two processes (pytest-xdist: -n 2 --dist loadfile, each file whole in one
-# process, each process with its own local Spark); -n 0 runs them in this one (e.g. with -s or pdb).
+# process, each process with its own local Spark, the longest files first); -n 0 runs them in
+# this one (e.g. with -s or pdb).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +19,10 @@ for arg in "$@"; do
 done
 
 # Two workers by default; an -n/--numprocesses or --dist given here wins (pytest keeps the last).
-workers=(-n 2 --dist loadfile)
+# --no-loadscope-reorder keeps the files in the order of conftest.py's LONGEST_FIRST: by default
+# pytest-xdist hands out the files with the most tests first, which started the longest file
+# (test_pipeline_local.py, a few tests) last, in one process while the other had finished.
+workers=(-n 2 --dist loadfile --no-loadscope-reorder)
 for arg in "$@"; do
   if [ "$arg" = "no:xdist" ]; then workers=(); fi
 done

@@ -22,9 +22,11 @@ from local.spark import pin_utc  # noqa: E402
 
 pin_utc()
 
-#: Test files in the order the two processes take them: the longest first, so that they finish
-#: together instead of one running a long file alone at the end. Files not named here follow in
-#: their usual order. Only the order changes, never what a file runs.
+#: Test files in the order the two processes take them (``scripts/pytest.sh`` passes
+#: ``--no-loadscope-reorder``, or pytest-xdist would hand out the files with the most tests
+#: first): the longest first, so that they finish together instead of one running a long file
+#: alone at the end. Files not named here follow in their usual order. Only the order changes,
+#: never what a file runs.
 LONGEST_FIRST = (
     "test_pipeline_local.py",
     "test_gold_job.py",
@@ -37,6 +39,7 @@ LONGEST_FIRST = (
     "twin/test_run_job.py",
     "test_clickstream_job.py",
     "twin/test_twin_s3.py",
+    "test_local_spark.py",
     "test_curate.py",
 )
 
