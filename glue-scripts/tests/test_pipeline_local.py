@@ -96,6 +96,7 @@ def test_a_later_increment_versions_its_customers_adds_its_lines_and_leaves_ever
     changed = {r.customer_number for r in raw.select("customer_number").collect()}
     assert len(changed) == increment.rows["customers"]
     customers_after = customer_versions(spark)
+    assert all(sum(v["is_current"] for v in versions) == 1 for versions in customers_after.values())
     assert {n: v for n, v in customers_after.items() if n not in changed} == {
         n: v for n, v in customers_before.items() if n not in changed
     }
