@@ -134,8 +134,9 @@ def record_build_spans(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[float
 
 @pytest.fixture(scope="module")
 def history(spark, tmp_path_factory, job):
-    """One lake through three runs: input 1, the same again, input 2 (a rerun of input 2 adds no
-    MERGE either: test_gold checks that customer_changes of the same input is empty)."""
+    """One lake through three runs: input 1 (with when each table was published), the same
+    again, input 2 (a rerun of input 2 adds no MERGE either: test_gold checks that
+    customer_changes of the same input is empty)."""
     lake = Lake(spark, tmp_path_factory.mktemp("gold-job"), "gold_job")
     state: dict[str, Any] = {"lake": lake, "sink": RecordingSink("CuratedToGold")}
     lake.write(CUSTOMERS_1, ORDERS, LINES, EVENTS)

@@ -2,9 +2,10 @@
  * Jest's test order: the longest suites first, so that the two workers end together instead of
  * one running a long suite alone at the end. Jest orders by the durations of its last run when
  * its cache has them, and otherwise by file size, which puts the local twin's short file (a
- * minute and more of Spark jobs) last: on a fresh clone, as in CI, jest then took half a minute
- * longer. Suites not named here follow in Jest's own order. Only the order changes, never what
- * a suite runs (the Python side has the same list: glue-scripts/tests/conftest.py LONGEST_FIRST).
+ * minute and more of Spark jobs) last: on a fresh clone, as in CI, the twin then ran alone at
+ * the end. Suites not named here follow in Jest's own order. Only the order changes, never what
+ * a suite runs (the PySpark tests keep their own list: glue-scripts/tests/conftest.py
+ * LONGEST_FIRST).
  */
 const path = require('path');
 const Sequencer = require('@jest/test-sequencer').default;
