@@ -14,9 +14,10 @@ The spec is written by the twin from the synthesized templates (the ``AWS::Glue:
      "principal": "<the job role's ARN>",
      "connections": {"<name>": {"url", "user", "password", "enforceSsl", "caFile"}},
      "account": "...", "region": "...", "partition": "aws",
-     "cores": 2}
+     "cores": 1}
 
-``extraPyFiles``, ``connections``, ``partition`` (``aws``) and ``cores`` (2) are optional.
+``extraPyFiles``, ``connections``, ``partition`` (``aws``) and ``cores`` (1: see
+``local.twin.spark.TWIN_CORES``) are optional.
 
 What it does, in order:
 
@@ -127,10 +128,9 @@ def load_spec(path: Path) -> dict[str, Any]:
     if not _RUN_ID.match(spec["runId"]):
         raise SpecError(f"Spec 'runId' must be letters, digits, '_', '.', '-' (it names files); got {spec['runId']!r}.")
     spec.setdefault("partition", "aws")
-    spec.setdefault("cores", 2)
     spec.setdefault("extraPyFiles", [])
     spec.setdefault("connections", {})
-    if not isinstance(spec["cores"], int) or isinstance(spec["cores"], bool) or spec["cores"] < 1:
+    if "cores" in spec and (not isinstance(spec["cores"], int) or isinstance(spec["cores"], bool) or spec["cores"] < 1):
         raise SpecError(f"Spec 'cores' must be a positive integer; got {spec['cores']!r}.")
 
     arguments = spec["arguments"]
@@ -267,7 +267,7 @@ def run(spec: Mapping[str, Any]) -> int:
                 spec["account"],
                 spec["region"],
                 spec["partition"],
-                spec["cores"],
+                **({"cores": spec["cores"]} if "cores" in spec else {}),
             )
             # Nor the twin's modules imported to start Spark (Glue has no `local` package).
             for name in [m for m in sys.modules if m == "local" or m.startswith("local.")]:

@@ -417,7 +417,7 @@ def _scenario_main(argv: list[str]) -> int:
     outputs: dict[str, Any] = {}
     for name, scenario in SCENARIOS.items():
         os.environ["UNDERCURRENT_TWIN_WORK"] = params[name]["work"]  # read by the stand-in on each use
-        spark = local_spark(Path(params[name]["warehouse"]), app_name=f"awsglue-jdbc-{name}")
+        spark = local_spark(Path(params[name]["warehouse"]), app_name=f"awsglue-jdbc-{name}", cores=1)  # as the spark fixture
         try:
             outputs[name] = scenario(spark, params[name])
         except Exception:  # noqa: BLE001 - reported to the scenario's test, the others still run
