@@ -1,11 +1,11 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AlertsTopic } from '../../lib/shared/alerts-topic';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 
 function newStack(id: string): Stack {
-  return new Stack(new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false }), id);
+  return new Stack(testApp(), id);
 }
 
 interface KeyPolicyStatement {

@@ -1,8 +1,8 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { databaseClientSecurityGroup } from '../../lib/shared/database-client';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 
 describe('databaseClientSecurityGroup', () => {
   let databaseStack: Stack;
@@ -10,7 +10,7 @@ describe('databaseClientSecurityGroup', () => {
   let database: ec2.SecurityGroup;
 
   beforeAll(() => {
-    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const app = testApp();
     databaseStack = new Stack(app, 'Database');
     const vpc = new ec2.Vpc(databaseStack, 'Vpc', { subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     database = new ec2.SecurityGroup(databaseStack, 'Db', { vpc, allowAllOutbound: false });

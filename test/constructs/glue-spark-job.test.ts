@@ -17,14 +17,14 @@ import {
 } from '../../lib/transform/glue-spark-job';
 import { grantPrefixWrite } from '../../lib/shared/grants';
 import { StageAlarms } from '../../lib/shared/stage-alarms';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 import { acknowledgedRules } from '../stacks/template-helpers';
 
 const SIZING = ENVIRONMENTS.dev.transform;
 const SCRIPT = 'jobs/clickstream_raw_to_curated.py';
 
 function newStack(id: string): Stack {
-  return new Stack(new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false }), id);
+  return new Stack(testApp(), id);
 }
 
 /** The keys and the stage alarms that jobs in `stack` use. */
@@ -340,7 +340,7 @@ describe('GlueSparkJob with a VPC connection', () => {
   let iam5: { ruleName: string; paths: string[] }[];
 
   beforeAll(() => {
-    app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    app = testApp();
     stack = new Stack(app, 'Ingestion');
     const deps = jobDependencies(stack);
     const connection = glue.Connection.fromConnectionName(stack, 'Jdbc', 'source-jdbc');
@@ -398,7 +398,7 @@ describe('GlueSparkJob with a VPC connection', () => {
   });
 
   test('in a stack pinned to an account and region the tag resources name that account and region', () => {
-    const pinnedApp = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const pinnedApp = testApp();
     const pinned = new Stack(pinnedApp, 'Pinned', { env: { account: '123456789012', region: 'eu-west-1' } });
     const pinnedJob = new GlueSparkJob(pinned, 'Extract', jobProps(jobDependencies(pinned), { connections: [glue.Connection.fromConnectionName(pinned, 'Jdbc', 'jdbc')] }));
     const statements = policyStatements(pinned, Template.fromStack(pinned), pinnedJob, 'main');

@@ -7,11 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { grantKeyDecrypt, grantKeyEncryptDecrypt, grantPrefixRead, grantPrefixWrite, grantPublish } from '../../lib/shared/grants';
 import { LeastPrivilegeRole } from '../../lib/shared/least-privilege-role';
 import { SecureBucket } from '../../lib/shared/secure-bucket';
-import { CDK_CONTEXT } from '../support/platform';
-
-function newApp(): App {
-  return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
-}
+import { testApp } from '../support/platform';
 
 function newRole(scope: Stack, id: string): LeastPrivilegeRole {
   return new LeastPrivilegeRole(scope, id, {
@@ -59,7 +55,7 @@ describe('grant helpers', () => {
   let keyUser: LeastPrivilegeRole;
 
   beforeAll(() => {
-    stack = new Stack(newApp(), 'Grants');
+    stack = new Stack(testApp(), 'Grants');
     key = new kms.Key(stack, 'LakeKey', { enableKeyRotation: true });
     topicKey = new kms.Key(stack, 'TopicKey', { enableKeyRotation: true });
     lake = dataBucket(stack, key);
@@ -187,7 +183,7 @@ describe('grant helpers', () => {
   });
 
   test.each(['/x/', 'x', 'a/*/', 'raw/*', '*'])('the prefix "%s" is rejected by the read and write helpers', (prefix) => {
-    const scratch = new Stack(newApp(), 'Scratch');
+    const scratch = new Stack(testApp(), 'Scratch');
     const bucket = dataBucket(scratch, new kms.Key(scratch, 'Key')).bucket;
     const role = newRole(scratch, 'Role');
     const message = `Invalid S3 prefix "${prefix}": use a key prefix without "*" that ends with "/", such as "clickstream/".`;
@@ -200,7 +196,7 @@ describe('grant helpers', () => {
 describe('grant helpers and the AwsSolutions-IAM5 acknowledgement', () => {
   /** An app with AwsSolutions checks, a lake bucket and a role; `grant` gives the role its permissions. */
   function appWithRole(grant: (role: LeastPrivilegeRole, lake: SecureBucket) => void): App {
-    const app = newApp();
+    const app = testApp();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     const stack = new Stack(app, 'Lake');
     const lake = dataBucket(stack, new kms.Key(stack, 'LakeKey', { enableKeyRotation: true }));
@@ -234,7 +230,7 @@ describe('grant helpers and the AwsSolutions-IAM5 acknowledgement', () => {
   });
 
   test('the acknowledgement also matches when the bucket lives in another stack than the role', () => {
-    const app = newApp();
+    const app = testApp();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     const storage = new Stack(app, 'Storage');
     const lake = dataBucket(storage, new kms.Key(storage, 'LakeKey', { enableKeyRotation: true }));

@@ -1,5 +1,5 @@
 import { EXAMPLE_ACCOUNT } from '../support/example-account';
-import { App, CliCredentialsStackSynthesizer, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CliCredentialsStackSynthesizer, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,16 +15,12 @@ import {
   LakePermission,
 } from '../../lib/lake/lake-formation';
 import { SecureBucket } from '../../lib/shared/secure-bucket';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 
 const DEPLOYMENT_ROLE = {
   'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}',
 };
 const ANALYST = `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/Analyst`;
-
-function newApp(): App {
-  return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
-}
 
 interface Lake {
   readonly stack: Stack;
@@ -53,7 +49,7 @@ function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown }
 
 describe('LakeFormationAdmins', () => {
   const admins = (extra: string[]): Template => {
-    const stack = new Stack(newApp(), 'Account');
+    const stack = new Stack(testApp(), 'Account');
     new LakeFormationAdmins(stack, 'LakeFormationAdmins', { admins: extra });
     return Template.fromStack(stack);
   };
@@ -79,7 +75,7 @@ describe('LakeFormationAdmins', () => {
   });
 
   test('another synthesizer than the default one is rejected, naming the fix', () => {
-    const stack = new Stack(newApp(), 'Account', { synthesizer: new CliCredentialsStackSynthesizer() });
+    const stack = new Stack(testApp(), 'Account', { synthesizer: new CliCredentialsStackSynthesizer() });
     expect(() => new LakeFormationAdmins(stack, 'LakeFormationAdmins', { admins: [] })).toThrow(
       'Account/LakeFormationAdmins: the deployment role is only known with the DefaultStackSynthesizer (stack Account uses CliCredentialsStackSynthesizer).',
     );
@@ -93,7 +89,7 @@ describe('LakeFormationOnly', () => {
   let table: glue.CfnTable;
 
   beforeAll(() => {
-    stack = new Stack(newApp(), 'Storage', { env: { account: EXAMPLE_ACCOUNT, region: 'us-east-1' } });
+    stack = new Stack(testApp(), 'Storage', { env: { account: EXAMPLE_ACCOUNT, region: 'us-east-1' } });
     subject = lake(stack);
     const other = new glue.Database(stack, 'CuratedDatabase', { databaseName: 'lake_curated' });
     table = new glue.CfnTable(stack, 'Orders', {
@@ -124,7 +120,7 @@ describe('LakeFormationOnly', () => {
   });
 
   test('a database outside the app prefix is rejected: the guard would refuse it', () => {
-    const other = new Stack(newApp(), 'Storage');
+    const other = new Stack(testApp(), 'Storage');
     const database = new glue.Database(other, 'Foreign', { databaseName: 'finance_raw' });
     const only = (names: string[]) => () =>
       new LakeFormationOnly(other, `Only${names.length}`, { appName: 'Lake', databaseNames: names, catalogResources: [database] });
@@ -140,7 +136,7 @@ describe('LakeFormationSettings', () => {
   let template: Template;
 
   beforeAll(() => {
-    subject = lake(new Stack(newApp(), 'Storage'));
+    subject = lake(new Stack(testApp(), 'Storage'));
     template = Template.fromStack(subject.stack);
   });
 
@@ -200,7 +196,7 @@ describe('LakeFormationSettings', () => {
   });
 
   test('a location without a customer key is rejected', () => {
-    const stack = new Stack(newApp(), 'Storage');
+    const stack = new Stack(testApp(), 'Storage');
     const bucket = s3.Bucket.fromBucketName(stack, 'Plain', 'plain-bucket');
     expect(() => new LakeFormationSettings(stack, 'LakeFormation', { locations: [bucket] })).toThrow(
       'LakeFormationSettings Storage/LakeFormation: location Storage/Plain has no customer key; register only SSE-KMS lake buckets.',
@@ -217,7 +213,7 @@ describe('LakeFormationGrants', () => {
   let template: Template;
 
   beforeAll(() => {
-    const app = newApp();
+    const app = testApp();
     subject = lake(new Stack(app, 'Storage'));
     consumer = new Stack(app, 'Transform');
     role = new iam.Role(consumer, 'JobRole', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
@@ -304,7 +300,7 @@ describe('LakeFormationGrants', () => {
   });
 
   test('in the settings stack, every grant depends on the settings and registrations', () => {
-    const stack = new Stack(newApp(), 'Storage');
+    const stack = new Stack(testApp(), 'Storage');
     const local = lake(stack);
     const localGrants = new LakeFormationGrants(stack, 'LakeGrants', { settings: local.settings });
     const localRole = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
@@ -314,7 +310,7 @@ describe('LakeFormationGrants', () => {
   });
 
   test('the grants of a stack form one chain, across its grant constructs, so Lake Formation never gets two at once', () => {
-    const app = newApp();
+    const app = testApp();
     const storage = lake(new Stack(app, 'Storage'));
     const stack = new Stack(app, 'Consumer');
     const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
@@ -337,7 +333,7 @@ describe('LakeFormationGrants', () => {
     let check: LakeFormationGrants;
 
     beforeAll(() => {
-      stack = new Stack(newApp(), 'Storage');
+      stack = new Stack(testApp(), 'Storage');
       local = lake(stack);
       reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
       check = new LakeFormationGrants(stack, 'LakeGrants', { settings: local.settings });

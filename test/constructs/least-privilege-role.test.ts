@@ -11,7 +11,7 @@ import { IConstruct } from 'constructs';
 import { grantPrefixRead } from '../../lib/shared/grants';
 import { isUnscopedAction, LeastPrivilegeRole, UNSCOPED_ACTIONS } from '../../lib/shared/least-privilege-role';
 import { SecureBucket } from '../../lib/shared/secure-bucket';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 import { acknowledgedRules } from '../stacks/template-helpers';
 
 describe('LeastPrivilegeRole', () => {
@@ -24,7 +24,7 @@ describe('LeastPrivilegeRole', () => {
   let addResult: iam.AddToPrincipalPolicyResult;
 
   beforeAll(() => {
-    stack = new Stack(new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false }), 'Roles');
+    stack = new Stack(testApp(), 'Roles');
     key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const logs = new SecureBucket(stack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });
     lake = new SecureBucket(stack, 'Lake', { encryptionKey: key, serverAccessLogsBucket: logs.bucket, removalPolicy: RemovalPolicy.RETAIN });
@@ -116,7 +116,7 @@ describe('LeastPrivilegeRole refuses other ways in', () => {
   let role: LeastPrivilegeRole;
 
   beforeEach(() => {
-    stack = new Stack(new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false }), 'Roles');
+    stack = new Stack(testApp(), 'Roles');
     role = new LeastPrivilegeRole(stack, 'Job', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
       description: 'Runs the test job',
@@ -156,7 +156,7 @@ describe('LeastPrivilegeRole on Resource "*"', () => {
   }
 
   function newRole(): { app: App; stack: Stack; role: LeastPrivilegeRole } {
-    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const app = testApp();
     const stack = new Stack(app, 'Roles');
     const role = new LeastPrivilegeRole(stack, 'Job', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'), description: 'Runs the test job' });
     // A scoped statement, so that the role has its main policy too.
@@ -283,7 +283,7 @@ describe('LeastPrivilegeRole on Resource "*"', () => {
   });
 
   test("a role's own unscopedActions go to its unscoped policy; on every other role the same action still fails the packs", () => {
-    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const app = testApp();
     const stack = new Stack(app, 'Roles');
     const guard = new LeastPrivilegeRole(stack, 'Guard', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -301,7 +301,7 @@ describe('LeastPrivilegeRole on Resource "*"', () => {
   });
 
   test('unscopedActions take exact actions with a reason', () => {
-    const stack = new Stack(new App({ context: CDK_CONTEXT }), 'Roles');
+    const stack = new Stack(testApp(), 'Roles');
     const role = (actions: Record<string, string>) => () =>
       new LeastPrivilegeRole(stack, `R${Object.keys(actions).length}${Math.random()}`.replace('.', ''), {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -1,14 +1,10 @@
-import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { SecureBucket } from '../../lib/shared/secure-bucket';
-import { CDK_CONTEXT } from '../support/platform';
-
-function newApp(): App {
-  return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
-}
+import { testApp } from '../support/platform';
 
 /** The logical id of the bucket of a SecureBucket. */
 function logicalId(secure: SecureBucket): string {
@@ -34,7 +30,7 @@ describe('SecureBucket', () => {
   let zone: SecureBucket;
 
   beforeAll(() => {
-    const app = newApp();
+    const app = testApp();
     stack = new Stack(app, 'Storage');
     key = new kms.Key(stack, 'LakeKey', { enableKeyRotation: true });
     logs = new SecureBucket(stack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });
@@ -244,7 +240,7 @@ describe('SecureBucket with autoDeleteObjects', () => {
   let scratch: SecureBucket;
 
   beforeAll(() => {
-    const app = newApp();
+    const app = testApp();
     const stack = new Stack(app, 'Scratch');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const logs = new SecureBucket(stack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });
@@ -275,7 +271,7 @@ describe('SecureBucket with autoDeleteObjects', () => {
 
 describe('SecureBucket and cdk-nag', () => {
   test('a data bucket and its access-log destination pass the AwsSolutions, NIST 800-53 R5, HIPAA and PCI DSS checks', () => {
-    const app = newApp();
+    const app = testApp();
     Validations.of(app).addPlugins(
       new AwsSolutionsChecks(app),
       new NIST80053R5Checks(app),
@@ -296,7 +292,7 @@ describe('SecureBucket validation', () => {
   let logs: s3.IBucket;
 
   beforeEach(() => {
-    stack = new Stack(newApp(), 'Storage');
+    stack = new Stack(testApp(), 'Storage');
     key = new kms.Key(stack, 'Key');
     logs = s3.Bucket.fromBucketName(stack, 'Logs', 'access-logs');
   });
@@ -363,7 +359,7 @@ describe('SecureBucket across stacks and with EventBridge', () => {
   let plain: SecureBucket;
 
   beforeAll(() => {
-    const app = newApp();
+    const app = testApp();
     logsStack = new Stack(app, 'Foundation');
     dataStack = new Stack(app, 'Storage');
     logs = new SecureBucket(logsStack, 'AccessLogs', { accessLogDestination: true, removalPolicy: RemovalPolicy.RETAIN });

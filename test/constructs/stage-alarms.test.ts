@@ -1,11 +1,11 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ALARM_PERIOD, StageAlarms } from '../../lib/shared/stage-alarms';
-import { CDK_CONTEXT } from '../support/platform';
+import { testApp } from '../support/platform';
 
 const metric = (metricName: string): cloudwatch.Metric =>
   new cloudwatch.Metric({ namespace: 'Undercurrent/Test', metricName, period: ALARM_PERIOD, statistic: 'Sum' });
@@ -25,7 +25,7 @@ describe('StageAlarms', () => {
   };
 
   beforeAll(() => {
-    const app = new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+    const app = testApp();
     // The stack name, not the construct id, goes into alarm names.
     stack = new Stack(app, 'Transform', { stackName: 'undercurrent-dev-transform' });
     topic = new sns.Topic(stack, 'Alerts', { masterKey: new kms.Key(stack, 'AlertsKey') });

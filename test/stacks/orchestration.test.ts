@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
 import { OrchestrationStack } from '../../lib/orchestration/orchestration-stack';
-import { CDK_CONTEXT, patchedConfig, SynthesizedPlatform, synthPlatform } from '../support/platform';
+import { patchedConfig, SynthesizedPlatform, synthPlatform, testApp } from '../support/platform';
 import { acknowledgedRules, actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, stateMachineDefinition, withTokens } from './template-helpers';
 
 describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) => {
@@ -321,7 +321,7 @@ describe('OrchestrationStack built with stages of jobs', () => {
   let template: Template;
 
   beforeAll(() => {
-    const app = new App({ context: CDK_CONTEXT });
+    const app = testApp();
     const support = new Stack(app, 'Support');
     // Jobs that are the `Resource` child of a wrapper, as `GlueSparkJob` makes them.
     const [extract, orders, events, gold] = ['ExtractOrders', 'OrdersToCurated', 'EventsToCurated', 'CuratedToGold'].map((name) =>
@@ -366,7 +366,7 @@ describe('OrchestrationStack built with stages of jobs', () => {
     ['no stage', []],
     ['an empty stage', [[]]],
   ])('a workflow with %s is refused', (_what, stages) => {
-    const app = new App({ context: CDK_CONTEXT });
+    const app = testApp();
     const support = new Stack(app, 'Support');
     expect(
       () =>
@@ -386,7 +386,7 @@ describe('OrchestrationStack with three workflow retries and a 10-minute job tim
   beforeAll(() => {
     // staging deploys only to a pinned target; the support stack shares it (same account and region).
     const config = resolveConfig(patchedConfig('staging', { transform: { workflowRetries: 3, timeoutMinutes: 10 } }), {}, EXAMPLE_TARGET_CONTEXT.staging);
-    const app = new App({ context: CDK_CONTEXT });
+    const app = testApp();
     const support = new Stack(app, 'Support', { env: { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION } });
     const [extract, orders, events] = ['Extract', 'OrdersToCurated', 'EventsToCurated'].map((name) =>
       glue.Job.fromJobAttributes(new Construct(support, name), 'Resource', { jobName: name.toLowerCase() }),

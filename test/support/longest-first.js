@@ -13,9 +13,8 @@ const Sequencer = require('@jest/test-sequencer').default;
 const LONGEST_FIRST = [
   'test/twin/twin.test.ts',
   'test/app/entrypoint.test.ts',
-  'test/nag/nag.test.ts',
-  'test/stacks/warehouse.test.ts',
   'test/snapshots/templates.test.ts',
+  'test/stacks/warehouse.test.ts',
   'test/stacks/orchestration.test.ts',
 ].map((file) => path.join(__dirname, '..', '..', file));
 

@@ -19,6 +19,15 @@ export const CDK_CONTEXT: Record<string, unknown> = {
   'aws:cdk:disable-stack-trace': true,
 };
 
+/**
+ * An app for a unit test: cdk.json's context ({@link CDK_CONTEXT}) and no built-in CloudFormation
+ * validation, whose engine (WebAssembly) took about 2 s to start in each test file that used it;
+ * the compliance tests turn it on (`synthPlatform(env, { compliance: true })`).
+ */
+export function testApp(): App {
+  return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+}
+
 /** A partial config patch, applied field by field. */
 export type ConfigPatch = { [K in keyof EnvironmentConfig]?: Partial<EnvironmentConfig[K]> | EnvironmentConfig[K] };
 
@@ -40,7 +49,7 @@ export function patchedConfig(envName: EnvironmentName, patch: ConfigPatch = {})
 export interface SynthOptions {
   /** Config patch on top of the environment's config. */
   readonly patch?: ConfigPatch;
-  /** Run the four cdk-nag packs and the CloudFormation validator (slow; for the nag tests). */
+  /** Run the four cdk-nag packs and the CloudFormation validator (slow; for test/snapshots/templates.test.ts). */
   readonly compliance?: boolean;
   /**
    * Context as the CLI's `-c key=value` passes it (on top of cdk.json's, `env` and the
