@@ -25,6 +25,82 @@ pick_python() {
   fi
 }
 
+# Jars, resolved by Maven coordinates from Maven Central with mvn (`dependency:copy-dependencies`
+# of a POM written here, no transitive dependencies) into .venv/jars and checked against their
+# pinned SHA-256:
+# - the Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5); the tests
+#   and the local pipeline put it on the local Spark's class path (glue-scripts/local/spark.py);
+# - for the local twin (glue-scripts/local/twin/): MySQL Connector/J, for the jobs' JDBC reads, and
+#   sqlite-jdbc, under the twin's stand-in for the Glue Data Catalog.
+JARS="$VENV/jars"
+ICEBERG_COORDS="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.7.1"
+ICEBERG_SHA256="cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c"
+MYSQL_COORDS="com.mysql:mysql-connector-j:9.4.0"
+MYSQL_SHA256="49ed93c8b2bea9cb0929b85a8a28837b191d0f8eac6919fdcef16e36e2cd53b3"
+SQLITE_COORDS="org.xerial:sqlite-jdbc:3.50.3.0"
+SQLITE_SHA256="a3f53a2aa15ae9425a9e793bbe9c8e5288febeb4b65ef5c1a4e80d4c2045cf08"
+
+# jar_path COORDS: where the jar of group:artifact:version goes.
+jar_path() {
+  local artifact version
+  artifact="$(echo "$1" | cut -d: -f2)"
+  version="$(echo "$1" | cut -d: -f3)"
+  echo "$JARS/$artifact-$version.jar"
+}
+
+# fetch_jars COORDS SHA256 [COORDS SHA256 ...]: resolves, in one mvn run (one JVM, not one per
+# jar), every jar that is not there with its SHA-256; refuses a jar whose SHA-256 differs.
+fetch_jars() {
+  local coords sha staging jar fetched group artifact version i missing=()
+  while [ $# -gt 0 ]; do
+    coords="$1" sha="$2"
+    shift 2
+    jar="$(jar_path "$coords")"
+    if [ ! -f "$jar" ] || [ "$(sha256sum "$jar" | cut -d' ' -f1)" != "$sha" ]; then
+      missing+=("$coords" "$sha")
+    fi
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "python-env: mvn is required to resolve the jars; install Maven (e.g. apt-get install -y maven)." >&2
+    return 1
+  fi
+  mkdir -p "$JARS"
+  staging="$(mktemp -d)"
+  {
+    echo '<project><modelVersion>4.0.0</modelVersion>'
+    echo '<groupId>local</groupId><artifactId>undercurrent-jars</artifactId><version>0</version><dependencies>'
+    for ((i = 0; i < ${#missing[@]}; i += 2)); do
+      echo "python-env: resolving ${missing[i]}" >&2
+      IFS=: read -r group artifact version <<<"${missing[i]}"
+      echo "<dependency><groupId>$group</groupId><artifactId>$artifact</artifactId><version>$version</version></dependency>"
+    done
+    echo '</dependencies></project>'
+  } >"$staging/pom.xml"
+  if ! mvn -q -B -f "$staging/pom.xml" dependency:copy-dependencies -DexcludeTransitive=true \
+      -DoutputDirectory="$staging/jars" >"$staging/mvn.log" 2>&1; then
+    cat "$staging/mvn.log" >&2
+    rm -rf "$staging"
+    echo "python-env: mvn could not resolve ${missing[*]}." >&2
+    return 1
+  fi
+  for ((i = 0; i < ${#missing[@]}; i += 2)); do
+    jar="$(jar_path "${missing[i]}")"
+    fetched="$staging/jars/$(basename "$jar")"
+    if [ ! -f "$fetched" ] || [ "$(sha256sum "$fetched" | cut -d' ' -f1)" != "${missing[i + 1]}" ]; then
+      rm -rf "$staging"
+      echo "python-env: ${missing[i]} does not have the pinned SHA-256 ${missing[i + 1]}; refusing it." >&2
+      return 1
+    fi
+    mv -f "$fetched" "$jar"
+  done
+  rm -rf "$staging"
+}
+
+# The jars resolve while the venv is made and filled (neither needs the other).
+fetch_jars "$ICEBERG_COORDS" "$ICEBERG_SHA256" "$MYSQL_COORDS" "$MYSQL_SHA256" "$SQLITE_COORDS" "$SQLITE_SHA256" &
+jars_pid=$!
+
 want="$(sha256sum "$REQ" | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 
@@ -41,61 +117,9 @@ if [ "$want" != "$have" ]; then
   echo "$want" > "$STAMP"
 fi
 
-# Jars, resolved by Maven coordinates from Maven Central with mvn (`mvn dependency:copy`, no
-# transitive dependencies) into .venv/jars and checked against their pinned SHA-256:
-# - the Apache Iceberg Spark runtime that Glue 5.0 ships (Iceberg 1.7.1 for Spark 3.5); the tests
-#   and the local pipeline put it on the local Spark's class path (glue-scripts/local/spark.py);
-# - for the local twin (glue-scripts/local/twin/): MySQL Connector/J, for the jobs' JDBC reads, and
-#   sqlite-jdbc, under the twin's stand-in for the Glue Data Catalog.
-JARS="$VENV/jars"
-ICEBERG_COORDS="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.7.1"
-ICEBERG_SHA256="cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c"
-MYSQL_COORDS="com.mysql:mysql-connector-j:9.4.0"
-MYSQL_SHA256="49ed93c8b2bea9cb0929b85a8a28837b191d0f8eac6919fdcef16e36e2cd53b3"
-SQLITE_COORDS="org.xerial:sqlite-jdbc:3.50.3.0"
-SQLITE_SHA256="a3f53a2aa15ae9425a9e793bbe9c8e5288febeb4b65ef5c1a4e80d4c2045cf08"
-
-# jar_path COORDS: where mvn puts the jar of group:artifact:version.
-jar_path() {
-  local artifact version
-  artifact="$(echo "$1" | cut -d: -f2)"
-  version="$(echo "$1" | cut -d: -f3)"
-  echo "$JARS/$artifact-$version.jar"
-}
-
-# fetch_jar COORDS SHA256: resolves the jar with mvn unless it is there with that SHA-256.
-fetch_jar() {
-  local coords="$1" sha="$2" jar staging fetched
-  jar="$(jar_path "$coords")"
-  if [ -f "$jar" ] && [ "$(sha256sum "$jar" | cut -d' ' -f1)" = "$sha" ]; then
-    return 0
-  fi
-  if ! command -v mvn >/dev/null 2>&1; then
-    echo "python-env: mvn is required to resolve $coords; install Maven (e.g. apt-get install -y maven)." >&2
-    exit 1
-  fi
-  echo "python-env: resolving $coords" >&2
-  mkdir -p "$JARS"
-  staging="$(mktemp -d)"
-  if ! mvn -q -B dependency:copy -Dartifact="$coords" -DoutputDirectory="$staging" >"$staging/mvn.log" 2>&1; then
-    cat "$staging/mvn.log" >&2
-    rm -rf "$staging"
-    echo "python-env: mvn could not resolve $coords." >&2
-    exit 1
-  fi
-  fetched="$staging/$(basename "$jar")"
-  if [ ! -f "$fetched" ] || [ "$(sha256sum "$fetched" | cut -d' ' -f1)" != "$sha" ]; then
-    rm -rf "$staging"
-    echo "python-env: $coords does not have the pinned SHA-256 $sha; refusing it." >&2
-    exit 1
-  fi
-  mv -f "$fetched" "$jar"
-  rm -rf "$staging"
-}
-
-fetch_jar "$ICEBERG_COORDS" "$ICEBERG_SHA256"
-fetch_jar "$MYSQL_COORDS" "$MYSQL_SHA256"
-fetch_jar "$SQLITE_COORDS" "$SQLITE_SHA256"
+if ! wait "$jars_pid"; then
+  exit 1
+fi
 ICEBERG_JAR="$(jar_path "$ICEBERG_COORDS")"
 MYSQL_JAR="$(jar_path "$MYSQL_COORDS")"
 SQLITE_JAR="$(jar_path "$SQLITE_COORDS")"
