@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `npm test`: every check of the project. The Python environment (.venv with pinned pyspark, the
 # Iceberg runtime and the twin's jars, made on first run by scripts/python-env.sh) is made while
-# the TypeScript is type-checked and linted; then the Python lint (ruff, mypy); then the
-# TypeScript tests (jest, two workers: constructs, stacks, nag, config, snapshots, and the local
-# twin of dev, which runs the PySpark jobs on a local MariaDB), then the PySpark tests (pytest on
-# a local Spark, two processes). One after the other, not side by side: each already keeps both
-# cores busy, and side by side the same tests took about a fifth more CPU and longer
-# (docs/testing.md#how-long-it-takes).
+# the TypeScript is type-checked and linted; then the TypeScript tests (jest, two workers:
+# constructs, stacks, config, snapshots under the nag packs, and the local twin of dev, which runs
+# the PySpark jobs on a local MariaDB), with the Python lint (ruff, mypy) beside them; then the
+# PySpark tests (pytest on a local Spark, two processes). jest and pytest one after the other,
+# not side by side: each already keeps both cores busy, and side by side the same tests took
+# about a fifth more CPU and longer (docs/testing.md#how-long-it-takes).
 # Every step runs even when an earlier one fails; the phases' times, then one line per runner
 # and a last line summing up all tests, close the output.
 set -uo pipefail
@@ -67,17 +67,19 @@ if finish python-env; then
   python_ready=1
 fi
 
+# The Python lint (a few seconds of CPU) runs beside jest rather than before it.
 if [ "$python_ready" -eq 1 ]; then
-  step "ruff + mypy" bash scripts/lint-python.sh
+  background "ruff + mypy" bash scripts/lint-python.sh
 fi
 # Without Python, jest still runs (its twin test fails, saying what is missing).
 step jest npx jest --ci --json --outputFile="$results/jest.json"
 if [ "$python_ready" -eq 1 ]; then
+  finish "ruff + mypy"
   step pytest bash scripts/pytest.sh --junitxml="$results/pytest.xml"
 fi
 
 echo
-echo "Phases (wall clock; python-env beside tsc and eslint):"
+echo "Phases (wall clock; python-env beside tsc and eslint, ruff + mypy beside jest):"
 printf '  %s\n' "${timings[@]}"
 printf '  %-28s %7ss\n' "npm test" "$(elapsed "$started")"
 if [ ${#failed_steps[@]} -gt 0 ]; then
