@@ -120,7 +120,8 @@ def scenarios(server: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         os.environ,
         PYSPARK_SUBMIT_ARGS=f"--driver-class-path {server['jar']} pyspark-shell",
         # A fresh JVM for a few queries, like the twin's job runs: the same options (client compiler
-        # only, no bytecode verification, serial collector), which take less CPU to start and change no result.
+        # only, no bytecode verification, serial collector), which take less CPU to start and
+        # change no result.
         SPARK_SUBMIT_OPTS=" ".join(TWIN_JVM_OPTIONS),
         UNDERCURRENT_TWIN_CONNECTIONS=server["connections"],
     )
