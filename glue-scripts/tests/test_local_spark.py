@@ -45,7 +45,7 @@ def test_an_rdd_of_local_rows_still_maps_through_python(spark):
     assert spark.createDataFrame([], "id int").count() == 0
 
 
-def test_packages_of_the_jvm_are_looked_up_once_and_classes_still_resolve(spark, monkeypatch):
+def test_packages_and_the_imported_classes_of_the_jvm_are_looked_up_once_and_classes_still_resolve(spark, monkeypatch):
     jvm = spark.sparkContext._jvm
     assert jvm.org.apache.hadoop.fs.Path("/lake/raw").getName() == "raw"  # resolves as before
     client = spark.sparkContext._gateway._gateway_client
@@ -62,6 +62,22 @@ def test_packages_of_the_jvm_are_looked_up_once_and_classes_still_resolve(spark,
     assert len(calls) == 1 and "org.apache.hadoop.fs.Path" in calls[0]  # the class itself is still asked for
     assert path_class("/lake/curated").getParent().toString() == "/lake"
     assert jvm.java.util.ArrayList().size() == 0  # other packages resolve (and are remembered) as well
+
+    calls.clear()
+    functions = jvm.functions  # imported by its full name: no call
+    assert getattr(jvm, "SparkSession$")._fqn == "org.apache.spark.sql.SparkSession$"
+    assert calls == []
+    assert functions._fqn == "org.apache.spark.sql.functions"
+    assert functions.lit(7).toString() == "7"  # and it works
+    assert spark.range(3).select(F.sum("id")).first()[0] == 3
+
+    integer = jvm.java.lang.Integer
+    calls.clear()
+    assert integer.toHexString(255) == "ff" and integer.toHexString(16) == "10"
+    assert integer.MAX_VALUE == integer.MAX_VALUE == 2**31 - 1
+    reflection = [c.split("\n")[2:4] for c in calls if c.startswith("r\n")]
+    # A static method is asked for once (then only called); a static field is read each time.
+    assert reflection == [["java.lang.Integer", "toHexString"]] + [["java.lang.Integer", "MAX_VALUE"]] * 2
 
 
 def test_the_session_reuses_the_classes_it_generated_for_more_queries_than_spark_keeps_by_default(spark_defaults):
