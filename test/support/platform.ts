@@ -20,12 +20,18 @@ export const CDK_CONTEXT: Record<string, unknown> = {
 };
 
 /**
+ * What every app of the tests leaves out: the construct tree written as `tree.json` beside the
+ * templates, which no test reads (writing it was about 5% of the TypeScript tests' CPU).
+ */
+const TEST_APP_PROPS = { treeMetadata: false } as const;
+
+/**
  * An app for a unit test: cdk.json's context ({@link CDK_CONTEXT}) and no built-in CloudFormation
  * validation, whose engine (WebAssembly) took about 2 s to start in each test file that used it;
  * the compliance tests turn it on (`synthPlatform(env, { compliance: true })`).
  */
 export function testApp(): App {
-  return new App({ context: CDK_CONTEXT, builtinCloudFormationValidation: false });
+  return new App({ ...TEST_APP_PROPS, context: CDK_CONTEXT, builtinCloudFormationValidation: false });
 }
 
 /** A partial config patch, applied field by field. */
@@ -72,11 +78,31 @@ export interface SynthesizedPlatform extends Platform {
 }
 
 /**
+ * The platforms a test file has synthesized, by environment and options: tests only read them,
+ * and a whole synthesis takes about a second of CPU (a test file asked for the same one up to
+ * three times).
+ */
+const synthesized = new Map<string, SynthesizedPlatform>();
+
+/**
  * Builds and synthesizes every stack of one environment, as `cdk synth -c env=<name>` does,
  * with the context staging and prod need (`EXAMPLE_TARGET_CONTEXT`: documentation values only).
+ * The same environment and options give the same (read-only) platform within a test file.
  */
 export function synthPlatform(envName: EnvironmentName, options: SynthOptions = {}): SynthesizedPlatform {
+  const key = JSON.stringify([envName, options]);
+  const known = synthesized.get(key);
+  if (known) {
+    return known;
+  }
+  const platform = synthesizePlatform(envName, options);
+  synthesized.set(key, platform);
+  return platform;
+}
+
+function synthesizePlatform(envName: EnvironmentName, options: SynthOptions): SynthesizedPlatform {
   const app = new App({
+    ...TEST_APP_PROPS,
     // Lambda bundling is skipped in unit tests (its own test bundles the handler, and the
     // entrypoint test runs the real synth); templates are otherwise identical.
     context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], ...options.context, env: envName, 'aws:cdk:bundling-stacks': [] },
@@ -110,6 +136,7 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
  */
 export function synthStages(envName: EnvironmentName, count: number): Partial<Platform> {
   const app = new App({
+    ...TEST_APP_PROPS,
     context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], env: envName, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
   });
