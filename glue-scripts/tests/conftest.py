@@ -59,19 +59,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=file_rank)
 
 
-#: Settings of the tests' session only, for inputs of a few rows, where Spark's CPU goes to planning
-#: and compiling rather than to rows: no adaptive execution (which plans each query again after
-#: every shuffle stage) and no generated code (expressions are interpreted instead of compiled by
-#: Janino). Results do not depend on either: they change plans, not rows. They took the gold tests
-#: from 147 to 114 s of CPU and the clickstream tests from 45 to 36 s. The jobs on Glue, the local
-#: pipeline and the twin (the jobs end to end, with Glue's settings) keep Spark's defaults.
-SMALL_INPUT_CONF = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-}
-
-
 @pytest.fixture(scope="session")
 def iceberg_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The directory of the session's local Iceberg warehouse (catalog ``glue_catalog``)."""
@@ -87,7 +74,7 @@ def spark(iceberg_warehouse):
     instead of 400 core-seconds, 192 instead of 217 s). Tests about partitioning set their own
     partitions.
     """
-    from local.spark import SHORT_RUN_JAVA_OPTIONS, local_spark
+    from local.spark import SHORT_RUN_JAVA_OPTIONS, SMALL_INPUT_CONF, local_spark
 
     session = local_spark(iceberg_warehouse, app_name="undercurrent-glue-tests", cores=1, java_options=SHORT_RUN_JAVA_OPTIONS)
     for key, value in SMALL_INPUT_CONF.items():
@@ -98,8 +85,10 @@ def spark(iceberg_warehouse):
 
 @pytest.fixture
 def spark_defaults(spark):
-    """The session with Spark's own settings instead of :data:`SMALL_INPUT_CONF`, for the test's
-    duration: for tests about generated code or the chosen plan, as on Glue."""
+    """The session with Spark's own settings instead of ``local.spark.SMALL_INPUT_CONF``, for the
+    test's duration: for tests about generated code or the chosen plan, as on Glue."""
+    from local.spark import SMALL_INPUT_CONF
+
     for key in SMALL_INPUT_CONF:
         spark.conf.unset(key)
     yield spark

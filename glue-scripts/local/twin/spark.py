@@ -11,6 +11,8 @@ Spark 3.5, UTC, the Iceberg extensions and runtime) and adds what the twin stand
   :data:`SHIMS`: Iceberg's ``GlueCatalog`` becomes ``undercurrent.twin.TwinGlueCatalog`` (a JDBC
   catalog in ``<work>/catalog/iceberg.sqlite`` that records the Glue requests in the same log)
   and ``S3FileIO`` becomes ``HadoopFileIO`` (so Iceberg's files go through the twin's ``s3://``);
+* Spark settings for a few rows (``local.spark.SMALL_INPUT_CONF``: no adaptive execution, no
+  generated code), which change plans, never rows;
 * the jars: the Iceberg runtime, the twin's jar, MySQL Connector/J (the jobs' JDBC reads) and
   sqlite-jdbc (``scripts/python-env.sh`` builds and resolves them, ``UNDERCURRENT_TWIN_JARS``).
 
@@ -28,7 +30,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from local.spark import DRIVER_JAVA_OPTIONS, SHORT_RUN_JAVA_OPTIONS, iceberg_jar, resolve_jvm_names_once, session_builder
+from local.spark import (
+    DRIVER_JAVA_OPTIONS,
+    SHORT_RUN_JAVA_OPTIONS,
+    SMALL_INPUT_CONF,
+    iceberg_jar,
+    resolve_jvm_names_once,
+    session_builder,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -220,7 +229,7 @@ def twin_spark(
         directory.mkdir(parents=True, exist_ok=True)
     jars = [iceberg_jar(), *twin_jars()]
     builder = session_builder(app_name, cores, None, jars)
-    for key, value in conf.items():
+    for key, value in {**SMALL_INPUT_CONF, **conf}.items():
         builder = builder.config(key, value)
     java_options = [conf.get("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS), *TWIN_JVM_OPTIONS]
     twin = {

@@ -190,6 +190,7 @@ OK_SCRIPT = textwrap.dedent(
             "rows": rows,
             "flag": spark.conf.get("spark.undercurrent.test.flag", None),
             "shuffle": spark.conf.get("spark.sql.shuffle.partitions"),
+            "small_input": [spark.conf.get(k) for k in ("spark.sql.adaptive.enabled", "spark.sql.codegen.factoryMode")],
             "twin_run": spark.sparkContext.getConf().get("spark.hadoop.undercurrent.twin.run"),
             "name": __name__,
             "local_importable": importlib.util.find_spec("local") is not None,
@@ -222,7 +223,7 @@ def test_a_job_run_succeeds(tmp_path):
         {
             "--out": out.as_uri(),
             "--facts": str(facts),
-            "--conf": "spark.undercurrent.test.flag=on --conf spark.sql.shuffle.partitions=3",
+            "--conf": "spark.undercurrent.test.flag=on --conf spark.sql.shuffle.partitions=3 --conf spark.sql.adaptive.enabled=true",
             "--job-bookmark-option": "job-bookmark-enable",
             "--enable-metrics": "",
             "--TempDir": "s3://temp-bucket/glue/",
@@ -249,6 +250,7 @@ def test_a_job_run_succeeds(tmp_path):
     assert seen["args"]["job_bookmark_option"] == "job-bookmark-enable" and seen["args"]["TempDir"] == "s3://temp-bucket/glue/"
     assert seen["rows"] == ["A", "B"]
     assert (seen["flag"], seen["shuffle"]) == ("on", "3")  # --conf reached the session made before the script
+    assert seen["small_input"] == ["true", "NO_CODEGEN"]  # the twin's settings for a few rows, under the job's --conf
     assert seen["twin_run"] == "jr_0001"  # SparkContext.getOrCreate() returned the twin's session
     assert seen["local_importable"] is False  # glue-scripts itself is not on the job's path
     assert seen["boto3"] == str((TWIN / "stubs" / "boto3" / "__init__.py").resolve())  # the recording stand-in
