@@ -18,7 +18,7 @@ for path in (LIB, GLUE_SCRIPTS):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from local.spark import pin_utc  # noqa: E402
+from local.spark import SMALL_INPUT_CONF, pin_utc  # noqa: E402
 
 pin_utc()
 
@@ -74,7 +74,7 @@ def spark(iceberg_warehouse):
     instead of 400 core-seconds, 192 instead of 217 s). Tests about partitioning set their own
     partitions.
     """
-    from local.spark import SHORT_RUN_JAVA_OPTIONS, SMALL_INPUT_CONF, local_spark
+    from local.spark import SHORT_RUN_JAVA_OPTIONS, local_spark
 
     session = local_spark(iceberg_warehouse, app_name="undercurrent-glue-tests", cores=1, java_options=SHORT_RUN_JAVA_OPTIONS)
     for key, value in SMALL_INPUT_CONF.items():
@@ -85,10 +85,8 @@ def spark(iceberg_warehouse):
 
 @pytest.fixture
 def spark_defaults(spark):
-    """The session with Spark's own settings instead of ``local.spark.SMALL_INPUT_CONF``, for the
-    test's duration: for tests about generated code or the chosen plan, as on Glue."""
-    from local.spark import SMALL_INPUT_CONF
-
+    """The session with Spark's own settings instead of :data:`SMALL_INPUT_CONF`, for the test's
+    duration: for tests about generated code or the chosen plan, as on Glue."""
     for key in SMALL_INPUT_CONF:
         spark.conf.unset(key)
     yield spark
