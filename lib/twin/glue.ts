@@ -40,6 +40,11 @@ export interface GlueTwinOptions {
   readonly caFile?: string;
   /** Lines of the jobs' output go here. @default - nowhere (they are in `<work>/logs/`) */
   readonly log?: (line: string) => void;
+  /**
+   * Awaited before each job run starts, with the job's definition (e.g. to create what the job
+   * needs first); a rejection fails the task. @default - nothing
+   */
+  readonly beforeRun?: (job: TwinResource) => Promise<void>;
 }
 
 /** One finished job run. */
@@ -119,6 +124,7 @@ export class GlueTwin {
     if (concurrent >= (props.ExecutionProperty?.MaxConcurrentRuns ?? 1)) {
       throw new StatesError('Glue.ConcurrentRunsExceededException', `job ${jobName} already has ${concurrent} run(s) in progress`);
     }
+    await this.options.beforeRun?.(job);
     const args = { ...(props.DefaultArguments ?? {}), ...runArguments };
     const extra = (args['--extra-py-files'] ?? '').split(',').filter((url) => url !== '');
     const runId = `jr_${crypto.randomBytes(16).toString('hex')}`;

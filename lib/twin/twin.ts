@@ -13,7 +13,7 @@ import { execFile, execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { TwinAssembly, type TwinEnvironment } from './assembly';
+import { TwinAssembly, type TwinEnvironment, type TwinResource } from './assembly';
 import { deliver, deliveryStream } from './firehose';
 import { catalogTables, GlueTwin, type CatalogTable, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
@@ -153,19 +153,30 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     fs.mkdirSync(path.join(s3Root, bucket.ref), { recursive: true });
   }
 
-  // The catalog's tables (a Spark process) are created while the source database starts and is
-  // set up; the workflow starts when both are ready, as on AWS once every resource is created.
+  // The catalog's Iceberg tables (a Spark process) are created while the source database starts
+  // and is set up; the workflow starts when both are ready, as on AWS once every resource is
+  // created. A run that stops early (`until`) creates them only before the first job run that uses
+  // Iceberg (`--datalake-formats`), if it gets that far: the extract alone never reads them.
   const tables = catalogTables(assembly);
   const lakeSpec = path.join(work, 'lake-spec.json');
   fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables }, null, 1));
-  log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
-  const lakeCreated = runPython(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec]);
-  // Awaited below (and before returning or throwing); this only keeps an early failure from being unhandled meanwhile.
-  lakeCreated.catch(() => undefined);
+  let lakeCreated: Promise<void> | undefined;
+  const createLake = (): Promise<void> => {
+    if (!lakeCreated) {
+      log(`creating ${tables.filter((t) => t.format === 'iceberg').length} Iceberg tables of the templates in the twin's catalog`);
+      lakeCreated = runPython(options.python, [LAKE_SCRIPT, 'create', '--spec', lakeSpec]);
+      // Awaited (and before returning or throwing); this only keeps an early failure from being unhandled meanwhile.
+      lakeCreated.catch(() => undefined);
+    }
+    return lakeCreated;
+  };
+  if (options.until === undefined) {
+    void createLake();
+  }
 
   log(`starting the source database (MariaDB) on 127.0.0.1:${port}`);
   const server = await startMariaDb(path.join(work, 'mysql'), port).catch(async (error: unknown) => {
-    await lakeCreated.catch(() => undefined);
+    await lakeCreated?.catch(() => undefined);
     throw error;
   });
   try {
@@ -197,13 +208,23 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     if (machines.length !== 1) {
       throw new Error(`The twin expects one state machine in the assembly; found ${machines.length}.`);
     }
-    const glue = new GlueTwin({ assembly, work, python: options.python, secrets, caFile: server.caFile, log: (line) => log(`  ${line}`) });
+    const glue = new GlueTwin({
+      assembly,
+      work,
+      python: options.python,
+      secrets,
+      caFile: server.caFile,
+      log: (line) => log(`  ${line}`),
+      beforeRun: async (job) => (usesIceberg(job) ? createLake() : undefined),
+    });
     log(`running the workflow ${machines[0].ref}`);
     const execution = await runStateMachine(JSON.parse(String(machines[0].properties.DefinitionString)), {}, glue.tasks, {
       executionId: `${machines[0].ref}:twin-${crypto.randomBytes(4).toString('hex')}`,
       delayScale: options.delayScale,
       stopAfter: options.until,
     });
+    // A lake that could not be created is a twin that cannot run, whichever job asked for it.
+    await lakeCreated;
     for (const run of glue.runs) {
       log(`  ${run.jobName} ${run.status} in ${run.seconds.toFixed(1)} s${run.error ? `: ${run.error}` : ''}`);
     }
@@ -232,9 +253,15 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     problems.push(...denials.map(formatDenial));
     return { assembly, execution, runs: glue.runs, lake, problems, source, clicks, accesses, denials };
   } finally {
-    await lakeCreated.catch(() => undefined);
+    await lakeCreated?.catch(() => undefined);
     await server.stop();
   }
+}
+
+/** Whether a Glue job uses Iceberg (`--datalake-formats` names it, as Glue requires). */
+export function usesIceberg(job: TwinResource): boolean {
+  const formats = (job.properties as { DefaultArguments?: Record<string, unknown> }).DefaultArguments?.['--datalake-formats'];
+  return String(formats ?? '').split(',').map((f) => f.trim()).includes('iceberg');
 }
 
 /** Runs a Python script of the twin to its end; rejects with its standard error when it fails. */

@@ -5,6 +5,7 @@ import * as zlib from 'zlib';
 import { AssemblyError, TwinAssembly } from '../../lib/twin/assembly';
 import { deliver, deliveryStream, evaluatePrefix, formatTimestamp } from '../../lib/twin/firehose';
 import { catalogTables, jobDefinition } from '../../lib/twin/glue';
+import { usesIceberg } from '../../lib/twin/twin';
 import { StatesError } from '../../lib/twin/workflow';
 import { synthPlatform } from '../support/platform';
 
@@ -26,6 +27,12 @@ describe('the twin reads the synthesized dev assembly', () => {
   const job = (id: string) => assembly.resourcesOfType('AWS::Glue::Job').find((j) => j.logicalId.startsWith(id))!;
   const args = (id: string): Record<string, string> => job(id).properties.DefaultArguments as Record<string, string>;
   const rawBucket = (): string => assembly.resourcesOfType('AWS::S3::Bucket').find((b) => b.logicalId.startsWith('RawZone'))!.ref;
+
+  test('of the jobs, only gold uses Iceberg (the twin creates the Iceberg tables before it runs)', () => {
+    const jobs = assembly.resourcesOfType('AWS::Glue::Job');
+    expect(jobs.filter(usesIceberg).map((j) => j.logicalId)).toEqual([expect.stringMatching(/^CuratedToGold/)]);
+    expect(jobs).toHaveLength(4);
+  });
 
   test('imports, joins and references resolve to the names the twin gives the resources', () => {
     expect(args('SourceExtract')['--raw_path']).toBe(`s3://${rawBucket()}/source/`);

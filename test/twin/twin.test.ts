@@ -134,6 +134,9 @@ describe('the local twin of dev', () => {
     const failed = await twin(path.join(root, 'double-prefix'), assemblyDir, 'RunSourceExtract');
     expect(failed.execution.status).toBe('ABORTED');
     expect(failed.runs.map((r) => [r.jobName, r.status])).toEqual([['undercurrent-dev-ingestion-sourceextract246addb6', 'SUCCEEDED']]);
+    // The Iceberg tables were never created: no job of this run uses them (the whole run did).
+    expect(fs.existsSync(path.join(root, 'double-prefix', 'access', 'catalog-setup.jsonl'))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'run', 'access', 'catalog-setup.jsonl'))).toBe(true);
     expect(failed.problems).toEqual([
       expect.stringMatching(
         /^undercurrent-dev-ingestion-sourceextractrole\S* wrote \d+ object\(s\) under no catalog table's location, where nothing reads them, such as s3:\/\/undercurrent-dev-storage-rawzonea7e2c7f3\/source\/source\//,
