@@ -120,11 +120,12 @@ export class GlueTwin {
       Role: string;
       Timeout?: number;
     };
+    // Before the concurrency check, so that nothing is awaited between the check and the count.
+    await this.options.beforeRun?.(job);
     const concurrent = this.running.get(jobName) ?? 0;
     if (concurrent >= (props.ExecutionProperty?.MaxConcurrentRuns ?? 1)) {
       throw new StatesError('Glue.ConcurrentRunsExceededException', `job ${jobName} already has ${concurrent} run(s) in progress`);
     }
-    await this.options.beforeRun?.(job);
     const args = { ...(props.DefaultArguments ?? {}), ...runArguments };
     const extra = (args['--extra-py-files'] ?? '').split(',').filter((url) => url !== '');
     const runId = `jr_${crypto.randomBytes(16).toString('hex')}`;
