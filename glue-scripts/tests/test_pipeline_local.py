@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import sqlglot
 from pyspark.sql import functions as F
+from sqlglot.optimizer.qualify_tables import qualify_tables
 
 from local import generator
 from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, run_pipeline
+from local.spark import ICEBERG_CATALOG
 from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 
 AS_OF = dt.date(2025, 6, 30)
 NOW = dt.datetime(2025, 6, 30, 6, 0, tzinfo=dt.UTC)
 SCALE = 0.02
+#: The serving stage's Athena views: Trino SQL over the gold tables, unqualified (Athena resolves
+#: them in the view's database).
+VIEWS = Path(__file__).resolve().parents[2] / "lib" / "serving" / "sql" / "views"
 
 
 def gold_rows(spark, table):
@@ -74,6 +81,44 @@ def test_the_fact_holds_every_curated_order_line_and_its_revenue(spark, lake):
     curated = spark.read.parquet(zones.uri("curated", "order_lines/"))
     expected = curated.selectExpr("sum(quantity_ordered * price_each) AS total").first().total
     assert spark.table(gold_table("fact_order_line")).selectExpr("sum(amount) AS total").first().total == expected
+
+
+def gold_view(spark, name):
+    """A serving view (``lib/serving/sql/views/<name>.sql``) parsed as Athena's Trino SQL,
+    transpiled to Spark SQL over the local gold tables, as a DataFrame."""
+    parsed = sqlglot.parse_one((VIEWS / f"{name}.sql").read_text(), read="trino")
+    return spark.sql(qualify_tables(parsed, db=LOCAL_GOLD_DATABASE, catalog=ICEBERG_CATALOG).sql(dialect="spark"))
+
+
+def test_every_serving_view_is_trino_sql_that_spark_runs_on_the_local_gold(spark, lake):
+    names = sorted(p.stem for p in VIEWS.glob("*.sql"))
+    assert names == ["customer_360", "revenue_by_month_and_product_line"]
+    for name in names:
+        assert gold_view(spark, name).count() > 0, name
+
+
+def test_the_revenue_view_holds_the_facts_revenue_orders_and_units(spark, lake):
+    view = gold_view(spark, "revenue_by_month_and_product_line")
+    fact = spark.table(gold_table("fact_order_line"))
+    totals = view.selectExpr("sum(revenue) AS revenue", "sum(units) AS units").first()
+    expected = fact.selectExpr("sum(amount) AS revenue", "sum(quantity_ordered) AS units").first()
+    assert (totals.revenue, totals.units) == (expected.revenue, expected.units)
+    assert view.where("product_line = '(unknown)'").count() == 0  # every line's product is known
+    assert view.select("year", "month", "product_line").distinct().count() == view.count()
+    # An order with lines of two product lines counts in both; per month, at most all orders.
+    per_month = view.groupBy("year", "month").agg(F.sum("orders").alias("orders")).collect()
+    assert sum(r.orders for r in per_month) >= fact.select("order_number").distinct().count()
+
+
+def test_customer_360_has_each_current_customer_once_with_its_lifetime_revenue_and_no_pii(spark, lake):
+    view = gold_view(spark, "customer_360")
+    customers = spark.table(gold_table("dim_customer"))
+    assert view.count() == customers.where("is_current").count()
+    assert view.select("customer_number").distinct().count() == view.count()
+    assert not {"phone", "address_line1", "address_line2", "contact_last_name", "contact_first_name"} & set(view.columns)
+    fact = spark.table(gold_table("fact_order_line"))
+    assert view.selectExpr("sum(lifetime_revenue)").first()[0] == fact.selectExpr("sum(amount)").first()[0]
+    assert view.selectExpr("sum(orders)").first()[0] == fact.select("order_number").distinct().count()
 
 
 def test_a_later_increment_versions_its_customers_adds_its_lines_and_leaves_every_other_gold_row_as_it_was(spark, lake):
