@@ -92,7 +92,7 @@ def gold_view(spark, name):
 
 def test_every_serving_view_is_trino_sql_that_spark_runs_on_the_local_gold(spark, lake):
     names = sorted(p.stem for p in VIEWS.glob("*.sql"))
-    assert names == ["customer_360", "revenue_by_month_and_product_line"]
+    assert names == ["customer_360", "daily_funnel", "product_performance", "revenue_by_month_and_product_line", "sales_rep_performance"]
     for name in names:
         assert gold_view(spark, name).count() > 0, name
 
@@ -119,6 +119,29 @@ def test_customer_360_has_each_current_customer_once_with_its_lifetime_revenue_a
     fact = spark.table(gold_table("fact_order_line"))
     assert view.selectExpr("sum(lifetime_revenue)").first()[0] == fact.selectExpr("sum(amount)").first()[0]
     assert view.selectExpr("sum(orders)").first()[0] == fact.select("order_number").distinct().count()
+
+
+def test_product_and_sales_rep_performance_add_up_to_the_fact(spark, lake):
+    fact = spark.table(gold_table("fact_order_line"))
+    products = gold_view(spark, "product_performance")
+    assert products.count() == spark.table(gold_table("dim_product")).count()
+    assert products.selectExpr("sum(revenue)").first()[0] == fact.selectExpr("sum(amount)").first()[0]
+    views = spark.table(gold_table("daily_product_views")).selectExpr("sum(views)").first()[0]
+    assert products.selectExpr("sum(views)").first()[0] == views
+    reps = gold_view(spark, "sales_rep_performance")
+    assert reps.select("employee_number").distinct().count() == reps.count()
+    with_rep = fact.where("employee_key IS NOT NULL").selectExpr("sum(amount)").first()[0]
+    assert reps.selectExpr("sum(revenue)").first()[0] == with_rep
+
+
+def test_the_daily_funnel_counts_every_session_once(spark, lake):
+    funnel = gold_view(spark, "daily_funnel")
+    sessions = spark.table(gold_table("clickstream_sessions"))
+    totals = funnel.selectExpr("sum(sessions)", "sum(purchasing_sessions)", "min(conversion_rate)", "max(conversion_rate)").first()
+    assert totals[0] == sessions.count()
+    assert totals[1] == sessions.where("purchased").count()
+    assert 0 <= totals[2] <= totals[3] <= 1
+    assert funnel.select("session_date").distinct().count() == funnel.count()
 
 
 def test_a_later_increment_versions_its_customers_adds_its_lines_and_leaves_every_other_gold_row_as_it_was(spark, lake):
