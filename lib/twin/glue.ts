@@ -81,6 +81,12 @@ export function jobDefinition(assembly: TwinAssembly, jobName: string): TwinReso
   return job;
 }
 
+/** Whether a Glue job uses Iceberg (`--datalake-formats` names it, as Glue requires). */
+export function usesIceberg(job: TwinResource): boolean {
+  const formats = (job.properties as { DefaultArguments?: Record<string, unknown> }).DefaultArguments?.['--datalake-formats'];
+  return String(formats ?? '').split(',').map((f) => f.trim()).includes('iceberg');
+}
+
 /** The Glue stand-in: runs job runs, and handles the workflow's Glue and SNS tasks. */
 export class GlueTwin {
   readonly runs: JobRun[] = [];

@@ -13,9 +13,9 @@ import { execFile, execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { TwinAssembly, type TwinEnvironment, type TwinResource } from './assembly';
+import { TwinAssembly, type TwinEnvironment } from './assembly';
 import { deliver, deliveryStream } from './firehose';
-import { catalogTables, GlueTwin, type CatalogTable, type JobRun, type TwinSecret } from './glue';
+import { catalogTables, GlueTwin, usesIceberg, type CatalogTable, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
@@ -256,12 +256,6 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     await lakeCreated?.catch(() => undefined);
     await server.stop();
   }
-}
-
-/** Whether a Glue job uses Iceberg (`--datalake-formats` names it, as Glue requires). */
-export function usesIceberg(job: TwinResource): boolean {
-  const formats = (job.properties as { DefaultArguments?: Record<string, unknown> }).DefaultArguments?.['--datalake-formats'];
-  return String(formats ?? '').split(',').map((f) => f.trim()).includes('iceberg');
 }
 
 /** Runs a Python script of the twin to its end; rejects with its standard error when it fails. */

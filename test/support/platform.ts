@@ -100,14 +100,19 @@ export function synthPlatform(envName: EnvironmentName, options: SynthOptions = 
   return platform;
 }
 
-function synthesizePlatform(envName: EnvironmentName, options: SynthOptions): SynthesizedPlatform {
-  const app = new App({
+/** The app of an environment as {@link synthPlatform} and {@link synthStages} build it. */
+function environmentApp(envName: EnvironmentName, options: SynthOptions): App {
+  return new App({
     ...TEST_APP_PROPS,
     // Lambda bundling is skipped in unit tests (its own test bundles the handler, and the
     // entrypoint test runs the real synth); templates are otherwise identical.
     context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], ...options.context, env: envName, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: options.compliance ?? false,
   });
+}
+
+function synthesizePlatform(envName: EnvironmentName, options: SynthOptions): SynthesizedPlatform {
+  const app = environmentApp(envName, options);
   const config = resolveConfig(patchedConfig(envName, options.patch), {}, readContext(app));
   const platform = buildPlatform(app, config);
   const account = accountBaselineRequested(readContext(app)) ? buildAccountBaseline(app, config) : undefined;
@@ -135,11 +140,7 @@ function synthesizePlatform(envName: EnvironmentName, options: SynthOptions): Sy
  * the same context as {@link synthPlatform}, and synthesizes them.
  */
 export function synthStages(envName: EnvironmentName, count: number): Partial<Platform> {
-  const app = new App({
-    ...TEST_APP_PROPS,
-    context: { ...CDK_CONTEXT, ...EXAMPLE_TARGET_CONTEXT[envName], env: envName, 'aws:cdk:bundling-stacks': [] },
-    builtinCloudFormationValidation: false,
-  });
+  const app = environmentApp(envName, {});
   const stages = buildStages(app, resolveConfig(patchedConfig(envName), {}, readContext(app)), count);
   app.synth();
   return stages;

@@ -4,8 +4,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { AssemblyError, TwinAssembly } from '../../lib/twin/assembly';
 import { deliver, deliveryStream, evaluatePrefix, formatTimestamp } from '../../lib/twin/firehose';
-import { catalogTables, jobDefinition } from '../../lib/twin/glue';
-import { usesIceberg } from '../../lib/twin/twin';
+import { catalogTables, jobDefinition, usesIceberg } from '../../lib/twin/glue';
 import { StatesError } from '../../lib/twin/workflow';
 import { synthPlatform } from '../support/platform';
 
