@@ -1,10 +1,11 @@
 """The whole raw -> curated -> gold run on a local Spark, as the Glue jobs run it in AWS.
 
 ``npm run pipeline:local`` (``scripts/pipeline-local.sh``) calls :func:`main`: it generates
-source tables and click events (``local/generator.py``) into a local raw zone,
-runs the three transform jobs' ``run`` functions (click events raw -> curated, source tables
-raw -> curated, curated -> gold Iceberg), then prints the row count of every table and a few
-business answers. The benchmark (``local/bench.py``) times the same steps.
+source tables and click events (``local/generator.py``) into a local raw zone, runs the three
+transform jobs' ``run`` functions (click events raw -> curated, source tables raw -> curated,
+curated -> gold Iceberg), then prints the row count of every table, the rows of the serving
+stage's Athena views and the answers of its saved queries (``local/serving.py``). The benchmark
+(``local/bench.py``) times the same steps.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ for _path in (GLUE_SCRIPTS / "lib", GLUE_SCRIPTS):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from local import serving  # noqa: E402
 from local.jobs import load_job  # noqa: E402
 from local.spark import ICEBERG_CATALOG, local_spark  # noqa: E402
 from undercurrent_glue.metrics import RecordingSink, RowCounts  # noqa: E402
@@ -152,25 +154,6 @@ def gold_table(name: str) -> str:
     return f"{ICEBERG_CATALOG}.{LOCAL_GOLD_DATABASE}.{name}"
 
 
-REVENUE_BY_MONTH_AND_LINE = f"""
-SELECT date_format(f.order_date, 'yyyy-MM') AS month, p.product_line, SUM(f.amount) AS revenue
-FROM {gold_table('fact_order_line')} f JOIN {gold_table('dim_product')} p ON f.product_key = p.product_key
-WHERE f.status <> 'Cancelled'
-GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC LIMIT 12
-"""
-TOP_CUSTOMERS = f"""
-SELECT c.customer_number, c.customer_name, c.country, SUM(f.amount) AS revenue, COUNT(DISTINCT f.order_number) AS orders
-FROM {gold_table('fact_order_line')} f JOIN {gold_table('dim_customer')} c ON f.customer_key = c.customer_key
-WHERE f.status <> 'Cancelled'
-GROUP BY 1, 2, 3 ORDER BY revenue DESC LIMIT 10
-"""
-CONVERSION_BY_DAY = f"""
-SELECT event_date, SUM(views) AS views, SUM(purchases) AS purchases,
-       ROUND(SUM(purchases) / NULLIF(SUM(views), 0), 4) AS conversion
-FROM {gold_table('daily_product_views')} GROUP BY 1 ORDER BY 1 DESC LIMIT 7
-"""
-
-
 def table_counts(spark: SparkSession, zones: Zones) -> dict[str, int]:
     """Rows of every curated, quarantine and gold table of the local lake."""
     counts: dict[str, int] = {}
@@ -195,16 +178,15 @@ def _print_table(title: str, rows: Sequence[Sequence[Any]], columns: Sequence[st
 
 
 def report(spark: SparkSession, zones: Zones) -> None:
-    """Print every table's row count and the business answers."""
+    """Print every table's row count, then the serving stage's views (rows) and saved queries
+    (answers), as Athena would answer them (``local/serving.py``)."""
     counts = table_counts(spark, zones)
     _print_table("Rows per table", sorted(counts.items()), ["table", "rows"])
-    for title, sql in (
-        ("Revenue by month and product line (latest months)", REVENUE_BY_MONTH_AND_LINE),
-        ("Top customers by revenue", TOP_CUSTOMERS),
-        ("Product views and purchase conversion (latest days)", CONVERSION_BY_DAY),
-    ):
-        result = spark.sql(sql)
-        _print_table(title, [tuple(r) for r in result.collect()], result.columns)
+    views = serving.register_views(spark, LOCAL_GOLD_DATABASE)
+    _print_table("Serving views (lib/serving/sql/views)", [(v, spark.table(v).count()) for v in views], ["view", "rows"])
+    for query in serving.queries():
+        result = serving.run_query(spark, query, LOCAL_GOLD_DATABASE)
+        _print_table(f"{query.name}: {query.description}", [tuple(r) for r in result.collect()], result.columns)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

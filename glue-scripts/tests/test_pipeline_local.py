@@ -4,32 +4,26 @@ One small generated lake (scale 0.02, with bad rows) goes through the three jobs
 check what only the whole chain shows: every injected bad row is quarantined and accounted
 for, gold answers agree with curated, a second run with an increment changes only what the
 increment brings (its customers versioned, its lines added, every other gold row as it was,
-though the run curated every table again), and a drifted source stops only its own table.
+though the run curated every table again), and a drifted source stops only its own table. The
+serving stage's Athena views and saved queries run on the same gold, with asserted answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from pathlib import Path
 
 import pytest
-import sqlglot
 from pyspark.sql import functions as F
-from sqlglot.optimizer.qualify_tables import qualify_tables
 
-from local import generator
-from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, run_pipeline
-from local.spark import ICEBERG_CATALOG
+from local import generator, serving
+from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, report, run_pipeline
 from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 
 AS_OF = dt.date(2025, 6, 30)
 NOW = dt.datetime(2025, 6, 30, 6, 0, tzinfo=dt.UTC)
 SCALE = 0.02
-#: The serving stage's Athena views: Trino SQL over the gold tables, unqualified (Athena resolves
-#: them in the view's database).
-VIEWS = Path(__file__).resolve().parents[2] / "lib" / "serving" / "sql" / "views"
 
 
 def gold_rows(spark, table):
@@ -83,65 +77,119 @@ def test_the_fact_holds_every_curated_order_line_and_its_revenue(spark, lake):
     assert spark.table(gold_table("fact_order_line")).selectExpr("sum(amount) AS total").first().total == expected
 
 
-def gold_view(spark, name):
-    """A serving view (``lib/serving/sql/views/<name>.sql``) parsed as Athena's Trino SQL,
-    transpiled to Spark SQL over the local gold tables, as a DataFrame."""
-    parsed = sqlglot.parse_one((VIEWS / f"{name}.sql").read_text(), read="trino")
-    return spark.sql(qualify_tables(parsed, db=LOCAL_GOLD_DATABASE, catalog=ICEBERG_CATALOG).sql(dialect="spark"))
+@pytest.fixture(scope="module")
+def served(spark, lake):
+    """The serving views over the lake's gold, registered in the session (``local/serving.py``)."""
+    return serving.register_views(spark, LOCAL_GOLD_DATABASE)
 
 
-def test_every_serving_view_is_trino_sql_that_spark_runs_on_the_local_gold(spark, lake):
-    names = sorted(p.stem for p in VIEWS.glob("*.sql"))
-    assert names == ["customer_360", "daily_funnel", "product_performance", "revenue_by_month_and_product_line", "sales_rep_performance"]
-    for name in names:
-        assert gold_view(spark, name).count() > 0, name
+def sold(spark):
+    """The fact's lines that count as sales: every line that is not cancelled."""
+    return spark.table(gold_table("fact_order_line")).where("status <> 'Cancelled'")
 
 
-def test_the_revenue_view_holds_the_facts_revenue_orders_and_units(spark, lake):
-    view = gold_view(spark, "revenue_by_month_and_product_line")
-    fact = spark.table(gold_table("fact_order_line"))
+def answer(spark, name):
+    """A saved query's rows (``lib/serving/sql/queries/<name>.sql``) on the local gold."""
+    query = next(q for q in serving.queries() if q.name == name)
+    return serving.run_query(spark, query, LOCAL_GOLD_DATABASE).collect()
+
+
+def test_every_view_runs_on_the_local_gold_with_its_declared_columns_types_and_nulls(spark, served):
+    assert served == ["customer_360", "daily_funnel", "product_performance", "revenue_by_month_and_product_line", "sales_rep_performance"]
+    for name in served:
+        view = spark.table(name)
+        declared = serving.view_declaration(name)["columns"]
+        assert [(f.name, f.dataType.simpleString()) for f in view.schema.fields] == [(c["name"], c["type"]) for c in declared], name
+        not_null = [c["name"] for c in declared if not c["nullable"]]
+        counts = view.selectExpr("count(*)", *(f"count({c})" for c in not_null)).first()
+        assert counts[0] > 0, name
+        assert list(counts[1:]) == [counts[0]] * len(not_null), (name, not_null)
+
+
+def test_the_revenue_view_holds_the_revenue_orders_and_units_of_every_line_not_cancelled(spark, served):
+    view = spark.table("revenue_by_month_and_product_line")
     totals = view.selectExpr("sum(revenue) AS revenue", "sum(units) AS units").first()
-    expected = fact.selectExpr("sum(amount) AS revenue", "sum(quantity_ordered) AS units").first()
+    expected = sold(spark).selectExpr("sum(amount) AS revenue", "sum(quantity_ordered) AS units").first()
     assert (totals.revenue, totals.units) == (expected.revenue, expected.units)
+    assert spark.table(gold_table("fact_order_line")).where("status = 'Cancelled'").count() > 0  # something to leave out
     assert view.where("product_line = '(unknown)'").count() == 0  # every line's product is known
     assert view.select("year", "month", "product_line").distinct().count() == view.count()
     # An order with lines of two product lines counts in both; per month, at most all orders.
     per_month = view.groupBy("year", "month").agg(F.sum("orders").alias("orders")).collect()
-    assert sum(r.orders for r in per_month) >= fact.select("order_number").distinct().count()
+    assert sum(r.orders for r in per_month) >= sold(spark).select("order_number").distinct().count()
 
 
-def test_customer_360_has_each_current_customer_once_with_its_lifetime_revenue_and_no_pii(spark, lake):
-    view = gold_view(spark, "customer_360")
+def test_customer_360_has_each_current_customer_once_with_its_lifetime_revenue_and_no_pii(spark, served):
+    view = spark.table("customer_360")
     customers = spark.table(gold_table("dim_customer"))
     assert view.count() == customers.where("is_current").count()
     assert view.select("customer_number").distinct().count() == view.count()
     assert not {"phone", "address_line1", "address_line2", "contact_last_name", "contact_first_name"} & set(view.columns)
-    fact = spark.table(gold_table("fact_order_line"))
-    assert view.selectExpr("sum(lifetime_revenue)").first()[0] == fact.selectExpr("sum(amount)").first()[0]
-    assert view.selectExpr("sum(orders)").first()[0] == fact.select("order_number").distinct().count()
+    assert view.selectExpr("sum(lifetime_revenue)").first()[0] == sold(spark).selectExpr("sum(amount)").first()[0]
+    assert view.selectExpr("sum(orders)").first()[0] == sold(spark).select("order_number").distinct().count()
 
 
-def test_product_and_sales_rep_performance_add_up_to_the_fact(spark, lake):
-    fact = spark.table(gold_table("fact_order_line"))
-    products = gold_view(spark, "product_performance")
+def test_product_and_sales_rep_performance_add_up_to_the_fact(spark, served):
+    products = spark.table("product_performance")
     assert products.count() == spark.table(gold_table("dim_product")).count()
-    assert products.selectExpr("sum(revenue)").first()[0] == fact.selectExpr("sum(amount)").first()[0]
+    assert products.selectExpr("sum(revenue)").first()[0] == sold(spark).selectExpr("sum(amount)").first()[0]
     views = spark.table(gold_table("daily_product_views")).selectExpr("sum(views)").first()[0]
     assert products.selectExpr("sum(views)").first()[0] == views
-    reps = gold_view(spark, "sales_rep_performance")
+    reps = spark.table("sales_rep_performance")
     assert reps.select("employee_number").distinct().count() == reps.count()
-    with_rep = fact.where("employee_key IS NOT NULL").selectExpr("sum(amount)").first()[0]
+    with_rep = sold(spark).where("employee_key IS NOT NULL").selectExpr("sum(amount)").first()[0]
     assert reps.selectExpr("sum(revenue)").first()[0] == with_rep
 
 
-def test_the_daily_funnel_counts_every_session_once(spark, lake):
-    funnel = gold_view(spark, "daily_funnel")
+def test_the_daily_funnel_counts_every_session_once(spark, served):
+    funnel = spark.table("daily_funnel")
     sessions = spark.table(gold_table("clickstream_sessions"))
     totals = funnel.selectExpr("sum(sessions)", "sum(purchasing_sessions)", "min(conversion_rate)", "max(conversion_rate)").first()
     assert totals[0] == sessions.count()
     assert totals[1] == sessions.where("purchased").count()
     assert 0 <= totals[2] <= totals[3] <= 1
     assert funnel.select("session_date").distinct().count() == funnel.count()
+
+
+def test_the_saved_queries_answer_the_business_questions_from_gold(spark, served):
+    assert [q.name for q in serving.queries()] == [
+        "latest_revenue_by_product_line", "product_conversion_by_day", "sales_rep_leaderboard", "top_customers_by_revenue"]
+    # The ten customers with the highest revenue, computed here from the fact and the dimension.
+    per_customer: Counter[int] = Counter()
+    versions = {r.customer_key: r.customer_number for r in spark.table(gold_table("dim_customer")).collect()}
+    for line in sold(spark).select("customer_key", "amount").collect():
+        per_customer[versions[line.customer_key]] += line.amount
+    top = sorted(per_customer.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [(r.customer_number, r.lifetime_revenue) for r in answer(spark, "top_customers_by_revenue")] == top
+    # The latest month's product lines first, by revenue.
+    latest = answer(spark, "latest_revenue_by_product_line")
+    assert len(latest) == 12
+    months = [(r.year, r.month) for r in latest]
+    assert months == sorted(months, reverse=True)
+    newest = sold(spark).selectExpr("max(order_date)").first()[0]
+    assert months[0] == (newest.year, newest.month)
+    # Conversion per day: purchases over views, as a fraction (not Trino's integer division).
+    days = {r.event_date: (r.views, r.purchases) for r in spark.table(gold_table("daily_product_views"))
+            .groupBy("event_date").agg(F.sum("views").alias("views"), F.sum("purchases").alias("purchases")).collect()}
+    conversion = answer(spark, "product_conversion_by_day")
+    assert [r.event_date for r in conversion] == sorted(days, reverse=True)[:7]
+    for r in conversion:
+        assert (r.views, r.purchases) == days[r.event_date]
+        assert r.conversion == round(r.purchases / r.views, 4)
+    assert any(0 < r.conversion < 1 for r in conversion)  # a fraction: no integer division
+    reps = answer(spark, "sales_rep_leaderboard")
+    assert sum(r.revenue for r in reps) == sold(spark).where("employee_key IS NOT NULL").selectExpr("sum(amount)").first()[0]
+    assert [r.revenue for r in reps] == sorted((r.revenue for r in reps), reverse=True)
+
+
+def test_the_local_pipelines_report_prints_the_views_and_every_saved_querys_answer(spark, lake, served, capsys):
+    zones, _manifest, _first = lake
+    report(spark, zones)
+    printed = capsys.readouterr().out
+    for name in served:
+        assert f"\n  {name}  " in printed, name
+    for query in serving.queries():
+        assert f"\n{query.name}: {query.description}\n" in printed, query.name
 
 
 def test_a_later_increment_versions_its_customers_adds_its_lines_and_leaves_every_other_gold_row_as_it_was(spark, lake):

@@ -1,3 +1,4 @@
+import { CfnOutput } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +11,7 @@ import { LeastPrivilegeRole } from '../shared/least-privilege-role';
 import { PlatformStack, PlatformStackProps } from '../shared/platform-stack';
 import { PERSONAL_DATA } from '../lake/storage-stack';
 import { resourceName } from '../shared/naming';
+import { SemanticLayer } from './semantic-layer';
 
 /** Properties of the {@link ServingStack}. */
 export interface ServingStackProps extends PlatformStackProps {
@@ -23,13 +25,16 @@ export interface ServingStackProps extends PlatformStackProps {
   readonly lakeFormation: LakeFormationSettings;
 }
 
-/** What an analyst does with the workgroup: run, follow, read and stop queries. */
+/** What an analyst does with the workgroup: run, follow, read and stop queries; read its saved queries. */
 export const ATHENA_QUERY_ACTIONS = [
   'athena:StartQueryExecution',
   'athena:GetQueryExecution',
   'athena:GetQueryResults',
   'athena:StopQueryExecution',
   'athena:GetWorkGroup',
+  'athena:ListNamedQueries',
+  'athena:GetNamedQuery',
+  'athena:BatchGetNamedQuery',
 ] as const;
 
 /** Catalog reads a query of gold needs. */
@@ -57,6 +62,8 @@ export class ServingStack extends PlatformStack {
   public readonly analystRole: LeastPrivilegeRole;
   /** The analysts' Lake Formation grants. */
   public readonly lakeGrants: LakeFormationGrants;
+  /** The views over gold and the workgroup's saved queries (`lib/serving/sql`). */
+  public readonly semanticLayer: SemanticLayer;
 
   constructor(scope: Construct, props: ServingStackProps) {
     super(scope, 'Serving', props);
@@ -137,5 +144,18 @@ export class ServingStack extends PlatformStack {
       });
       grant.node.addDependency(table);
     }
+
+    // The views and saved queries. A view runs with the reader's rights: the analyst reads it with
+    // SELECT on it and on the gold columns it reads, none of which is personal (a test checks it).
+    this.semanticLayer = new SemanticLayer(this, 'SemanticLayer', { database: props.goldDatabase, workgroup: this.workgroup });
+    for (const [name, view] of Object.entries(this.semanticLayer.views)) {
+      const grant = this.lakeGrants.grant({ principal: analyst, database: props.goldDatabase, table: name, permissions: ['SELECT'] });
+      grant.node.addDependency(view);
+    }
+
+    // What an analyst needs on day one (docs/serving.md).
+    new CfnOutput(this, 'AnalystRoleArn', { value: analyst.roleArn, description: 'Role analysts assume to query gold and the views' });
+    new CfnOutput(this, 'WorkgroupName', { value: this.workgroup.ref, description: 'Athena workgroup of the analysts' });
+    new CfnOutput(this, 'GoldDatabaseName', { value: props.goldDatabase.databaseName, description: 'Database of the gold tables and the views' });
   }
 }

@@ -1,6 +1,7 @@
 import { goldTableDeclarations, sourceTableDeclarations } from '../../lib/lake/datasets';
 import { Stack } from 'aws-cdk-lib';
 import { ALL_TABLES } from '../../lib/lake/lake-formation';
+import { servingViews } from '../../lib/serving/semantic-layer';
 import { Platform } from '../../lib/app';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import { actionsOf, asList, identityStatements, JsonObject, ref, resourcesOf } from './template-helpers';
@@ -91,6 +92,8 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
           : { Table: { CatalogId: catalog, DatabaseName: database, Name: declaration.name } },
       );
     }),
+    // ... and every view (invoker rights: the view reads only columns granted above).
+    ...servingViews().map((view) => grant('serving', analyst, ['SELECT'], table('gold', view.name))),
     // Redshift Spectrum (prod, warehouse on) reads gold.
     ...spectrum,
     // The extract job lands source tables in raw and may catalog them there.
@@ -209,10 +212,19 @@ describe.each(['dev', 'prod'] as const)('Lake Formation in %s', (envName) => {
       .filter(([, r]) => ['AWS::Glue::Database', 'AWS::Glue::Table'].includes(r.Type as string))
       .map(([id]) => id);
     expect(asList(only[0].DependsOn)).toEqual(expect.arrayContaining(catalogIds));
-    // Tables and databases exist only in the storage stack, so nothing escapes the guard.
-    for (const stack of STACK_KEYS.filter((key) => key !== 'storage')) {
+    // Databases and their tables exist only in the storage stack, so nothing escapes the guard...
+    for (const stack of STACK_KEYS.filter((key) => key !== 'storage' && key !== 'serving')) {
       expect([stack, Object.keys(resourcesOf(platform.template(stack), 'AWS::Glue::Table'))]).toEqual([stack, []]);
     }
+    // ...but the serving views, made later in the gold database, which the guard has left without
+    // default permissions for new tables (CreateTableDefaultPermissions: []): no IAM_ALLOWED_PRINCIPALS.
+    const views = Object.values(resourcesOf(platform.template('serving'), 'AWS::Glue::Table')).map((r) => r.Properties as JsonObject);
+    expect(views.map((v) => (v.TableInput as JsonObject).Name).sort()).toEqual(servingViews().map((v) => v.name));
+    for (const view of views) {
+      expect((view.TableInput as JsonObject).TableType).toBe('VIRTUAL_VIEW');
+      expect(view.DatabaseName).toEqual(ref(platform.serving, platform.storage.databases.gold.databaseName));
+    }
+    expect(platform.serving.dependencies).toContain(platform.storage);
   });
 
   test('the stacks that grant deploy after the storage stack', () => {

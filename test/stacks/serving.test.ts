@@ -1,6 +1,51 @@
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { readServingSql, savedQueries, SERVING_SQL_DIR, servingViews } from '../../lib/serving/semantic-layer';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
-import { actionsOf, asList, asRendered, logicalId, ref, resourcesOf, StatementJson, statementsWithAction } from './template-helpers';
+import {
+  actionsOf,
+  asList,
+  asRendered,
+  JsonObject,
+  logicalId,
+  ref,
+  resourcesOf,
+  StatementJson,
+  statementsWithAction,
+} from './template-helpers';
+
+/**
+ * A value of the Serving template as CloudFormation evaluates it: `Fn::Join`, `Fn::Base64` (to its
+ * base64) and `Fn::ImportValue` of the Storage stack's exports (to the literal the Storage template
+ * gives the exported `Ref`, e.g. the gold database's name).
+ */
+function evaluate(value: unknown, platform: SynthesizedPlatform): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  const object = value as JsonObject;
+  if ('Fn::Join' in object) {
+    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => evaluate(part, platform)).join(separator);
+  }
+  if ('Fn::Base64' in object) {
+    return Buffer.from(evaluate(object['Fn::Base64'], platform), 'utf8').toString('base64');
+  }
+  if ('Fn::ImportValue' in object) {
+    const storage = platform.template('storage').toJSON();
+    const output = Object.values(storage.Outputs as Record<string, JsonObject>).find(
+      (o) => (o.Export as JsonObject | undefined)?.Name === object['Fn::ImportValue'],
+    );
+    const id = ((output?.Value ?? {}) as JsonObject).Ref as string;
+    const name = storage.Resources[id]?.Properties?.DatabaseInput?.Name;
+    if (typeof name !== 'string') {
+      throw new Error(`cannot evaluate ${JSON.stringify(value)}: not the Ref of a Storage database`);
+    }
+    return name;
+  }
+  throw new Error(`cannot evaluate ${JSON.stringify(value)}`);
+}
 
 describe.each([
   // Without the second key (-c removeDataOnDestroy=true) dev keeps them, as prod does (see the end of this file).
@@ -73,6 +118,99 @@ describe.each([
     template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: expected.recursiveDelete });
   });
 
+  describe('the semantic layer: the views and saved queries of lib/serving/sql', () => {
+    const views = servingViews();
+    const queries = savedQueries();
+    const viewTables = () => Object.values(resourcesOf(template, 'AWS::Glue::Table')).map((r) => r.Properties as JsonObject);
+    const viewOf = (name: string) => {
+      const found = viewTables().filter((p) => (p.TableInput as JsonObject).Name === name);
+      expect(found).toHaveLength(1);
+      return found[0];
+    };
+
+    test('every SQL file is deployed: one view per file of views/, one saved query per file of queries/', () => {
+      const files = (dir: string) => readdirSync(path.join(SERVING_SQL_DIR, dir)).filter((f) => f.endsWith('.sql')).map((f) => path.basename(f, '.sql')).sort();
+      expect(views.map((v) => v.name)).toEqual(files('views'));
+      expect(queries.map((q) => q.name)).toEqual(files('queries'));
+      expect(views.length).toBeGreaterThanOrEqual(5);
+      expect(viewTables().map((p) => (p.TableInput as JsonObject).Name).sort()).toEqual(files('views'));
+      expect(Object.values(resourcesOf(template, 'AWS::Athena::NamedQuery')).map((r) => r.Properties?.Name).sort()).toEqual(files('queries'));
+    });
+
+    test.each(servingViews().map((v) => [v.name]))('%s is an Athena view of the gold database with its declared columns', (name) => {
+      const view = views.find((v) => v.name === name)!;
+      const properties = viewOf(name);
+      expect(properties.DatabaseName).toEqual(ref(platform.serving, platform.storage.databases.gold.databaseName));
+      expect(properties.CatalogId).toEqual(asRendered(envName, { Ref: 'AWS::AccountId' }));
+      const input = properties.TableInput as JsonObject;
+      expect(input).toMatchObject({ TableType: 'VIRTUAL_VIEW', Parameters: { presto_view: 'true' }, ViewExpandedText: '/* Presto View */' });
+      expect((input.StorageDescriptor as JsonObject).Columns).toEqual(
+        view.declaration.columns.map((c) => ({ Name: c.name, Type: c.type, Comment: c.comment })),
+      );
+    });
+
+    test.each(servingViews().map((v) => [v.name]))(
+      '%s: the SQL Athena will run is the file the local tests run, resolved in this environment\'s gold database',
+      (name) => {
+        const text = evaluate((viewOf(name).TableInput as JsonObject).ViewOriginalText, platform);
+        const match = /^\/\* Presto View: ([A-Za-z0-9+/=]+) \*\/$/.exec(text);
+        expect(match).not.toBeNull();
+        const presto = JSON.parse(Buffer.from(match![1], 'base64').toString('utf8'));
+        // Read here from the file as test_pipeline_local.py reads it, not through the deployed code.
+        expect(presto.originalSql).toBe(readServingSql(path.join(SERVING_SQL_DIR, 'views', `${name}.sql`)).sql);
+        expect(presto.originalSql).toMatch(/^(WITH|SELECT)\b/);
+        expect(presto.catalog).toBe('awsdatacatalog');
+        expect(presto.schema).toBe(`undercurrent_${envName}_gold`);
+        const types: Record<string, string> = { string: 'varchar', int: 'integer', 'decimal(18,2)': 'decimal(18,2)', 'decimal(10,2)': 'decimal(10,2)' };
+        expect(presto.columns).toEqual(
+          views.find((v) => v.name === name)!.declaration.columns.map((c) => ({ name: c.name, type: types[c.type] ?? c.type })),
+        );
+      },
+    );
+
+    test('each saved query is its file\'s statement, in the workgroup, on the gold database', () => {
+      for (const query of queries) {
+        template.hasResourceProperties('AWS::Athena::NamedQuery', {
+          Name: query.name,
+          Description: query.description,
+          QueryString: readServingSql(path.join(SERVING_SQL_DIR, 'queries', `${query.name}.sql`)).sql,
+          WorkGroup: { Ref: logicalId(platform.serving.workgroup) },
+          Database: ref(platform.serving, platform.storage.databases.gold.databaseName),
+        });
+      }
+    });
+
+    test('the analyst may select every view, all of its columns (none is personal), once the view exists', () => {
+      const grants = Object.entries(resourcesOf(template, 'AWS::LakeFormation::PrincipalPermissions'));
+      for (const view of views) {
+        const viewId = logicalId(platform.serving.semanticLayer.views[view.name]);
+        const onView = grants.filter(([, g]) => JSON.stringify(g.Properties?.Resource).includes(`"Name":"${view.name}"`));
+        expect(onView).toHaveLength(1);
+        const [, grant] = onView[0];
+        const { Principal, Permissions, Resource } = grant.Properties!;
+        expect(JSON.parse(JSON.stringify({ Principal, Permissions, Resource }))).toEqual({
+          Principal: { DataLakePrincipalIdentifier: ref(platform.serving, platform.serving.analystRole.roleArn) },
+          Permissions: ['SELECT'],
+          Resource: {
+            Table: {
+              CatalogId: asRendered(envName, { Ref: 'AWS::AccountId' }),
+              DatabaseName: ref(platform.serving, platform.storage.databases.gold.databaseName),
+              Name: view.name,
+            },
+          },
+        });
+        expect(asList(grant.DependsOn)).toContain(viewId);
+      }
+    });
+  });
+
+  test('the stack outputs what an analyst needs on day one: the role, the workgroup and the database', () => {
+    const outputs = template.toJSON().Outputs as Record<string, JsonObject>;
+    expect(outputs.AnalystRoleArn.Value).toEqual(ref(platform.serving, platform.serving.analystRole.roleArn));
+    expect(outputs.WorkgroupName.Value).toEqual({ Ref: logicalId(platform.serving.workgroup) });
+    expect(outputs.GoldDatabaseName.Value).toEqual(ref(platform.serving, platform.storage.databases.gold.databaseName));
+  });
+
   describe('the analyst role', () => {
     /** Every statement of every policy attached to the analyst role, which the Serving stack owns. */
     const analystStatements = (): StatementJson[] => {
@@ -100,14 +238,17 @@ describe.each([
       }
     });
 
-    test('may run queries in this workgroup only', () => {
+    test('may run queries and read saved queries in this workgroup only', () => {
       const statements = analystStatements();
       const athena = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('athena:')));
       expect(athena).toHaveLength(1);
       expect(actionsOf(athena[0])).toEqual([
+        'athena:BatchGetNamedQuery',
+        'athena:GetNamedQuery',
         'athena:GetQueryExecution',
         'athena:GetQueryResults',
         'athena:GetWorkGroup',
+        'athena:ListNamedQueries',
         'athena:StartQueryExecution',
         'athena:StopQueryExecution',
       ]);

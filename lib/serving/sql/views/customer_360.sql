@@ -1,11 +1,13 @@
 -- One row per customer: its current version (SCD2), lifetime revenue and orders across all its
--- versions, the last order date, its sales rep and office. Athena (Trino) SQL, resolved in the
--- gold database. No contact names, phone or address: the view exposes none of the PII columns.
+-- versions, the last order date, its sales rep and office. Revenue and orders count every line
+-- that is not cancelled. Athena (Trino) SQL, resolved in the gold database. No contact names,
+-- phone or address: the view reads none of the personal columns.
 WITH lines AS (
   SELECT v.customer_number, f.order_number, f.amount, d.full_date AS order_date
   FROM fact_order_line AS f
   JOIN dim_customer AS v ON v.customer_key = f.customer_key
   JOIN dim_date AS d ON d.date_key = f.order_date_key
+  WHERE f.status <> 'Cancelled'
 ),
 totals AS (
   SELECT
@@ -22,7 +24,7 @@ SELECT
   c.city,
   c.country,
   c.credit_limit,
-  coalesce(t.lifetime_revenue, 0) AS lifetime_revenue,
+  CAST(coalesce(t.lifetime_revenue, 0) AS decimal(18, 2)) AS lifetime_revenue,
   coalesce(t.orders, 0) AS orders,
   t.last_order_date,
   e.first_name || ' ' || e.last_name AS sales_rep,

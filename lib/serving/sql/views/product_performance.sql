@@ -1,5 +1,6 @@
--- One row per product: units sold, revenue, orders and margin over its buy price, with the views,
--- carts and purchases of its pages. Athena (Trino) SQL, resolved in the gold database.
+-- One row per product: units sold, revenue, orders and margin over its buy price (lines that are
+-- not cancelled), with the views, carts and purchases of its pages. Athena (Trino) SQL, resolved
+-- in the gold database.
 WITH sales AS (
   SELECT
     product_key,
@@ -7,6 +8,7 @@ WITH sales AS (
     sum(amount) AS revenue,
     count(DISTINCT order_number) AS orders
   FROM fact_order_line
+  WHERE status <> 'Cancelled'
   GROUP BY product_key
 ),
 web AS (
@@ -23,9 +25,9 @@ SELECT
   p.product_name,
   p.product_line,
   coalesce(s.units, 0) AS units,
-  coalesce(s.revenue, 0) AS revenue,
+  CAST(coalesce(s.revenue, 0) AS decimal(18, 2)) AS revenue,
   coalesce(s.orders, 0) AS orders,
-  coalesce(s.revenue, 0) - coalesce(s.units, 0) * p.buy_price AS gross_margin,
+  CAST(coalesce(s.revenue, 0) - coalesce(s.units, 0) * p.buy_price AS decimal(18, 2)) AS gross_margin,
   coalesce(w.views, 0) AS views,
   coalesce(w.add_to_carts, 0) AS add_to_carts,
   coalesce(w.web_purchases, 0) AS web_purchases
