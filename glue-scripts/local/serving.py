@@ -13,6 +13,7 @@ does in Athena. ``npm run pipeline:local`` prints their answers; the tests asser
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,13 +82,14 @@ def parse(sql: str) -> exp.Query:
     return tree
 
 
-def to_spark_sql(sql: str, database: str) -> str:
-    """Trino SQL of the serving stage as Spark SQL over the local gold: unqualified gold tables
-    become ``<iceberg catalog>.<database>.<table>``; other names (the views) stay as written."""
+def to_spark_sql(sql: str, database: str, tables: Collection[str] = GOLD_TABLES) -> str:
+    """Trino SQL of the serving stage as Spark SQL over the local gold: unqualified names of
+    ``tables`` (the gold tables) become ``<iceberg catalog>.<database>.<table>``; other names (the
+    views, as temporary views of the session) stay as written."""
     tree = parse(sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
-        if not table.args.get("db") and table.name in GOLD_TABLES and table.name not in ctes:
+        if not table.args.get("db") and table.name in tables and table.name not in ctes:
             table.set("db", exp.to_identifier(database))
             table.set("catalog", exp.to_identifier(ICEBERG_CATALOG))
     return tree.sql(dialect="spark")
@@ -105,3 +107,9 @@ def register_views(spark: SparkSession, database: str) -> list[str]:
 def run_query(spark: SparkSession, query: ServingSql, database: str) -> DataFrame:
     """A saved query's answer (the views registered first, :func:`register_views`)."""
     return spark.sql(to_spark_sql(query.sql, database))
+
+
+def presto_type(spark_type: str) -> str:
+    """Athena's (Presto) name of a Spark type as ``simpleString`` prints it: ``int`` is
+    ``integer``, ``string`` is ``varchar``; the others are spelled alike."""
+    return {"int": "integer", "string": "varchar"}.get(spark_type, spark_type)

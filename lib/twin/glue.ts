@@ -247,9 +247,44 @@ export interface CatalogTable {
   readonly parameters: Record<string, string>;
 }
 
-/** Every `AWS::Glue::Table` of the assembly, with its format read from its definition. */
+/** Whether a resolved `AWS::Glue::Table` is an Athena view (`TableType` `VIRTUAL_VIEW`). */
+function isView(table: { properties: Record<string, unknown> }): boolean {
+  return (table.properties.TableInput as { TableType?: string } | undefined)?.TableType === 'VIRTUAL_VIEW';
+}
+
+/** An Athena view of the templates: its SQL and the columns with the (Presto) types Athena stored for it. */
+export interface CatalogView {
+  readonly database: string;
+  readonly name: string;
+  /** The database (Athena: schema) its unqualified table names resolve in. */
+  readonly schema: string;
+  readonly sql: string;
+  readonly columns: readonly { name: string; type: string }[];
+}
+
+const PRESTO_VIEW = /^\/\* Presto View: ([A-Za-z0-9+/=]+) \*\/$/;
+
+/**
+ * Every Athena view of the assembly (`AWS::Glue::Table` of type `VIRTUAL_VIEW`), decoded from
+ * its `ViewOriginalText` (`/* Presto View: <base64 JSON> *\/`) as Athena decodes it.
+ *
+ * @throws Error naming the view when its text is not a Presto view.
+ */
+export function catalogViews(assembly: TwinAssembly): CatalogView[] {
+  return assembly.resourcesOfType('AWS::Glue::Table').filter(isView).map((table) => {
+    const input = table.properties.TableInput as { Name: string; ViewOriginalText?: string };
+    const encoded = PRESTO_VIEW.exec(String(input.ViewOriginalText ?? ''));
+    if (!encoded) {
+      throw new Error(`View ${input.Name} (${table.logicalId}) has no "/* Presto View: <base64> */" text; Athena cannot read it.`);
+    }
+    const view = JSON.parse(Buffer.from(encoded[1], 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: { name: string; type: string }[] };
+    return { database: String(table.properties.DatabaseName), name: input.Name, schema: view.schema, sql: view.originalSql, columns: view.columns };
+  });
+}
+
+/** Every `AWS::Glue::Table` of the assembly that holds data (not a view), with its format read from its definition. */
 export function catalogTables(assembly: TwinAssembly): CatalogTable[] {
-  return assembly.resourcesOfType('AWS::Glue::Table').map((table) => {
+  return assembly.resourcesOfType('AWS::Glue::Table').filter((table) => !isView(table)).map((table) => {
     const input = table.properties.TableInput as {
       Name: string;
       Parameters?: Record<string, string>;

@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TwinAssembly, type TwinEnvironment } from './assembly';
 import { deliver, deliveryStream } from './firehose';
-import { catalogTables, GlueTwin, usesIceberg, type CatalogTable, type JobRun, type TwinSecret } from './glue';
+import { catalogTables, catalogViews, GlueTwin, usesIceberg, type CatalogTable, type CatalogView, type JobRun, type TwinSecret } from './glue';
 import { startMariaDb, type MariaDbServer } from './mariadb';
 import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
@@ -67,6 +67,8 @@ export interface LakeReport {
   readonly counts: Record<string, number>;
   readonly revenue: string | null;
   readonly quarantine: Record<string, Record<string, unknown>[]>;
+  /** Each Athena view (`<database>.<name>`) as run on the twin's lake: its rows and its columns' Presto types. */
+  readonly views: Record<string, { rows: number; columns: { name: string; type: string }[] }>;
 }
 
 /** What a twin run did and found. */
@@ -159,7 +161,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
   // Iceberg (`--datalake-formats`), if it gets that far: the extract alone never reads them.
   const tables = catalogTables(assembly);
   const lakeSpec = path.join(work, 'lake-spec.json');
-  fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables }, null, 1));
+  fs.writeFileSync(lakeSpec, JSON.stringify({ work, ...assembly.env, tables, views: catalogViews(assembly) }, null, 1));
   let lakeCreated: Promise<void> | undefined;
   const createLake = (): Promise<void> => {
     if (!lakeCreated) {
@@ -394,11 +396,30 @@ export function checkLake(assembly: TwinAssembly, lake: LakeReport, source: Sour
       problems.push(`gold ${name} is empty`);
     }
   }
+  problems.push(...checkViews(catalogViews(assembly), lake.views));
   const expectedRevenue = Number(source.revenue).toFixed(2);
   if (lake.revenue === null || Number(lake.revenue).toFixed(2) !== expectedRevenue) {
     problems.push(`gold revenue is ${lake.revenue}; the source's order lines add up to ${expectedRevenue}`);
   }
   return problems;
+}
+
+/**
+ * The checks of the Athena views of the templates as run on the lake: each ran, gives the columns
+ * and types its definition stores (else Athena would call it stale), and has rows.
+ */
+export function checkViews(views: readonly CatalogView[], ran: LakeReport['views']): string[] {
+  return views.flatMap((view) => {
+    const key = `${view.database}.${view.name}`;
+    const result = ran[key];
+    if (!result) {
+      return [`view ${key} was not run`];
+    }
+    if (JSON.stringify(result.columns) !== JSON.stringify(view.columns)) {
+      return [`view ${key} gives the columns ${JSON.stringify(result.columns)}; its definition stores ${JSON.stringify(view.columns)} (Athena would call it stale)`];
+    }
+    return result.rows === 0 ? [`view ${key} is empty`] : [];
+  });
 }
 
 function matchesKey(record: unknown, key: Readonly<Record<string, string | number>>): boolean {

@@ -4,7 +4,9 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { AssemblyError, TwinAssembly } from '../../lib/twin/assembly';
 import { deliver, deliveryStream, evaluatePrefix, formatTimestamp } from '../../lib/twin/firehose';
-import { catalogTables, jobDefinition, usesIceberg } from '../../lib/twin/glue';
+import { catalogTables, catalogViews, jobDefinition, usesIceberg } from '../../lib/twin/glue';
+import { checkViews } from '../../lib/twin/twin';
+import { servingViews } from '../../lib/serving/semantic-layer';
 import { StatesError } from '../../lib/twin/workflow';
 import { synthPlatform } from '../support/platform';
 
@@ -78,6 +80,15 @@ describe('the twin reads the synthesized dev assembly', () => {
     expect(raw).toMatchObject({ format: 'parquet', location: `s3://${rawBucket()}/source/customers/`, partitionKeys: [{ name: 'ingest_date', type: 'date' }] });
     expect(tables.find((t) => t.name === 'fact_order_line')!.format).toBe('iceberg');
     expect(tables.find((t) => t.database.endsWith('_quarantine') && t.name === 'customers')!.format).toBe('json');
+  });
+
+  test('the views of the templates are the serving views, decoded from their Presto text as Athena decodes it', () => {
+    const views = catalogViews(assembly);
+    expect(views.map((v) => [v.name, v.database, v.schema, v.sql])).toEqual(
+      servingViews().map((v) => [v.name, 'undercurrent_dev_gold', 'undercurrent_dev_gold', v.sql]),
+    );
+    expect(views.find((v) => v.name === 'daily_funnel')!.columns[0]).toEqual({ name: 'session_date', type: 'date' });
+    expect(catalogTables(assembly).filter((t) => views.some((v) => v.name === t.name))).toEqual([]);
   });
 
   test('Firehose delivers a click event under the prefix the clickstream job reads and the raw table locates', () => {
@@ -156,5 +167,21 @@ describe('the twin\'s resolver refuses what it cannot read', () => {
     expect(evaluatePrefix('d=!{partitionKeyFromQuery:d}/', { keys: {}, arrival: at })).toBeUndefined();
     expect(formatTimestamp('yyyy/MM/dd/HH', at)).toBe('2026/05/06/07');
     expect(() => formatTimestamp('YYYY-ww', at)).toThrow('Firehose timestamp pattern YYYY-ww uses letters the twin does not format');
+  });
+});
+
+describe('the twin\'s check of the views run on the lake', () => {
+  const view = { database: 'g', name: 'v', schema: 'g', sql: 'SELECT 1 AS n', columns: [{ name: 'n', type: 'integer' }] };
+
+  test('passes a view that ran with its stored columns and has rows', () => {
+    expect(checkViews([view], { 'g.v': { rows: 3, columns: [{ name: 'n', type: 'integer' }] } })).toEqual([]);
+  });
+
+  test('fails a view that was not run, is empty, or whose columns differ from those stored (stale)', () => {
+    expect(checkViews([view], {})).toEqual(['view g.v was not run']);
+    expect(checkViews([view], { 'g.v': { rows: 0, columns: [{ name: 'n', type: 'integer' }] } })).toEqual(['view g.v is empty']);
+    expect(checkViews([view], { 'g.v': { rows: 3, columns: [{ name: 'n', type: 'bigint' }] } })).toEqual([
+      'view g.v gives the columns [{"name":"n","type":"bigint"}]; its definition stores [{"name":"n","type":"integer"}] (Athena would call it stale)',
+    ]);
   });
 });

@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { TwinResource } from '../../lib/twin/assembly';
 import { deniedAccesses, evaluateAccesses, formatDenial } from '../../lib/twin/permissions';
 import { runTwin, type TwinResult } from '../../lib/twin/twin';
+import { servingViews } from '../../lib/serving/semantic-layer';
 
 const PYTHON = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
 const SCALE = 0.05;
@@ -82,6 +83,13 @@ describe('the local twin of dev', () => {
       'missing_event_id',
     ]);
     expect(counts['undercurrent_dev_curated.clickstream_events']).toBe(result.clicks.valid);
+  });
+
+  test('answers every Athena view of the templates on its gold, with the columns the view stores', () => {
+    const views = result.lake!.views;
+    expect(Object.keys(views).sort()).toEqual(servingViews().map((v) => `undercurrent_dev_gold.${v.name}`));
+    expect(views['undercurrent_dev_gold.customer_360'].rows).toBe(result.lake!.counts['undercurrent_dev_gold.dim_customer']);
+    expect(Object.values(views).every((v) => v.rows > 0)).toBe(true);
   });
 
   test('records the S3 requests of every job and finds each allowed by its role and the bucket policies', () => {

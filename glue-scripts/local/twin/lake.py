@@ -10,15 +10,17 @@ it creates each one, with the template's columns and LOCATION, in the twin's Ice
 Athena would: the Iceberg tables through the catalog, the others (Parquet or JSON) from the
 template's location, columns and partition keys, with only the partitions that the table's
 partition projection shows and every object under a partition's location (sub-prefixes
-included). It writes a JSON report: the rows of every table, the revenue of the gold fact,
-and every quarantined row. The twin (TypeScript) asserts on it.
+included); then every Athena view of the templates, its SQL as the template holds it. It writes
+a JSON report: the rows of every table, the revenue of the gold fact, every quarantined row,
+and each view's rows and column types. The twin (TypeScript) asserts on it.
 
 The spec is written by the twin from the resolved templates::
 
     {"work": dir, "account": ..., "region": ..., "partition": ...,
      "tables": [{"database", "name", "location", "format": "iceberg"|"parquet"|"json",
                  "columns": [{"name", "type"}], "partitionKeys": [{"name", "type"}],
-                 "parameters": {...}}]}
+                 "parameters": {...}}],
+     "views": [{"database", "name", "schema", "sql", "columns": [{"name", "type"}]}]}
 """
 
 from __future__ import annotations
@@ -210,6 +212,25 @@ def report(spark: SparkSession, tables: Sequence[Mapping[str, Any]], today: dt.d
     return {"counts": counts, "revenue": revenue, "quarantine": quarantine}
 
 
+def view_report(spark: SparkSession, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Every Athena view of the templates run as Athena would run it on the twin's catalog: its
+    SQL (Trino, decoded from the template) transpiled to Spark SQL over the tables of the
+    view's database, registered under its name for the views after it; its rows and its columns
+    with their Presto types (Athena calls a view "stale" when these differ from the stored ones)."""
+    from local import serving
+
+    result = {}
+    for view in spec.get("views", []):
+        tables = {t["name"] for t in spec["tables"] if t["database"] == view["schema"]}
+        frame = spark.sql(serving.to_spark_sql(view["sql"], view["schema"], tables))
+        frame.createOrReplaceTempView(view["name"])
+        result[f"{view['database']}.{view['name']}"] = {
+            "rows": frame.count(),
+            "columns": [{"name": f.name, "type": serving.presto_type(f.dataType.simpleString())} for f in frame.schema.fields],
+        }
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["create", "verify"])
@@ -230,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = _session(spec, VERIFY_PRINCIPAL, "verify")
     try:
         result = report(spark, spec["tables"], dt.datetime.now(dt.UTC).date())
+        result["views"] = view_report(spark, spec)
     finally:
         spark.stop()
     args.out.write_text(json.dumps(result, default=str, indent=1))
