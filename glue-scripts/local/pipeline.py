@@ -178,10 +178,15 @@ def _print_table(title: str, rows: Sequence[Sequence[Any]], columns: Sequence[st
 
 
 def report(spark: SparkSession, zones: Zones) -> None:
-    """Print every table's row count, then the serving stage's views (rows) and saved queries
-    (answers), as Athena would answer them (``local/serving.py``)."""
+    """Print every table's row count, then :func:`serving_report`."""
     counts = table_counts(spark, zones)
     _print_table("Rows per table", sorted(counts.items()), ["table", "rows"])
+    serving_report(spark)
+
+
+def serving_report(spark: SparkSession) -> None:
+    """Print the serving stage's views (rows) and saved queries (answers) on the local gold, as
+    Athena would answer them (``local/serving.py``)."""
     views = serving.register_views(spark, LOCAL_GOLD_DATABASE)
     _print_table("Serving views (lib/serving/sql/views)", [(v, spark.table(v).count()) for v in views], ["view", "rows"])
     for query in serving.queries():

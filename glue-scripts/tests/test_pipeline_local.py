@@ -17,7 +17,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from local import generator, serving
-from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, report, run_pipeline
+from local.pipeline import LOCAL_GOLD_DATABASE, Zones, gold_table, run_pipeline, serving_report
 from undercurrent_glue.curate import SourceCurationError
 from undercurrent_glue.schema import GOLD_TABLES
 
@@ -79,8 +79,15 @@ def test_the_fact_holds_every_curated_order_line_and_its_revenue(spark, lake):
 
 @pytest.fixture(scope="module")
 def served(spark, lake):
-    """The serving views over the lake's gold, registered in the session (``local/serving.py``)."""
-    return serving.register_views(spark, LOCAL_GOLD_DATABASE)
+    """The serving views over the lake's gold, registered in the session (``local/serving.py``)
+    and cached while their tests read them (each is read by several)."""
+    names = serving.register_views(spark, LOCAL_GOLD_DATABASE)
+    for name in names:
+        spark.catalog.cacheTable(name)
+    yield names
+    for name in names:
+        spark.catalog.uncacheTable(name)
+        spark.catalog.dropTempView(name)
 
 
 def sold(spark):
@@ -182,9 +189,8 @@ def test_the_saved_queries_answer_the_business_questions_from_gold(spark, served
     assert [r.revenue for r in reps] == sorted((r.revenue for r in reps), reverse=True)
 
 
-def test_the_local_pipelines_report_prints_the_views_and_every_saved_querys_answer(spark, lake, served, capsys):
-    zones, _manifest, _first = lake
-    report(spark, zones)
+def test_the_local_pipelines_report_prints_the_views_and_every_saved_querys_answer(spark, served, capsys):
+    serving_report(spark)
     printed = capsys.readouterr().out
     for name in served:
         assert f"\n  {name}  " in printed, name
