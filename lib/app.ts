@@ -121,6 +121,9 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
     goldDatabase: storage.databases.gold,
     goldTables: storage.goldTables,
     lakeFormation: storage.lakeFormation,
+    clickStream: ingestion.stream,
+    alertsTopic: foundation.alertsTopic,
+    logKey: keys.ops,
   });
   if (done()) {
     return built;

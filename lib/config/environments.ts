@@ -76,7 +76,18 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 1,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 1_000_000_000,
+      // Cheap: invoked every 30 s at most; no site-down alarm, as dev has no real traffic.
+      liveMetrics: {
+        enabled: true,
+        batchWindowSeconds: 30,
+        minEventsPerMinute: 0,
+        anomalyBandStdDevs: 0,
+        maxErrorRatePercent: 5,
+        lateAfterMinutes: 10,
+      },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: false,
@@ -144,7 +155,18 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 7,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 10_000_000_000,
+      // Staging's traffic is generated on demand: no site-down alarm.
+      liveMetrics: {
+        enabled: true,
+        batchWindowSeconds: 10,
+        minEventsPerMinute: 0,
+        anomalyBandStdDevs: 0,
+        maxErrorRatePercent: 5,
+        lateAfterMinutes: 10,
+      },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
@@ -216,7 +238,18 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 35,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 100_000_000_000,
+      // The site is down below one event a minute, or when traffic falls under its anomaly band.
+      liveMetrics: {
+        enabled: true,
+        batchWindowSeconds: 5,
+        minEventsPerMinute: 1,
+        anomalyBandStdDevs: 3,
+        maxErrorRatePercent: 2,
+        lateAfterMinutes: 10,
+      },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,

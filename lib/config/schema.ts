@@ -158,6 +158,12 @@ function int(min: number, max: number) {
   return z.number(allowed).refine((v) => isInt(v, min, max), allowed);
 }
 
+/** 0, which turns something off, or an integer from 1 to `max` (`what` it counts). */
+function intOrOff(max: number, off: string, what: string) {
+  const allowed = `0 (${off}) or an integer from 1 to ${max} (${what})`;
+  return z.number(allowed).refine((v) => isInt(v, 0, max), allowed);
+}
+
 /** A number out of a fixed set, typed as a number. */
 function numberIn(values: readonly number[]) {
   const allowed = oneOf(values);
@@ -603,9 +609,56 @@ const warehouseShape = {
 export const WarehouseConfigSchema = section(warehouseShape).readonly();
 export type WarehouseConfig = z.infer<typeof WarehouseConfigSchema>;
 
+const liveMetricsShape = {
+  /**
+   * Deploy the click stream's live consumer (a Lambda function on the Kinesis stream) with its
+   * per-minute metrics, dead-letter queues and alarms. Off means none of those resources.
+   * @default true in every shipped environment (a function invoked only when records arrive)
+   */
+  enabled: bool(),
+  /**
+   * How long Lambda gathers records before it invokes the consumer, in seconds (0 to 300, the
+   * event-source mapping's `MaximumBatchingWindowInSeconds`): the metrics' latency against the
+   * number of invocations.
+   * @default 30 in dev, 10 in staging, 5 in prod
+   */
+  batchWindowSeconds: int(0, 300),
+  /**
+   * The "site down" floor: the alarm fires when fewer valid events than this arrive in each of
+   * five consecutive minutes (no events at all counts as below). 0 turns the floor alarm off.
+   * @default 0 in dev and staging (no real traffic), 1 in prod
+   */
+  minEventsPerMinute: intOrOff(1_000_000, 'no floor alarm', 'events a minute'),
+  /**
+   * Width in standard deviations of the anomaly band under which the events per 5 minutes are a
+   * collapse (CloudWatch anomaly detection, learnt from the metric's history). 0 turns the
+   * anomaly alarm off.
+   * @default 0 in dev and staging, 3 in prod
+   */
+  anomalyBandStdDevs: intOrOff(10, 'no anomaly alarm', "the band's width in standard deviations"),
+  /**
+   * The error-rate alarm: rejected (malformed) records as a percentage of all records over 5
+   * minutes (1 to 100).
+   * @default 5 in dev and staging, 2 in prod
+   */
+  maxErrorRatePercent: int(1, 100),
+  /**
+   * An event whose event_time is more than this many minutes before Kinesis received it is
+   * counted as late (1 to 1440).
+   * @default 10 in every shipped environment
+   */
+  lateAfterMinutes: int(1, 1440),
+};
+
+/** The click stream's live operational metrics and their alarms (stage 5, the serving stack). */
+export const LiveMetricsConfigSchema = section(liveMetricsShape).readonly();
+export type LiveMetricsConfig = z.infer<typeof LiveMetricsConfigSchema>;
+
 const servingShape = {
   /** Athena per-query scan cap in bytes (at least 10 MB). */
   athenaBytesScannedCutoffPerQuery: int(10_000_000, Number.MAX_SAFE_INTEGER),
+  /** The click stream's live metrics (see `LiveMetricsConfigSchema`). */
+  liveMetrics: LiveMetricsConfigSchema,
 };
 
 /** Serving (stage 5). */
@@ -702,6 +755,7 @@ export const CONFIG_FIELDS: Readonly<Record<string, readonly string[]>> = {
   transform: Object.keys(transformShape),
   warehouse: Object.keys(warehouseShape),
   serving: Object.keys(servingShape),
+  'serving.liveMetrics': Object.keys(liveMetricsShape),
   operations: Object.keys(operationsShape),
   governance: Object.keys(governanceShape),
 };

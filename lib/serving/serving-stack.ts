@@ -2,7 +2,10 @@ import { CfnOutput } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { goldTableDeclarations } from '../lake/datasets';
 import { acknowledgeWildcardResource, grantPrefixReadWrite } from '../shared/grants';
@@ -12,6 +15,8 @@ import { PlatformStack, PlatformStackProps } from '../shared/platform-stack';
 import { PERSONAL_DATA } from '../lake/storage-stack';
 import { resourceName } from '../shared/naming';
 import { SemanticLayer } from './semantic-layer';
+import { StageAlarms } from '../shared/stage-alarms';
+import { clickstreamMetricsNamespace, LiveMetrics } from './live-metrics';
 
 /** Properties of the {@link ServingStack}. */
 export interface ServingStackProps extends PlatformStackProps {
@@ -23,6 +28,12 @@ export interface ServingStackProps extends PlatformStackProps {
   readonly goldTables: Record<string, IConstruct>;
   /** The environment's registered lake locations; the grants depend on them. */
   readonly lakeFormation: LakeFormationSettings;
+  /** The click stream (Ingestion) with its customer key, which the live metrics consume. */
+  readonly clickStream: kinesis.IStream;
+  /** Topic of the stage's alarms. */
+  readonly alertsTopic: sns.ITopic;
+  /** Key of the log groups. */
+  readonly logKey: kms.IKey;
 }
 
 /** What an analyst does with the workgroup: run, follow, read and stop queries; read its saved queries. */
@@ -55,6 +66,10 @@ export const ATHENA_RESULTS_PREFIX = 'athena/';
  * per-query scan cap, metrics. The analysts read gold through Lake Formation (SELECT on every
  * gold table, without the columns its declarations mark as personal data): they hold no key of
  * the lake, only the query-results key.
+ *
+ * With `serving.liveMetrics.enabled`, the click stream's live operational metrics too: a
+ * consumer of the Ingestion stack's stream publishing per-minute metrics, and the alarms on
+ * a site that looks down, on malformed events and on the consumer itself ({@link LiveMetrics}).
  */
 export class ServingStack extends PlatformStack {
   public readonly workgroup: athena.CfnWorkGroup;
@@ -64,6 +79,10 @@ export class ServingStack extends PlatformStack {
   public readonly lakeGrants: LakeFormationGrants;
   /** The views over gold and the workgroup's saved queries (`lib/serving/sql`). */
   public readonly semanticLayer: SemanticLayer;
+  /** The stage's alarms (the live metrics'). */
+  public readonly alarms: StageAlarms;
+  /** The click stream's live metrics, when `serving.liveMetrics.enabled`. */
+  public readonly liveMetrics?: LiveMetrics;
 
   constructor(scope: Construct, props: ServingStackProps) {
     super(scope, 'Serving', props);
@@ -157,5 +176,19 @@ export class ServingStack extends PlatformStack {
     new CfnOutput(this, 'AnalystRoleArn', { value: analyst.roleArn, description: 'Role analysts assume to query gold and the views' });
     new CfnOutput(this, 'WorkgroupName', { value: this.workgroup.ref, description: 'Athena workgroup of the analysts' });
     new CfnOutput(this, 'GoldDatabaseName', { value: props.goldDatabase.databaseName, description: 'Database of the gold tables and the views' });
+
+    this.alarms = new StageAlarms(this, 'Alarms', { topic: props.alertsTopic });
+    if (config.serving.liveMetrics.enabled) {
+      this.liveMetrics = new LiveMetrics(this, 'LiveMetrics', {
+        stream: props.clickStream,
+        settings: config.serving.liveMetrics,
+        namespace: clickstreamMetricsNamespace(config),
+        queueNamePrefix: resourceName(config, 'clicks'),
+        logKey: props.logKey,
+        logRetention: this.logRetention,
+        removalPolicy: this.dataRemovalPolicy,
+        alarms: this.alarms,
+      });
+    }
   }
 }

@@ -1,7 +1,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 
-/** The Node.js runtime of the app's own Lambda handlers (custom resources). */
+/** The Node.js runtime of the app's own Lambda handlers (custom resources, the click stream's live consumer). */
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**

@@ -41,6 +41,36 @@ export interface StageAlarmSpec {
   readonly treatMissingData?: cloudwatch.TreatMissingData;
 }
 
+/** One anomaly-detection alarm of a stage: the metric against the band CloudWatch learns from its history. */
+export interface StageAnomalyAlarmSpec {
+  /** What the alarm watches (a metric with a period and a statistic, not an expression). */
+  readonly metric: cloudwatch.IMetric;
+  /** Width of the band in standard deviations. */
+  readonly stdDevs: number;
+  /** Which side of the band breaches: below it, above it, or outside it. */
+  readonly comparison:
+    | cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD
+    | cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
+    | cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD;
+  /**
+   * Periods that must breach before the alarm fires.
+   * @default 1
+   */
+  readonly evaluationPeriods?: number;
+  /** What a breach means and what to do about it; becomes the alarm description. */
+  readonly description: string;
+  /**
+   * Severity of the alarm.
+   * @default 'Critical'
+   */
+  readonly severity?: AlarmSeverity;
+  /**
+   * How missing data is treated.
+   * @default NOT_BREACHING (no data means nothing happened, not a failure)
+   */
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
+}
+
 /** Properties of {@link StageAlarms}. */
 export interface StageAlarmsProps {
   /** The alerts topic every alarm and event notifies. */
@@ -76,6 +106,29 @@ export class StageAlarms extends Construct {
       evaluationPeriods: spec.evaluationPeriods ?? 1,
       treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    return this.notify(id, alarm);
+  }
+
+  /**
+   * Declares one anomaly-detection alarm (CloudWatch's `ANOMALY_DETECTION_BAND` of the metric),
+   * named and wired to the alerts topic as {@link addAlarm} does.
+   */
+  public addAnomalyAlarm(id: string, spec: StageAnomalyAlarmSpec): cloudwatch.Alarm {
+    const severity = spec.severity ?? 'Critical';
+    const alarm = new cloudwatch.AnomalyDetectionAlarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${severity}-${id}`,
+      alarmDescription: spec.description,
+      metric: spec.metric,
+      stdDevs: spec.stdDevs,
+      comparisonOperator: spec.comparison,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    return this.notify(id, alarm);
+  }
+
+  /** Notifies the alerts topic on ALARM and on recovery (OK), and records the alarm. */
+  private notify(id: string, alarm: cloudwatch.Alarm): cloudwatch.Alarm {
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);
     this.alarms[id] = alarm;

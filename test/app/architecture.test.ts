@@ -53,7 +53,7 @@ describe('the stack dependency graph', () => {
       Source: ['Foundation'],
       Ingestion: ['Foundation', 'Source', 'Storage'],
       Transform: ['Foundation', 'Storage'],
-      Serving: ['Foundation', 'Storage'],
+      Serving: ['Foundation', 'Ingestion', 'Storage'],
       Orchestration: ['Foundation', 'Ingestion', 'Transform'],
     });
   });

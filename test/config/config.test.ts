@@ -708,6 +708,109 @@ describe('the workflow retries of the Glue jobs', () => {
   });
 });
 
+describe('the live metrics of the click stream (serving.liveMetrics)', () => {
+  /** dev's config with liveMetrics fields replaced (the patch of a section is shallow). */
+  function withLiveMetrics(fields: Record<string, unknown>): ConfigPatch {
+    return { serving: { liveMetrics: { ...ENVIRONMENTS.dev.serving.liveMetrics, ...fields } as never } };
+  }
+
+  test('every environment runs the consumer; only prod alarms on a site that looks down', () => {
+    expect(ENVIRONMENTS.dev.serving.liveMetrics).toEqual({
+      enabled: true,
+      batchWindowSeconds: 30,
+      minEventsPerMinute: 0,
+      anomalyBandStdDevs: 0,
+      maxErrorRatePercent: 5,
+      lateAfterMinutes: 10,
+    });
+    expect(ENVIRONMENTS.staging.serving.liveMetrics).toEqual({
+      enabled: true,
+      batchWindowSeconds: 10,
+      minEventsPerMinute: 0,
+      anomalyBandStdDevs: 0,
+      maxErrorRatePercent: 5,
+      lateAfterMinutes: 10,
+    });
+    expect(ENVIRONMENTS.prod.serving.liveMetrics).toEqual({
+      enabled: true,
+      batchWindowSeconds: 5,
+      minEventsPerMinute: 1,
+      anomalyBandStdDevs: 3,
+      maxErrorRatePercent: 2,
+      lateAfterMinutes: 10,
+    });
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ['a switch that is not a boolean', { enabled: 'on' }, 'serving.liveMetrics.enabled is "on"; allowed: true or false.'],
+    [
+      'a batching window beyond what Lambda allows',
+      { batchWindowSeconds: 301 },
+      'serving.liveMetrics.batchWindowSeconds is 301; allowed: an integer from 0 to 300.',
+    ],
+    [
+      'a negative floor',
+      { minEventsPerMinute: -1 },
+      'serving.liveMetrics.minEventsPerMinute is -1; allowed: 0 (no floor alarm) or an integer from 1 to 1000000 (events a minute).',
+    ],
+    [
+      'a fractional floor',
+      { minEventsPerMinute: 0.5 },
+      'serving.liveMetrics.minEventsPerMinute is 0.5; allowed: 0 (no floor alarm) or an integer from 1 to 1000000 (events a minute).',
+    ],
+    [
+      'an anomaly band wider than 10 standard deviations',
+      { anomalyBandStdDevs: 11 },
+      "serving.liveMetrics.anomalyBandStdDevs is 11; allowed: 0 (no anomaly alarm) or an integer from 1 to 10 (the band's width in standard deviations).",
+    ],
+    [
+      'an error rate of 0 %, which would alarm on every bad record',
+      { maxErrorRatePercent: 0 },
+      'serving.liveMetrics.maxErrorRatePercent is 0; allowed: an integer from 1 to 100.',
+    ],
+    [
+      'an error rate over 100 %',
+      { maxErrorRatePercent: 101 },
+      'serving.liveMetrics.maxErrorRatePercent is 101; allowed: an integer from 1 to 100.',
+    ],
+    [
+      'a lateness of 0 minutes',
+      { lateAfterMinutes: 0 },
+      'serving.liveMetrics.lateAfterMinutes is 0; allowed: an integer from 1 to 1440.',
+    ],
+    [
+      'a missing lateness',
+      { lateAfterMinutes: undefined },
+      'serving.liveMetrics.lateAfterMinutes is missing; allowed: an integer from 1 to 1440.',
+    ],
+    [
+      'a misspelt field',
+      { lateAfterMinute: 5 },
+      'serving.liveMetrics.lateAfterMinute is 5; allowed: missing: serving.liveMetrics has no field "lateAfterMinute" (did you mean "lateAfterMinutes"?); its fields are enabled, batchWindowSeconds, minEventsPerMinute, anomalyBandStdDevs, maxErrorRatePercent, lateAfterMinutes.',
+    ],
+  ])('%s is rejected with the field, the value and what is allowed', (_name, fields, expected) => {
+    expect(errorOf(withLiveMetrics(fields))).toBe(`Invalid config for environment "dev": ${expected}`);
+  });
+
+  test('a serving section without liveMetrics is rejected', () => {
+    const serving: Record<string, unknown> = { ...ENVIRONMENTS.dev.serving };
+    delete serving.liveMetrics;
+    expect(problemsOf({ ...ENVIRONMENTS.dev, serving })).toEqual([
+      'Invalid config for environment "dev": serving.liveMetrics is missing; allowed: an object.',
+    ]);
+  });
+
+  test('both alarms off, the widest window and the largest values are allowed', () => {
+    expect(() => validateConfig(patchedConfig('dev', withLiveMetrics({ minEventsPerMinute: 0, anomalyBandStdDevs: 0, batchWindowSeconds: 0 })))).not.toThrow();
+    expect(() =>
+      validateConfig(
+        patchedConfig('dev', withLiveMetrics({ minEventsPerMinute: 1_000_000, anomalyBandStdDevs: 10, batchWindowSeconds: 300, maxErrorRatePercent: 100, lateAfterMinutes: 1440 })),
+      ),
+    ).not.toThrow();
+    expect(() => validateConfig(patchedConfig('dev', withLiveMetrics({ enabled: false })))).not.toThrow();
+  });
+});
+
 /** The problems of a rejected config, one per line. */
 function problemsOf(config: unknown): string[] {
   try {

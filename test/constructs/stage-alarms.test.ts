@@ -146,3 +146,36 @@ describe('StageAlarms', () => {
     expect(template.findResources('AWS::SNS::TopicPolicy')).toEqual({});
   });
 });
+
+describe('StageAlarms anomaly-detection alarms', () => {
+  test('compare the metric with its learnt band, named and notifying as every alarm of the stage', () => {
+    const stack = new Stack(testApp(), 'Serving', { stackName: 'undercurrent-prod-serving' });
+    const topic = new sns.Topic(stack, 'Alerts');
+    const alarms = new StageAlarms(stack, 'Alarms', { topic });
+    alarms.addAnomalyAlarm('TrafficCollapse', {
+      metric: metric('Events'),
+      stdDevs: 3,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      description: 'Traffic fell under its band.',
+    });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'undercurrent-prod-serving-Critical-TrafficCollapse',
+      AlarmDescription: 'Traffic fell under its band.',
+      ComparisonOperator: 'LessThanLowerThreshold',
+      EvaluationPeriods: 3,
+      TreatMissingData: 'breaching',
+      ThresholdMetricId: 'expr_1',
+      Metrics: [
+        { Expression: 'ANOMALY_DETECTION_BAND(m0, 3)', Id: 'expr_1', Label: 'Anomaly Detection Band', ReturnData: true },
+        { Id: 'm0', MetricStat: { Metric: { MetricName: 'Events', Namespace: 'Undercurrent/Test' }, Period: 300, Stat: 'Sum' }, ReturnData: true },
+      ],
+      AlarmActions: [stack.resolve(topic.topicArn)],
+      OKActions: [stack.resolve(topic.topicArn)],
+    });
+    expect(Object.keys(alarms.alarms)).toEqual(['TrafficCollapse']);
+  });
+});

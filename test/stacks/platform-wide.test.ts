@@ -52,6 +52,7 @@ const LEAST_PRIVILEGE_ROLES = {
     'Ingestion/SourceExtract/Role',
     'Orchestration/WorkflowRole',
     'Serving/AnalystRole',
+    'Serving/LiveMetrics/Role',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
     'Storage/LakeFormation/LocationRole',
@@ -70,6 +71,7 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/ScheduleRole',
     'Orchestration/WorkflowRole',
     'Serving/AnalystRole',
+    'Serving/LiveMetrics/Role',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
     'Storage/LakeFormation/LocationRole',
@@ -192,6 +194,8 @@ const DATA_BEARING = [
   'AWS::Glue::Database',
   'AWS::Kinesis::Stream',
   'AWS::RDS::DBInstance',
+  // The live metrics' dead-letter queues hold click records.
+  'AWS::SQS::Queue',
 ];
 
 /** An account id inside an ARN (`:123456789012:`, `::123456789012:`) or on its own. */

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { readServingSql, savedQueries, SERVING_SQL_DIR, servingViews } from '../../lib/serving/semantic-layer';
+import { readSettings } from '../../lib/serving/live-metrics/settings';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
 import {
   actionsOf,
@@ -11,6 +12,7 @@ import {
   logicalId,
   ref,
   resourcesOf,
+  rolePolicyStatements,
   StatementJson,
   statementsWithAction,
 } from './template-helpers';
@@ -49,8 +51,24 @@ function evaluate(value: unknown, platform: SynthesizedPlatform): string {
 
 describe.each([
   // Without the second key (-c removeDataOnDestroy=true) dev keeps them, as prod does (see the end of this file).
-  { envName: 'dev' as const, cutoff: 1_000_000_000, recursiveDelete: false },
-  { envName: 'prod' as const, cutoff: 100_000_000_000, recursiveDelete: false },
+  {
+    envName: 'dev' as const,
+    cutoff: 1_000_000_000,
+    recursiveDelete: false,
+    batchWindowSeconds: 30,
+    logRetentionDays: 14,
+    maxErrorRatePercent: 5,
+    siteDown: { floor: undefined, anomalyStdDevs: undefined },
+  },
+  {
+    envName: 'prod' as const,
+    cutoff: 100_000_000_000,
+    recursiveDelete: false,
+    batchWindowSeconds: 5,
+    logRetentionDays: 365,
+    maxErrorRatePercent: 2,
+    siteDown: { floor: 1, anomalyStdDevs: 3 },
+  },
 ])('ServingStack in $envName', (expected) => {
   const { envName } = expected;
   let platform: SynthesizedPlatform;
@@ -284,6 +302,250 @@ describe.each([
       expect(objects).toContain('/athena/*');
       expect(objects).not.toMatch(/RawZone|CuratedZone|GoldZone|QuarantineZone/);
     });
+  });
+
+  describe('the live metrics of the click stream', () => {
+    /** Logical id of a live-metrics construct. */
+    const id = (construct: 'function' | 'role' | 'mapping' | 'rejectedRecords' | 'failedBatches' | 'logGroup'): string =>
+      logicalId(platform.serving.liveMetrics![construct]);
+    const getAtt = (logical: string, attribute = 'Arn'): unknown => ({ 'Fn::GetAtt': [logical, attribute] });
+    const streamArn = (): unknown => ref(platform.serving, platform.ingestion.stream.streamArn);
+    const streamKeyArn = (): unknown => ref(platform.serving, platform.foundation.keys.stream.keyArn);
+    const alertsTopic = (): unknown => ref(platform.serving, platform.foundation.alertsTopic.topicArn);
+    const namespace = `Undercurrent/${envName}/Clickstream`;
+
+    test('the mapping reads the Ingestion stack’s stream (its export) into the consumer, with partial-batch responses', () => {
+      expect(JSON.stringify(streamArn())).toMatch(new RegExp(`"Fn::ImportValue":"Undercurrent-${envName}-Ingestion:ExportsOutputFnGetAttClickStream[0-9A-F]+Arn`));
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+      expect(Object.keys(mappings)).toEqual([id('mapping')]);
+      expect(mappings[id('mapping')].Properties).toEqual({
+        EventSourceArn: streamArn(),
+        FunctionName: { Ref: id('function') },
+        StartingPosition: 'LATEST',
+        BatchSize: 500,
+        MaximumBatchingWindowInSeconds: expected.batchWindowSeconds,
+        ParallelizationFactor: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 3,
+        MaximumRecordAgeInSeconds: 3600,
+        DestinationConfig: { OnFailure: { Destination: getAtt(id('failedBatches')) } },
+        Tags: expect.any(Array),
+      });
+      // Lambda checks the role's permissions when it creates the mapping and the function.
+      expect(mappings[id('mapping')].DependsOn).toEqual(expect.arrayContaining([id('role'), logicalId(platform.serving.liveMetrics!.role.node.findChild('Policy'))]));
+    });
+
+    test('the role may read exactly the stream, decrypt with exactly its key through Kinesis, send to exactly its two queues and write its log group', () => {
+      expect(rolePolicyStatements(template, 'Serving/LiveMetrics/Role')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'],
+          Resource: streamArn(),
+        },
+        {
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: streamKeyArn(),
+          Condition: { StringEquals: { 'kms:ViaService': asRendered(envName, { 'Fn::Join': ['', ['kinesis.', { Ref: 'AWS::Region' }, '.amazonaws.com']] }) } },
+        },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: [getAtt(id('failedBatches')), getAtt(id('rejectedRecords'))] },
+        {
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: streamKeyArn(),
+          Condition: { StringEquals: { 'kms:ViaService': asRendered(envName, { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] }) } },
+        },
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(id('logGroup')) },
+      ]);
+      // Only Lambda assumes it, it has no other policy, and nothing on "*".
+      const role = resourcesOf(template, 'AWS::IAM::Role')[id('role')];
+      expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+      expect([role.Properties?.Policies, role.Properties?.ManagedPolicyArns]).toEqual([undefined, undefined]);
+      const attached = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy')).filter(
+        (p) => JSON.stringify(p.Properties?.Roles) === JSON.stringify([{ Ref: id('role') }]),
+      );
+      expect(attached).toHaveLength(1);
+    });
+
+    test('no other stack’s template knows the consumer: no stream or key policy names it', () => {
+      for (const key of STACK_KEYS.filter((k) => k !== 'serving')) {
+        expect([key, JSON.stringify(platform.template(key).toJSON()).includes('LiveMetrics')]).toEqual([key, false]);
+      }
+      platform.template('ingestion').resourceCountIs('AWS::Kinesis::ResourcePolicy', 0);
+    });
+
+    test('the function runs the bundled handler with exactly the settings it reads', () => {
+      const fn = resourcesOf(template, 'AWS::Lambda::Function')[id('function')].Properties!;
+      expect(fn).toMatchObject({
+        Handler: 'index.handler',
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        MemorySize: 256,
+        Timeout: 60,
+        Role: getAtt(id('role')),
+        LoggingConfig: { LogGroup: { Ref: id('logGroup') } },
+        DeadLetterConfig: { TargetArn: getAtt(id('failedBatches')) },
+      });
+      expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+      expect(fn.VpcConfig).toBeUndefined();
+      const variables = fn.Environment.Variables;
+      expect(variables).toEqual({
+        METRICS_NAMESPACE: namespace,
+        REJECTED_QUEUE_URL: { Ref: id('rejectedRecords') },
+        LATE_AFTER_MINUTES: '10',
+      });
+      // The seam: what the template sets is what the handler reads (the queue URL as CloudFormation resolves it).
+      const queueUrl = `https://sqs.us-east-1.amazonaws.com/123456789012/undercurrent-${envName}-clicks-rejected`;
+      expect(readSettings({ ...variables, REJECTED_QUEUE_URL: queueUrl })).toEqual({ namespace, rejectedQueueUrl: queueUrl, lateAfterMinutes: 10 });
+    });
+
+    test('the log group is encrypted with the ops key and kept as the environment says', () => {
+      template.hasResourceProperties('AWS::Logs::LogGroup', {
+        KmsKeyId: ref(platform.serving, platform.foundation.keys.ops.keyArn),
+        RetentionInDays: expected.logRetentionDays,
+      });
+      expect(resourcesOf(template, 'AWS::Logs::LogGroup')[id('logGroup')].Properties?.RetentionInDays).toBe(expected.logRetentionDays);
+    });
+
+    test.each([
+      ['rejectedRecords', 'rejected'],
+      ['failedBatches', 'failed-batches'],
+    ] as const)('the %s queue holds click data: encrypted with the stream key, TLS only, 14 days, retained', (queue, suffix) => {
+      const resource = resourcesOf(template, 'AWS::SQS::Queue')[id(queue)];
+      expect(resource.Properties).toEqual({
+        QueueName: `undercurrent-${envName}-clicks-${suffix}`,
+        KmsMasterKeyId: streamKeyArn(),
+        MessageRetentionPeriod: 1_209_600,
+        Tags: expect.any(Array),
+      });
+      expect([resource.DeletionPolicy, resource.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id(queue) }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:*',
+              Resource: getAtt(id(queue)),
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+          Version: '2012-10-17',
+        },
+      });
+    });
+
+    test('its alarms are exactly these, each notifying the alerts topic on ALARM and OK', () => {
+      const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
+      const names = alarms.map((a) => a.Properties?.AlarmName).sort();
+      const prefix = `Undercurrent-${envName}-Serving`;
+      expect(names).toEqual(
+        [
+          ...(expected.siteDown.floor === undefined ? [] : [`${prefix}-Critical-ClickstreamBelowFloor`]),
+          ...(expected.siteDown.anomalyStdDevs === undefined ? [] : [`${prefix}-Critical-ClickstreamTrafficAnomaly`]),
+          `${prefix}-Critical-ClickstreamErrorRate`,
+          `${prefix}-Critical-LiveMetricsErrors`,
+          `${prefix}-Critical-LiveMetricsFailedBatches`,
+          `${prefix}-Critical-LiveMetricsIteratorAge`,
+          `${prefix}-Warning-ClickstreamRejectedRecords`,
+        ].sort(),
+      );
+      for (const alarm of alarms) {
+        expect([alarm.Properties?.AlarmName, alarm.Properties?.AlarmActions, alarm.Properties?.OKActions]).toEqual([
+          alarm.Properties?.AlarmName,
+          [alertsTopic()],
+          [alertsTopic()],
+        ]);
+      }
+      expect(JSON.stringify(alertsTopic())).toContain(`Undercurrent-${envName}-Foundation:ExportsOutputRefAlerts`);
+    });
+
+    test('the error rate is rejected over all records of 5 minutes, from 20 records on, against the configured percentage', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Serving-Critical-ClickstreamErrorRate`,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: expected.maxErrorRatePercent,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        Metrics: [
+          { Id: 'expr_1', Expression: 'IF(records >= 20, 100 * rejected / records, 0)', Label: 'Rejected records (%)', ReturnData: true },
+          { Id: 'records', MetricStat: { Metric: { Namespace: namespace, MetricName: 'Records' }, Period: 300, Stat: 'Sum' }, ReturnData: false },
+          { Id: 'rejected', MetricStat: { Metric: { Namespace: namespace, MetricName: 'Rejected' }, Period: 300, Stat: 'Sum' }, ReturnData: false },
+        ],
+      });
+    });
+
+    test('the consumer alarms on its errors, on falling 5 minutes behind, and on a batch it had to skip', () => {
+      const fn = { Name: 'FunctionName', Value: { Ref: id('function') } };
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Serving-Critical-LiveMetricsErrors`,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [fn],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Undercurrent-${envName}-Serving-Critical-LiveMetricsIteratorAge`,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [fn],
+        Statistic: 'Maximum',
+        Period: 300,
+        Threshold: 300_000,
+        EvaluationPeriods: 2,
+      });
+      for (const [name, queue] of [
+        ['Critical-LiveMetricsFailedBatches', 'failedBatches'],
+        ['Warning-ClickstreamRejectedRecords', 'rejectedRecords'],
+      ] as const) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: `Undercurrent-${envName}-Serving-${name}`,
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: getAtt(id(queue), 'QueueName') }],
+          Statistic: 'Maximum',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        });
+      }
+    });
+
+    if (expected.siteDown.floor !== undefined) {
+      test('the site is down below the floor of events a minute for 5 minutes, no events at all included', () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: `Undercurrent-${envName}-Serving-Critical-ClickstreamBelowFloor`,
+          Namespace: namespace,
+          MetricName: 'Events',
+          Dimensions: Match.absent(),
+          Statistic: 'Sum',
+          Period: 60,
+          Threshold: expected.siteDown.floor,
+          ComparisonOperator: 'LessThanThreshold',
+          EvaluationPeriods: 5,
+          TreatMissingData: 'breaching',
+        });
+      });
+
+      test('the site is down under the anomaly band of events per 5 minutes for 15 minutes, no events at all included', () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: `Undercurrent-${envName}-Serving-Critical-ClickstreamTrafficAnomaly`,
+          ComparisonOperator: 'LessThanLowerThreshold',
+          ThresholdMetricId: 'expr_1',
+          EvaluationPeriods: 3,
+          TreatMissingData: 'breaching',
+          Metrics: [
+            Match.objectLike({ Id: 'expr_1', Expression: `ANOMALY_DETECTION_BAND(m0, ${expected.siteDown.anomalyStdDevs})` }),
+            Match.objectLike({ Id: 'm0', MetricStat: { Metric: { Namespace: namespace, MetricName: 'Events' }, Period: 300, Stat: 'Sum' } }),
+          ],
+        });
+      });
+    }
   });
 });
 
