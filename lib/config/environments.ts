@@ -76,7 +76,11 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 1,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 1_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 1_000_000_000,
+      // No QuickSight in dev: it needs the account's Enterprise subscription and its groups.
+      quickSight: { enabled: false },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: false,
@@ -144,7 +148,17 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 7,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 10_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 10_000_000_000,
+      // Prerequisites: QuickSight Enterprise in the account and these two groups (docs/serving.md#quicksight).
+      quickSight: {
+        enabled: true,
+        authorGroup: 'undercurrent-staging-authors',
+        viewerGroup: 'undercurrent-staging-viewers',
+        // The pipeline runs at 03:00 UTC and refreshes the dashboard itself; this catches a missed refresh.
+        fallbackRefreshTimeUtc: '07:00',
+      },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
@@ -216,7 +230,17 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       snapshotRetentionDays: 35,
       maintenanceWindow: 'sun:03:00-sun:03:30',
     },
-    serving: { athenaBytesScannedCutoffPerQuery: 100_000_000_000 },
+    serving: {
+      athenaBytesScannedCutoffPerQuery: 100_000_000_000,
+      // Prerequisites: QuickSight Enterprise in the account and these two groups (docs/serving.md#quicksight).
+      quickSight: {
+        enabled: true,
+        authorGroup: 'undercurrent-prod-authors',
+        viewerGroup: 'undercurrent-prod-viewers',
+        // The pipeline runs at 02:00 UTC and refreshes the dashboard itself; this catches a missed refresh.
+        fallbackRefreshTimeUtc: '06:00',
+      },
+    },
     operations: {
       alertEmails: [],
       scheduleEnabled: true,
