@@ -623,6 +623,12 @@ const quickSightShape = {
    */
   namespace: matching(QUICKSIGHT_NAMESPACE, 'a QuickSight namespace of letters, digits and "._-" (at most 64 characters), such as "default"').optional(),
   /**
+   * The region of the account's QuickSight identities (chosen at subscription), where its users
+   * and groups live: the groups' ARNs name it.
+   * @default - the stack's region
+   */
+  identityRegion: matching(REGION, REGION_ALLOWED).optional(),
+  /**
    * The QuickSight group whose members author: they may open and change the analysis, use the
    * datasets and the data source in analyses of their own, and own the dashboard. Its ARN is
    * formatted with the stack's account and region. Required when `enabled`.

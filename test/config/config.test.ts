@@ -730,9 +730,9 @@ describe('QuickSight (serving.quickSight)', () => {
     });
   });
 
-  test('off needs nothing else; on with the groups, a namespace and a refresh time passes', () => {
+  test('off needs nothing else; on with the groups, a refresh time, a namespace and an identity region passes', () => {
     expect(() => validateConfig(patchedConfig('dev', quickSight({ enabled: false })))).not.toThrow();
-    expect(() => validateConfig(patchedConfig('dev', quickSight({ ...ON, namespace: 'retail' })))).not.toThrow();
+    expect(() => validateConfig(patchedConfig('dev', quickSight({ ...ON, namespace: 'retail', identityRegion: 'us-east-1' })))).not.toThrow();
   });
 
   test('on without its groups and refresh time names each missing field, one line each', () => {
@@ -766,6 +766,11 @@ describe('QuickSight (serving.quickSight)', () => {
       'serving.quickSight.fallbackRefreshTimeUtc is "24:00"; allowed: a time of day "HH:MM" in UTC, such as "06:00".',
     ],
     [
+      'an identity region that is not a region',
+      { ...ON, identityRegion: 'US East' },
+      'serving.quickSight.identityRegion is "US East"; allowed: an AWS region name such as "eu-west-1".',
+    ],
+    [
       'a namespace with a slash',
       { ...ON, namespace: 'team/retail' },
       'serving.quickSight.namespace is "team/retail"; allowed: a QuickSight namespace of letters, digits and "._-" (at most 64 characters), such as "default".',
@@ -773,7 +778,7 @@ describe('QuickSight (serving.quickSight)', () => {
     [
       'a misspelt field',
       { ...ON, viewersGroup: 'x' },
-      'serving.quickSight.viewersGroup is "x"; allowed: missing: serving.quickSight has no field "viewersGroup" (did you mean "viewerGroup"?); its fields are enabled, namespace, authorGroup, viewerGroup, fallbackRefreshTimeUtc.',
+      'serving.quickSight.viewersGroup is "x"; allowed: missing: serving.quickSight has no field "viewersGroup" (did you mean "viewerGroup"?); its fields are enabled, namespace, identityRegion, authorGroup, viewerGroup, fallbackRefreshTimeUtc.',
     ],
   ])('%s is rejected with the field, the value and what is allowed', (_name, fields, expected) => {
     expect(problemsOf(patchedConfig('dev', quickSight(fields)))).toEqual([`Invalid config for environment "dev": ${expected}`]);
