@@ -115,13 +115,14 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
   if (done()) {
     return built;
   }
-  built.serving = new ServingStack(scope, {
+  const serving = (built.serving = new ServingStack(scope, {
     config,
     queryResultsBucket: storage.buckets.queryResults,
     goldDatabase: storage.databases.gold,
     goldTables: storage.goldTables,
     lakeFormation: storage.lakeFormation,
-  });
+    alertsTopic: foundation.alertsTopic,
+  }));
   if (done()) {
     return built;
   }
@@ -131,6 +132,8 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
     stages: [[ingestion.extractJob.job], [transform.sourceJob.job, transform.clickstreamJob.job], [transform.goldJob.job]],
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
+    // After gold, the dashboards' SPICE datasets are refreshed (where QuickSight is on).
+    dashboards: serving.quickSight,
   });
   return built;
 }

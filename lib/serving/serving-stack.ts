@@ -2,7 +2,9 @@ import { CfnOutput } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lakeformation from 'aws-cdk-lib/aws-lakeformation';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { goldTableDeclarations } from '../lake/datasets';
 import { acknowledgeWildcardResource, grantPrefixReadWrite } from '../shared/grants';
@@ -11,7 +13,8 @@ import { LeastPrivilegeRole } from '../shared/least-privilege-role';
 import { PlatformStack, PlatformStackProps } from '../shared/platform-stack';
 import { PERSONAL_DATA } from '../lake/storage-stack';
 import { resourceName } from '../shared/naming';
-import { SemanticLayer } from './semantic-layer';
+import { QuickSightDashboards } from './quicksight';
+import { SemanticLayer, servingViews } from './semantic-layer';
 
 /** Properties of the {@link ServingStack}. */
 export interface ServingStackProps extends PlatformStackProps {
@@ -23,6 +26,8 @@ export interface ServingStackProps extends PlatformStackProps {
   readonly goldTables: Record<string, IConstruct>;
   /** The environment's registered lake locations; the grants depend on them. */
   readonly lakeFormation: LakeFormationSettings;
+  /** The alerts topic: failed dashboard refreshes (where `serving.quickSight` is on). */
+  readonly alertsTopic: sns.ITopic;
 }
 
 /** What an analyst does with the workgroup: run, follow, read and stop queries; read its saved queries. */
@@ -64,6 +69,10 @@ export class ServingStack extends PlatformStack {
   public readonly lakeGrants: LakeFormationGrants;
   /** The views over gold and the workgroup's saved queries (`lib/serving/sql`). */
   public readonly semanticLayer: SemanticLayer;
+  /** QuickSight on the views, where `serving.quickSight.enabled`. */
+  public readonly quickSight?: QuickSightDashboards;
+  private readonly goldDatabase: glue.IDatabase;
+  private readonly goldTables: Record<string, IConstruct>;
 
   constructor(scope: Construct, props: ServingStackProps) {
     super(scope, 'Serving', props);
@@ -126,36 +135,89 @@ export class ServingStack extends PlatformStack {
       new iam.PolicyStatement({ actions: ['lakeformation:GetDataAccess'], resources: ['*'] }),
     );
 
-    // Lake Formation: gold, except the columns its declarations mark as personal data.
+    // Lake Formation: gold, except the columns its declarations mark as personal data, then the
+    // views (made in between: a view's grant needs the view). A view runs with the reader's
+    // rights: the analyst reads it with SELECT on it and on the gold columns it reads, none of
+    // which is personal (a test checks it).
     this.lakeGrants = new LakeFormationGrants(this, 'LakeGrants', { settings: props.lakeFormation });
-    this.lakeGrants.grant({ principal: analyst, database: props.goldDatabase, permissions: ['DESCRIBE'] });
-    for (const declaration of goldTableDeclarations()) {
-      const table = props.goldTables[declaration.name];
-      if (!table) {
-        throw new Error(`ServingStack: gold table ${declaration.name} is declared but not in goldTables; pass StorageStack.goldTables.`);
-      }
-      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
-      const grant = this.lakeGrants.grant({
-        principal: analyst,
-        database: props.goldDatabase,
-        table: declaration.name,
-        permissions: ['SELECT'],
-        excludedColumns: personal.length > 0 ? personal : undefined,
-      });
-      grant.node.addDependency(table);
-    }
-
-    // The views and saved queries. A view runs with the reader's rights: the analyst reads it with
-    // SELECT on it and on the gold columns it reads, none of which is personal (a test checks it).
+    this.goldDatabase = props.goldDatabase;
+    this.goldTables = props.goldTables;
+    this.grantGoldTables(analyst);
     this.semanticLayer = new SemanticLayer(this, 'SemanticLayer', { database: props.goldDatabase, workgroup: this.workgroup });
-    for (const [name, view] of Object.entries(this.semanticLayer.views)) {
-      const grant = this.lakeGrants.grant({ principal: analyst, database: props.goldDatabase, table: name, permissions: ['SELECT'] });
-      grant.node.addDependency(view);
+    this.grantViews(analyst);
+
+    // QuickSight reads the views as the analysts do: the same workgroup and the same grants.
+    const quickSight = config.serving.quickSight;
+    if (quickSight.enabled) {
+      this.quickSight = new QuickSightDashboards(this, 'QuickSight', {
+        names: config,
+        settings: {
+          namespace: quickSight.namespace,
+          identityRegion: quickSight.identityRegion,
+          authorGroup: quickSight.authorGroup!,
+          viewerGroup: quickSight.viewerGroup!,
+          fallbackRefreshTimeUtc: quickSight.fallbackRefreshTimeUtc!,
+        },
+        workgroup: this.workgroup,
+        queryResultsBucket: props.queryResultsBucket,
+        resultsPrefix: ATHENA_RESULTS_PREFIX,
+        goldDatabase: props.goldDatabase,
+        views: servingViews(),
+        alertsTopic: props.alertsTopic,
+      });
+      this.grantGoldTables(this.quickSight.role);
+      const grants = this.grantViews(this.quickSight.role);
+      // The datasets' first import (at their creation) runs as the role: after its last grant,
+      // which comes after all the others (one chain of grants per stack).
+      for (const dataSet of Object.values(this.quickSight.dataSets)) {
+        dataSet.node.addDependency(grants[grants.length - 1]);
+      }
     }
 
     // What an analyst needs on day one (docs/serving.md).
     new CfnOutput(this, 'AnalystRoleArn', { value: analyst.roleArn, description: 'Role analysts assume to query gold and the views' });
     new CfnOutput(this, 'WorkgroupName', { value: this.workgroup.ref, description: 'Athena workgroup of the analysts' });
     new CfnOutput(this, 'GoldDatabaseName', { value: props.goldDatabase.databaseName, description: 'Database of the gold tables and the views' });
+    if (this.quickSight) {
+      const { dashboardId } = this.quickSight.dashboard;
+      new CfnOutput(this, 'DashboardUrl', {
+        value: `https://${this.region}.quicksight.aws.amazon.com/sn/dashboards/${dashboardId}`,
+        description: 'The QuickSight dashboard of the views (members of the viewer and author groups)',
+      });
+    }
+  }
+
+  /**
+   * DESCRIBE on the gold database and SELECT on every gold table, without the columns its
+   * declarations mark as personal data, each grant after its table exists.
+   */
+  private grantGoldTables(principal: iam.IRole): lakeformation.CfnPrincipalPermissions[] {
+    const grants = [this.lakeGrants.grant({ principal, database: this.goldDatabase, permissions: ['DESCRIBE'] })];
+    for (const declaration of goldTableDeclarations()) {
+      const table = this.goldTables[declaration.name];
+      if (!table) {
+        throw new Error(`ServingStack: gold table ${declaration.name} is declared but not in goldTables; pass StorageStack.goldTables.`);
+      }
+      const personal = declaration.columns.filter((c) => c.comment?.includes(PERSONAL_DATA)).map((c) => c.name);
+      const grant = this.lakeGrants.grant({
+        principal,
+        database: this.goldDatabase,
+        table: declaration.name,
+        permissions: ['SELECT'],
+        excludedColumns: personal.length > 0 ? personal : undefined,
+      });
+      grant.node.addDependency(table);
+      grants.push(grant);
+    }
+    return grants;
+  }
+
+  /** SELECT on every view, each grant after its view exists. */
+  private grantViews(principal: iam.IRole): lakeformation.CfnPrincipalPermissions[] {
+    return Object.entries(this.semanticLayer.views).map(([name, view]) => {
+      const grant = this.lakeGrants.grant({ principal, database: this.goldDatabase, table: name, permissions: ['SELECT'] });
+      grant.node.addDependency(view);
+      return grant;
+    });
   }
 }
