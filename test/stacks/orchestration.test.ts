@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
 import { OrchestrationStack } from '../../lib/orchestration/orchestration-stack';
+import { QuickSightTwin } from '../../lib/twin/quicksight';
+import { runStateMachine, type TaskHandler } from '../../lib/twin/workflow';
 import { patchedConfig, SynthesizedPlatform, synthPlatform, testApp } from '../support/platform';
 import { acknowledgedRules, actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, stateMachineDefinition, withTokens } from './template-helpers';
 
@@ -311,6 +313,40 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
 
       test('a refresh that QuickSight refuses to start fails the run through the failure notification', () => {
         expect(definition.States.RefreshDashboardData.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+      });
+
+      /** The workflow run by the twin's interpreter, its jobs succeeding, QuickSight answered by the twin's stand-in. */
+      async function run(dataSetIds: string[], executionName: string) {
+        const quickSight = new QuickSightTwin({ resourcesOfType: () => dataSetIds.map((id) => ({ properties: { DataSetId: id } })) } as never);
+        const published: unknown[] = [];
+        const tasks: TaskHandler = async (resource, parameters, context) => {
+          if (quickSight.handles(resource)) {
+            return quickSight.tasks(resource, parameters, context);
+          }
+          if (resource.endsWith(':states:::sns:publish')) {
+            published.push(parameters.Message);
+          }
+          return { JobRunState: 'SUCCEEDED' };
+        };
+        const execution = await runStateMachine(definition, {}, tasks, {
+          executionId: `arn:aws:states:us-east-1:123456789012:execution:Workflow:${executionName}`,
+          delayScale: 0,
+        });
+        return { execution, quickSight, published };
+      }
+
+      test('run by the twin, a successful run asks for one import of each dataset, named after the execution, and succeeds', async () => {
+        const { execution, quickSight } = await run(VIEWS.map((view) => `undercurrent-prod-${view}`), 'nightly-run-1');
+        expect(execution.status).toBe('SUCCEEDED');
+        expect(quickSight.ingestions).toEqual(
+          VIEWS.map((view) => ({ dataSetId: `undercurrent-prod-${view}`, ingestionId: 'nightly-run-1', ingestionType: 'FULL_REFRESH' })),
+        );
+      });
+
+      test('run by the twin, an execution name QuickSight refuses as an ingestion id fails the run and notifies', async () => {
+        const { execution, published } = await run(VIEWS.map((view) => `undercurrent-prod-${view}`), 'rerun.by.hand');
+        expect(execution.status).toBe('FAILED');
+        expect(published).toEqual([expect.objectContaining({ error: 'QuickSight.InvalidParameterValueException' })]);
       });
 
       test('the role may start ingestions of exactly the five datasets, named through the Serving stack\'s exports', () => {
