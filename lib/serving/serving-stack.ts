@@ -59,7 +59,8 @@ export const ATHENA_RESULTS_PREFIX = 'athena/';
  * override: results encrypted with the query-results key in the query-results bucket, a
  * per-query scan cap, metrics. The analysts read gold through Lake Formation (SELECT on every
  * gold table, without the columns its declarations mark as personal data): they hold no key of
- * the lake, only the query-results key.
+ * the lake, only the query-results key. Where `serving.quickSight.enabled`, QuickSight reads the
+ * views the same way, through the same workgroup with the same grants ({@link QuickSightDashboards}).
  */
 export class ServingStack extends PlatformStack {
   public readonly workgroup: athena.CfnWorkGroup;
