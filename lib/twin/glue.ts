@@ -247,9 +247,14 @@ export interface CatalogTable {
   readonly parameters: Record<string, string>;
 }
 
-/** Every `AWS::Glue::Table` of the assembly, with its format read from its definition. */
+/**
+ * Every `AWS::Glue::Table` of the assembly that holds data, with its format read from its
+ * definition. The serving views (`TableType` `VIRTUAL_VIEW`) hold none and are left out: the
+ * local pipeline runs their SQL on the gold it builds (glue-scripts/local/serving.py).
+ */
 export function catalogTables(assembly: TwinAssembly): CatalogTable[] {
-  return assembly.resourcesOfType('AWS::Glue::Table').map((table) => {
+  const dataTables = assembly.resourcesOfType('AWS::Glue::Table').filter((table) => (table.properties.TableInput as { TableType?: string }).TableType !== 'VIRTUAL_VIEW');
+  return dataTables.map((table) => {
     const input = table.properties.TableInput as {
       Name: string;
       Parameters?: Record<string, string>;
