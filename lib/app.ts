@@ -115,7 +115,7 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
   if (done()) {
     return built;
   }
-  built.serving = new ServingStack(scope, {
+  const serving = (built.serving = new ServingStack(scope, {
     config,
     queryResultsBucket: storage.buckets.queryResults,
     goldDatabase: storage.databases.gold,
@@ -124,7 +124,7 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
     clickStream: ingestion.stream,
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
-  });
+  }));
   if (done()) {
     return built;
   }
@@ -134,6 +134,8 @@ export function buildStages(scope: App | Stage, config: EnvironmentConfig, count
     stages: [[ingestion.extractJob.job], [transform.sourceJob.job, transform.clickstreamJob.job], [transform.goldJob.job]],
     alertsTopic: foundation.alertsTopic,
     logKey: keys.ops,
+    // After gold, the dashboards' SPICE datasets are refreshed (where QuickSight is on).
+    dashboards: serving.quickSight,
   });
   return built;
 }

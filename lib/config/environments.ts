@@ -87,6 +87,8 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
         maxErrorRatePercent: 5,
         lateAfterMinutes: 10,
       },
+      // No QuickSight in dev: it needs the account's Enterprise subscription and its groups.
+      quickSight: { enabled: false },
     },
     operations: {
       alertEmails: [],
@@ -165,6 +167,14 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
         anomalyBandStdDevs: 0,
         maxErrorRatePercent: 5,
         lateAfterMinutes: 10,
+      },
+      // Prerequisites: QuickSight Enterprise in the account and these two groups (docs/serving.md#quicksight).
+      quickSight: {
+        enabled: true,
+        authorGroup: 'undercurrent-staging-authors',
+        viewerGroup: 'undercurrent-staging-viewers',
+        // The pipeline runs at 03:00 UTC and refreshes the dashboard itself; this catches a missed refresh.
+        fallbackRefreshTimeUtc: '07:00',
       },
     },
     operations: {
@@ -248,6 +258,14 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
         anomalyBandStdDevs: 3,
         maxErrorRatePercent: 2,
         lateAfterMinutes: 10,
+      },
+      // Prerequisites: QuickSight Enterprise in the account and these two groups (docs/serving.md#quicksight).
+      quickSight: {
+        enabled: true,
+        authorGroup: 'undercurrent-prod-authors',
+        viewerGroup: 'undercurrent-prod-viewers',
+        // The pipeline runs at 02:00 UTC and refreshes the dashboard itself; this catches a missed refresh.
+        fallbackRefreshTimeUtc: '06:00',
       },
     },
     operations: {

@@ -654,11 +654,77 @@ const liveMetricsShape = {
 export const LiveMetricsConfigSchema = section(liveMetricsShape).readonly();
 export type LiveMetricsConfig = z.infer<typeof LiveMetricsConfigSchema>;
 
+const QUICKSIGHT_GROUP = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
+const QUICKSIGHT_NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
+const TIME_OF_DAY_ALLOWED = 'a time of day "HH:MM" in UTC, such as "06:00"';
+const QUICKSIGHT_GROUP_ALLOWED = 'a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors"';
+
+const quickSightShape = {
+  /**
+   * Build the QuickSight data source, the SPICE datasets on the views, the analysis and the
+   * dashboard (docs/serving.md#quicksight). Needs the account's QuickSight Enterprise
+   * subscription and the two groups below, which CloudFormation cannot create for you.
+   * @default false in dev, true in staging and prod
+   */
+  enabled: bool(),
+  /**
+   * The QuickSight namespace of the groups.
+   * @default 'default' - the account's default namespace
+   */
+  namespace: matching(QUICKSIGHT_NAMESPACE, 'a QuickSight namespace of letters, digits and "._-" (at most 64 characters), such as "default"').optional(),
+  /**
+   * The region of the account's QuickSight identities (chosen at subscription), where its users
+   * and groups live: the groups' ARNs name it.
+   * @default - the stack's region
+   */
+  identityRegion: matching(REGION, REGION_ALLOWED).optional(),
+  /**
+   * The QuickSight group whose members author: they may open and change the analysis, use the
+   * datasets and the data source in analyses of their own, and own the dashboard. Its ARN is
+   * formatted with the stack's account and region. Required when `enabled`.
+   */
+  authorGroup: matching(QUICKSIGHT_GROUP, QUICKSIGHT_GROUP_ALLOWED).optional(),
+  /**
+   * The QuickSight group whose members only read the dashboard (no dataset, data source or
+   * analysis). Required when `enabled`, and not the author group.
+   */
+  viewerGroup: matching(QUICKSIGHT_GROUP, QUICKSIGHT_GROUP_ALLOWED).optional(),
+  /**
+   * `HH:MM` (UTC) of the daily fallback refresh of every dataset: the workflow refreshes them
+   * after each gold run, and this schedule catches a refresh that did not happen. Required
+   * when `enabled`.
+   */
+  fallbackRefreshTimeUtc: matching(TIME_OF_DAY, TIME_OF_DAY_ALLOWED).optional(),
+};
+
+/** QuickSight as code on the views (stage 5, optional). */
+export const QuickSightConfigSchema = section(quickSightShape)
+  .superRefine(
+    ...rules((r) => {
+      if (!r.valid('enabled') || r.get('enabled') !== true) {
+        return;
+      }
+      for (const field of ['authorGroup', 'viewerGroup', 'fallbackRefreshTimeUtc']) {
+        if (r.valid(field) && r.get(field) === undefined) {
+          r.fail(field, `${field === 'fallbackRefreshTimeUtc' ? TIME_OF_DAY_ALLOWED : QUICKSIGHT_GROUP_ALLOWED}, required when serving.quickSight.enabled is true`);
+        }
+      }
+      if (r.valid('authorGroup', 'viewerGroup') && r.get('viewerGroup') !== undefined && r.get('viewerGroup') === r.get('authorGroup')) {
+        r.fail('viewerGroup', `a group other than serving.quickSight.authorGroup ("${r.get('authorGroup')}"): viewers must not get the authors' permissions`);
+      }
+    }),
+  )
+  .readonly();
+export type QuickSightConfig = z.infer<typeof QuickSightConfigSchema>;
+
 const servingShape = {
   /** Athena per-query scan cap in bytes (at least 10 MB). */
   athenaBytesScannedCutoffPerQuery: int(10_000_000, Number.MAX_SAFE_INTEGER),
   /** The click stream's live metrics (see `LiveMetricsConfigSchema`). */
   liveMetrics: LiveMetricsConfigSchema,
+  /** QuickSight on the views: data source, SPICE datasets, analysis and dashboard. */
+  quickSight: QuickSightConfigSchema,
 };
 
 /** Serving (stage 5). */
@@ -756,6 +822,7 @@ export const CONFIG_FIELDS: Readonly<Record<string, readonly string[]>> = {
   warehouse: Object.keys(warehouseShape),
   serving: Object.keys(servingShape),
   'serving.liveMetrics': Object.keys(liveMetricsShape),
+  'serving.quickSight': Object.keys(quickSightShape),
   operations: Object.keys(operationsShape),
   governance: Object.keys(governanceShape),
 };

@@ -9,7 +9,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { grantKeyEncryptDecrypt, grantPublish } from '../shared/grants';
+import { QuickSightDashboards } from '../serving/quicksight';
+import { acknowledgeWildcardResource, grantKeyEncryptDecrypt, grantPublish } from '../shared/grants';
+import { pascal } from '../shared/naming';
 import { LeastPrivilegeRole } from '../shared/least-privilege-role';
 import { ALARM_PERIOD, StageAlarms } from '../shared/stage-alarms';
 import { PlatformStack, PlatformStackProps } from '../shared/platform-stack';
@@ -41,7 +43,22 @@ export interface OrchestrationStackProps extends PlatformStackProps {
   readonly alertsTopic: sns.ITopic;
   /** Key of the workflow's log group. */
   readonly logKey: kms.IKey;
+  /**
+   * The QuickSight datasets of the Serving stack, refreshed (a SPICE import each) once the last
+   * stage has succeeded.
+   * @default - no dashboard refresh (QuickSight off)
+   */
+  readonly dashboards?: QuickSightDashboards;
 }
+
+/**
+ * The errors of QuickSight's CreateIngestion after which the workflow asks again to start a
+ * dataset's refresh: throttled, or a limit reached (e.g. a refresh of the dataset already
+ * running, the fallback schedule's). Step Functions names an AWS SDK error
+ * `<Service>.<Exception>` in Pascal case. Not retried: a missing dataset, a bad parameter, an
+ * ingestion id used before.
+ */
+export const REFRESH_RETRY_ERRORS = ['QuickSight.ThrottlingException', 'QuickSight.LimitExceededException'] as const;
 
 /**
  * The orchestration undercurrent: a Step Functions workflow that runs the pipeline's jobs
@@ -113,6 +130,9 @@ export class OrchestrationStack extends PlatformStack {
       }
       definition = definition.next(parallel.addCatch(notifyFailure, { resultPath: '$.failure' }));
     }
+    if (props.dashboards) {
+      definition = definition.next(this.refreshDashboards(props.dashboards, role).addCatch(notifyFailure, { resultPath: '$.failure' }));
+    }
     definition = definition.next(new sfn.Succeed(this, 'PipelineSucceeded'));
 
     const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
@@ -165,6 +185,42 @@ export class OrchestrationStack extends PlatformStack {
       threshold: 1,
       description: 'A pipeline run timed out: a job hangs or the data grew past the configured timeouts.',
     });
+  }
+
+  /**
+   * Starts a full SPICE import of each dashboard dataset, side by side, and does not wait for it:
+   * gold is already committed, an import takes QuickSight's time (queued behind others), and a
+   * failed import raises the dataset's RefreshFailed alarm in the Serving stack, so the run's
+   * outcome stays the pipeline's. The ingestion id is the execution's name: the import of a run
+   * is found by it in QuickSight (its pattern is `[a-zA-Z0-9-_]+`, as the generated execution
+   * names are; a run started by hand under another name fails here and notifies).
+   */
+  private refreshDashboards(dashboards: QuickSightDashboards, role: iam.IRole): sfn.Parallel {
+    const refresh = new sfn.Parallel(this, 'RefreshDashboardData', { resultPath: sfn.JsonPath.DISCARD });
+    for (const [view, dataSet] of Object.entries(dashboards.dataSets)) {
+      const ingestions = `${dataSet.attrArn}/ingestion/*`;
+      const task = new tasks.CallAwsService(this, `Refresh${pascal(view)}`, {
+        service: 'quicksight',
+        action: 'createIngestion',
+        iamAction: 'quicksight:CreateIngestion',
+        iamResources: [ingestions],
+        parameters: {
+          AwsAccountId: this.account,
+          DataSetId: dashboards.dataSetIds[view as keyof typeof dashboards.dataSetIds],
+          IngestionId: sfn.JsonPath.executionName,
+          IngestionType: 'FULL_REFRESH',
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      task.addRetry({ errors: [...REFRESH_RETRY_ERRORS], interval: Duration.minutes(1), backoffRate: 2, maxAttempts: 3 });
+      acknowledgeWildcardResource(
+        role,
+        ingestions,
+        `Starts SPICE imports of one QuickSight dataset: an ingestion's id is the execution's name, known only when the workflow runs.`,
+      );
+      refresh.branch(task);
+    }
+    return refresh;
   }
 }
 

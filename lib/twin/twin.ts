@@ -21,7 +21,8 @@ import { BAD_SOURCE_ROWS, clickScenario, type ClickScenario } from './scenario';
 import { deniedAccesses, evaluateAccesses, formatDenial, parseAccessRecords, type AccessRecord, type Denial } from './permissions';
 import { generateSampleData, loadSampleData } from '../source/sample-data';
 import { adminConnection, generateSecretFromTemplate, setUpSourceDatabase, type SourceSetupResourceProperties } from './source-database';
-import { runStateMachine, type ExecutionResult } from './workflow';
+import { QuickSightTwin } from './quicksight';
+import { runStateMachine, type ExecutionResult, type TaskHandler } from './workflow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LAKE_SCRIPT = path.join(ROOT, 'glue-scripts', 'local', 'twin', 'lake.py');
@@ -219,8 +220,11 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
       log: (line) => log(`  ${line}`),
       beforeRun: async (job) => (usesIceberg(job) ? createLake() : undefined),
     });
+    const quickSight = new QuickSightTwin(assembly);
+    const tasks: TaskHandler = (resource, parameters, context) =>
+      quickSight.handles(resource) ? quickSight.tasks(resource, parameters, context) : glue.tasks(resource, parameters, context);
     log(`running the workflow ${machines[0].ref}`);
-    const execution = await runStateMachine(JSON.parse(String(machines[0].properties.DefinitionString)), {}, glue.tasks, {
+    const execution = await runStateMachine(JSON.parse(String(machines[0].properties.DefinitionString)), {}, tasks, {
       executionId: `${machines[0].ref}:twin-${crypto.randomBytes(4).toString('hex')}`,
       delayScale: options.delayScale,
       stopAfter: options.until,
@@ -231,7 +235,15 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
       log(`  ${run.jobName} ${run.status} in ${run.seconds.toFixed(1)} s${run.error ? `: ${run.error}` : ''}`);
     }
 
+    for (const ingestion of quickSight.ingestions) {
+      log(`  QuickSight: ${ingestion.ingestionType} import ${ingestion.ingestionId} of ${ingestion.dataSetId} requested`);
+    }
     const problems: string[] = [];
+    // A run that succeeded asked for one import of every dashboard dataset (where QuickSight is on).
+    const imported = quickSight.ingestions.map((i) => i.dataSetId).sort();
+    if (execution.status === 'SUCCEEDED' && JSON.stringify(imported) !== JSON.stringify([...quickSight.dataSetIds].sort())) {
+      problems.push(`the workflow asked QuickSight to import ${imported.join(', ') || 'no dataset'}; the assembly's datasets are ${quickSight.dataSetIds.join(', ')}`);
+    }
     if (execution.status === 'FAILED') {
       // The Fail state's cause is generic; the failure notification carries the job's error.
       const notified = glue.notifications.map((n) => JSON.stringify(n.message)).join('; ');

@@ -275,7 +275,7 @@ export function renderParameters(template: unknown, data: unknown, executionId: 
     if (key.endsWith('.$')) {
       const path = String(value);
       out[key.slice(0, -2)] = path.startsWith('$$.')
-        ? readPath({ Execution: { Id: executionId } }, path.slice(1))
+        ? readPath({ Execution: { Id: executionId, Name: executionId.slice(executionId.lastIndexOf(':') + 1) } }, path.slice(1))
         : readPath(data, path);
     } else {
       out[key] = renderParameters(value, data, executionId);

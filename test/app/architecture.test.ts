@@ -45,7 +45,7 @@ describe('the stack dependency graph', () => {
     }
   });
 
-  test('depends on exactly what each stage receives by props (the results bucket brings its key from Foundation)', () => {
+  test('depends on exactly what each stage receives by props (the results bucket brings its key from Foundation; the workflow refreshes the QuickSight datasets of Serving)', () => {
     const graph = Object.fromEntries(stacks.map((s) => [s.node.id, s.dependencies.map((d) => d.node.id).sort()]));
     expect(graph).toEqual({
       Foundation: [],
@@ -54,7 +54,7 @@ describe('the stack dependency graph', () => {
       Ingestion: ['Foundation', 'Source', 'Storage'],
       Transform: ['Foundation', 'Storage'],
       Serving: ['Foundation', 'Ingestion', 'Storage'],
-      Orchestration: ['Foundation', 'Ingestion', 'Transform'],
+      Orchestration: ['Foundation', 'Ingestion', 'Serving', 'Transform'],
     });
   });
 

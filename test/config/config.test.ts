@@ -811,6 +811,90 @@ describe('the live metrics of the click stream (serving.liveMetrics)', () => {
   });
 });
 
+describe('QuickSight (serving.quickSight)', () => {
+  const ON = { enabled: true, authorGroup: 'bi-authors', viewerGroup: 'bi-viewers', fallbackRefreshTimeUtc: '06:00' } as const;
+  const quickSight = (fields: Record<string, unknown>): ConfigPatch => ({
+    serving: { ...ENVIRONMENTS.dev.serving, quickSight: fields as never },
+  });
+
+  test('dev ships it off; staging and prod ship it on, each with its own author and viewer groups and a fallback refresh after its pipeline', () => {
+    expect(ENVIRONMENTS.dev.serving.quickSight).toEqual({ enabled: false });
+    expect(ENVIRONMENTS.staging.serving.quickSight).toEqual({
+      enabled: true,
+      authorGroup: 'undercurrent-staging-authors',
+      viewerGroup: 'undercurrent-staging-viewers',
+      fallbackRefreshTimeUtc: '07:00',
+    });
+    expect(ENVIRONMENTS.prod.serving.quickSight).toEqual({
+      enabled: true,
+      authorGroup: 'undercurrent-prod-authors',
+      viewerGroup: 'undercurrent-prod-viewers',
+      fallbackRefreshTimeUtc: '06:00',
+    });
+  });
+
+  test('off needs nothing else; on with the groups, a refresh time, a namespace and an identity region passes', () => {
+    expect(() => validateConfig(patchedConfig('dev', quickSight({ enabled: false })))).not.toThrow();
+    expect(() => validateConfig(patchedConfig('dev', quickSight({ ...ON, namespace: 'retail', identityRegion: 'us-east-1' })))).not.toThrow();
+  });
+
+  test('on without its groups and refresh time names each missing field, one line each', () => {
+    expect(problemsOf(patchedConfig('dev', quickSight({ enabled: true })))).toEqual([
+      'Invalid config for environment "dev": serving.quickSight.authorGroup is missing; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors", required when serving.quickSight.enabled is true.',
+      'Invalid config for environment "dev": serving.quickSight.viewerGroup is missing; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors", required when serving.quickSight.enabled is true.',
+      'Invalid config for environment "dev": serving.quickSight.fallbackRefreshTimeUtc is missing; allowed: a time of day "HH:MM" in UTC, such as "06:00", required when serving.quickSight.enabled is true.',
+    ]);
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ['a switch that is not a boolean', { enabled: 'yes' }, 'serving.quickSight.enabled is "yes"; allowed: true or false.'],
+    [
+      'a group name with a space (it becomes part of an ARN)',
+      { ...ON, viewerGroup: 'bi viewers' },
+      'serving.quickSight.viewerGroup is "bi viewers"; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors".',
+    ],
+    [
+      'a group ARN instead of a name',
+      { ...ON, authorGroup: 'arn:aws:quicksight:us-east-1:123456789012:group/default/bi-authors' },
+      'serving.quickSight.authorGroup is "arn:aws:quicksight:us-east-1:123456789012:group/default/bi-authors"; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors".',
+    ],
+    [
+      'the viewers being the authors',
+      { ...ON, viewerGroup: 'bi-authors' },
+      'serving.quickSight.viewerGroup is "bi-authors"; allowed: a group other than serving.quickSight.authorGroup ("bi-authors"): viewers must not get the authors\' permissions.',
+    ],
+    [
+      'a refresh time past midnight',
+      { ...ON, fallbackRefreshTimeUtc: '24:00' },
+      'serving.quickSight.fallbackRefreshTimeUtc is "24:00"; allowed: a time of day "HH:MM" in UTC, such as "06:00".',
+    ],
+    [
+      'an identity region that is not a region',
+      { ...ON, identityRegion: 'US East' },
+      'serving.quickSight.identityRegion is "US East"; allowed: an AWS region name such as "eu-west-1".',
+    ],
+    [
+      'a namespace with a slash',
+      { ...ON, namespace: 'team/retail' },
+      'serving.quickSight.namespace is "team/retail"; allowed: a QuickSight namespace of letters, digits and "._-" (at most 64 characters), such as "default".',
+    ],
+    [
+      'a misspelt field',
+      { ...ON, viewersGroup: 'x' },
+      'serving.quickSight.viewersGroup is "x"; allowed: missing: serving.quickSight has no field "viewersGroup" (did you mean "viewerGroup"?); its fields are enabled, namespace, identityRegion, authorGroup, viewerGroup, fallbackRefreshTimeUtc.',
+    ],
+  ])('%s is rejected with the field, the value and what is allowed', (_name, fields, expected) => {
+    expect(problemsOf(patchedConfig('dev', quickSight(fields)))).toEqual([`Invalid config for environment "dev": ${expected}`]);
+  });
+
+  test('a serving section without quickSight (or liveMetrics) names it', () => {
+    expect(problemsOf({ ...ENVIRONMENTS.dev, serving: { athenaBytesScannedCutoffPerQuery: 1_000_000_000 } })).toEqual([
+      'Invalid config for environment "dev": serving.liveMetrics is missing; allowed: an object.',
+      'Invalid config for environment "dev": serving.quickSight is missing; allowed: an object.',
+    ]);
+  });
+});
+
 /** The problems of a rejected config, one per line. */
 function problemsOf(config: unknown): string[] {
   try {

@@ -65,6 +65,9 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
   const golds = goldTableDeclarations().map((d) => d.name);
   const crawler = storage.rawDriftCrawler.role.roleArn;
   const analyst = serving.analystRole.roleArn;
+  const quickSight = serving.quickSight?.role.roleArn;
+  expect(quickSight !== undefined).toBe(platform.config.serving.quickSight.enabled);
+  const readers = [analyst, ...(quickSight ? [quickSight] : [])];
   const spectrum = storage.warehouse
     ? [grant('storage', storage.warehouse.copyRole.roleArn, ['DESCRIBE', 'SELECT'], allTables('gold'))]
     : [];
@@ -74,26 +77,29 @@ function expectedGrants(platform: SynthesizedPlatform): GrantJson[] {
     grant('storage', crawler, ['CREATE_TABLE', 'ALTER', 'DESCRIBE'], (s) => ({
       Database: { CatalogId: catalog, Name: ref(s, storage.rawDriftCrawler.database.databaseName) },
     })),
-    // Analysts: describe gold, select every gold table, without dim_customer's personal columns.
-    grant('serving', analyst, ['DESCRIBE'], database('gold')),
-    ...goldTableDeclarations().map((declaration) => {
-      const personal = declaration.columns.filter((c) => c.comment?.includes('Personal data.')).map((c) => c.name);
-      const database = ref(platform.serving, storage.databases.gold.databaseName);
-      return grant('serving', analyst, ['SELECT'], () =>
-        personal.length > 0
-          ? {
-              TableWithColumns: {
-                CatalogId: catalog,
-                ColumnWildcard: { ExcludedColumnNames: personal },
-                DatabaseName: database,
-                Name: declaration.name,
-              },
-            }
-          : { Table: { CatalogId: catalog, DatabaseName: database, Name: declaration.name } },
-      );
-    }),
-    // ... and every view (invoker rights: the view reads only columns granted above).
-    ...servingViews().map((view) => grant('serving', analyst, ['SELECT'], table('gold', view.name))),
+    // Analysts, and QuickSight's data source role where QuickSight is on (prod): describe gold,
+    // select every gold table, without dim_customer's personal columns...
+    ...readers.flatMap((reader) => [
+      grant('serving', reader, ['DESCRIBE'], database('gold')),
+      ...goldTableDeclarations().map((declaration) => {
+        const personal = declaration.columns.filter((c) => c.comment?.includes('Personal data.')).map((c) => c.name);
+        const database = ref(platform.serving, storage.databases.gold.databaseName);
+        return grant('serving', reader, ['SELECT'], () =>
+          personal.length > 0
+            ? {
+                TableWithColumns: {
+                  CatalogId: catalog,
+                  ColumnWildcard: { ExcludedColumnNames: personal },
+                  DatabaseName: database,
+                  Name: declaration.name,
+                },
+              }
+            : { Table: { CatalogId: catalog, DatabaseName: database, Name: declaration.name } },
+        );
+      }),
+      // ... and every view (invoker rights: the view reads only columns granted above).
+      ...servingViews().map((view) => grant('serving', reader, ['SELECT'], table('gold', view.name))),
+    ]),
     // Redshift Spectrum (prod, warehouse on) reads gold.
     ...spectrum,
     // The extract job lands source tables in raw and may catalog them there.

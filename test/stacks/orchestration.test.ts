@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 import { ENVIRONMENTS, resolveConfig, validateConfig } from '../../lib/config';
 import { EXAMPLE_ACCOUNT, EXAMPLE_REGION, EXAMPLE_TARGET_CONTEXT } from '../support/example-account';
 import { OrchestrationStack } from '../../lib/orchestration/orchestration-stack';
+import { QuickSightTwin } from '../../lib/twin/quicksight';
+import { runStateMachine, type TaskHandler } from '../../lib/twin/workflow';
 import { patchedConfig, SynthesizedPlatform, synthPlatform, testApp } from '../support/platform';
 import { acknowledgedRules, actionsOf, asList, asRendered, CfnResourceJson, JsonObject, logicalId, ref, resourcesOf, rolePolicyStatements, StatementJson, stateMachineDefinition, withTokens } from './template-helpers';
 
@@ -27,6 +29,8 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
     ({ definition, tokens } = stateMachineDefinition(machine));
   });
 
+  /** QuickSight is on in prod (and staging), off in dev. */
+  const quickSight = envName === 'prod';
   /** The parallel state of the two curations. */
   const CURATE = 'RunSourceToCuratedAndClickstreamToCurated';
   /** Every Glue task of the workflow, in the branches included. */
@@ -78,7 +82,8 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
         expect(Object.keys(branch.States)).toEqual([branch.StartAt]);
         expect(branch.States[branch.StartAt].End).toBe(true);
       }
-      expect(definition.States.RunCuratedToGold.Next).toBe('PipelineSucceeded');
+      // Where QuickSight is on (prod), the dashboards' datasets are refreshed after gold.
+      expect(definition.States.RunCuratedToGold.Next).toBe(quickSight ? 'RefreshDashboardData' : 'PipelineSucceeded');
       for (const run of allRuns()) {
         expect(run.Type).toBe('Task');
         expect(withTokens(run.Resource, tokens)).toMatch(/:states:::glue:startJobRun\.sync$/);
@@ -88,7 +93,16 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       expect(allRuns()).toHaveLength(4);
       expect(definition.States.PipelineSucceeded.Type).toBe('Succeed');
       expect(Object.keys(definition.States).sort()).toEqual(
-        ['NotifyFailure', 'PipelineFailed', 'PipelineSucceeded', CURATE, 'RunCuratedToGold', 'RunSourceExtract', 'Start'].sort(),
+        [
+          'NotifyFailure',
+          'PipelineFailed',
+          'PipelineSucceeded',
+          CURATE,
+          'RunCuratedToGold',
+          'RunSourceExtract',
+          'Start',
+          ...(quickSight ? ['RefreshDashboardData'] : []),
+        ].sort(),
       );
     });
 
@@ -241,9 +255,14 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
       );
     });
 
-    test('the "*" is acknowledged on the unscoped policy alone, naming its actions; the role acknowledges nothing', () => {
+    test(`the "*" is acknowledged on the unscoped policy alone, naming its actions; the role acknowledges ${quickSight ? 'only the ingestions of each dashboard dataset' : 'nothing'}`, () => {
       const role = platform.orchestration.node.findChild('WorkflowRole');
-      expect(Object.keys(acknowledgedRules(role))).toEqual([]);
+      const ingestions = Object.keys(acknowledgedRules(role)).map((id) => /^AwsSolutions-IAM5\[Resource::Undercurrent-prod-Serving:ExportsOutputFnGetAtt(QuickSight\w+DataSet)[0-9A-F]{8}Arn[0-9A-F]{8}\/ingestion\/\*\]$/.exec(id)?.[1] ?? id);
+      expect(ingestions.sort()).toEqual(
+        quickSight
+          ? ['QuickSightCustomer360DataSet', 'QuickSightDailyFunnelDataSet', 'QuickSightProductPerformanceDataSet', 'QuickSightRevenueByMonthAndProductLineDataSet', 'QuickSightSalesRepPerformanceDataSet']
+          : [],
+      );
       const acks = acknowledgedRules(role.node.findChild('UnscopedPolicy'));
       expect(Object.keys(acks)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
       expect(acks['AwsSolutions-IAM5[Resource::*]']).toMatch(/: logs:CreateLogDelivery, .*, xray:PutTraceSegments\.$/);
@@ -256,6 +275,98 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
         { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(platform.orchestration, platform.foundation.alertsTopic.topicArn) },
       ]);
     });
+  });
+
+  describe('the dashboards\' refresh after gold', () => {
+    if (quickSight) {
+      const VIEWS = ['revenue_by_month_and_product_line', 'product_performance', 'customer_360', 'sales_rep_performance', 'daily_funnel'];
+
+      test('one Parallel state starts a full SPICE import of each of the five datasets, named by the execution, without waiting for it', () => {
+        const refresh = definition.States.RefreshDashboardData;
+        expect(refresh.Type).toBe('Parallel');
+        expect(refresh.Next).toBe('PipelineSucceeded');
+        expect(refresh.ResultPath).toBeNull();
+        const tasks = refresh.Branches.map((b: JsonObject) => {
+          expect(Object.keys(b.States)).toEqual([b.StartAt]);
+          return b.States[b.StartAt];
+        });
+        expect(tasks.map((t: JsonObject) => t.Parameters)).toEqual(
+          VIEWS.map((view) => ({
+            AwsAccountId: '123456789012',
+            DataSetId: `undercurrent-prod-${view}`,
+            'IngestionId.$': '$$.Execution.Name',
+            IngestionType: 'FULL_REFRESH',
+          })),
+        );
+        for (const task of tasks) {
+          expect(withTokens(task.Resource, tokens)).toMatch(/:states:::aws-sdk:quicksight:createIngestion$/);
+          expect(task.ResultPath).toBeNull();
+          expect(task.Retry).toEqual([
+            { ErrorEquals: ['QuickSight.ThrottlingException', 'QuickSight.LimitExceededException'], IntervalSeconds: 60, BackoffRate: 2, MaxAttempts: 3 },
+          ]);
+        }
+      });
+
+      test('the dataset ids are the Serving stack\'s datasets\'', () => {
+        expect(Object.values(platform.serving.quickSight!.dataSets).map((d) => d.dataSetId)).toEqual(VIEWS.map((view) => `undercurrent-prod-${view}`));
+      });
+
+      test('a refresh that QuickSight refuses to start fails the run through the failure notification', () => {
+        expect(definition.States.RefreshDashboardData.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'NotifyFailure' }]);
+      });
+
+      /** The workflow run by the twin's interpreter, its jobs succeeding, QuickSight answered by the twin's stand-in. */
+      async function run(dataSetIds: string[], executionName: string) {
+        const quickSight = new QuickSightTwin({ resourcesOfType: () => dataSetIds.map((id) => ({ properties: { DataSetId: id } })) } as never);
+        const published: unknown[] = [];
+        const tasks: TaskHandler = async (resource, parameters, context) => {
+          if (quickSight.handles(resource)) {
+            return quickSight.tasks(resource, parameters, context);
+          }
+          if (resource.endsWith(':states:::sns:publish')) {
+            published.push(parameters.Message);
+          }
+          return { JobRunState: 'SUCCEEDED' };
+        };
+        const execution = await runStateMachine(definition, {}, tasks, {
+          executionId: `arn:aws:states:us-east-1:123456789012:execution:Workflow:${executionName}`,
+          delayScale: 0,
+        });
+        return { execution, quickSight, published };
+      }
+
+      test('run by the twin, a successful run asks for one import of each dataset, named after the execution, and succeeds', async () => {
+        const { execution, quickSight } = await run(VIEWS.map((view) => `undercurrent-prod-${view}`), 'nightly-run-1');
+        expect(execution.status).toBe('SUCCEEDED');
+        expect(quickSight.ingestions).toEqual(
+          VIEWS.map((view) => ({ dataSetId: `undercurrent-prod-${view}`, ingestionId: 'nightly-run-1', ingestionType: 'FULL_REFRESH' })),
+        );
+      });
+
+      test('run by the twin, an execution name QuickSight refuses as an ingestion id fails the run and notifies', async () => {
+        const { execution, published } = await run(VIEWS.map((view) => `undercurrent-prod-${view}`), 'rerun.by.hand');
+        expect(execution.status).toBe('FAILED');
+        expect(published).toEqual([expect.objectContaining({ error: 'QuickSight.InvalidParameterValueException' })]);
+      });
+
+      test('the role may start ingestions of exactly the five datasets, named through the Serving stack\'s exports', () => {
+        const statements = rolePolicyStatements(template, 'Orchestration/WorkflowRole').filter((s) => actionsOf(s).some((a) => a.startsWith('quicksight:')));
+        expect(statements).toHaveLength(1);
+        expect(actionsOf(statements[0])).toEqual(['quicksight:CreateIngestion']);
+        const expected = Object.values(platform.serving.quickSight!.dataSets).map((dataSet) => ({
+          'Fn::Join': ['', [ref(platform.orchestration, dataSet.attrArn), '/ingestion/*']],
+        }));
+        expect(asList(statements[0].Resource)).toEqual(expect.arrayContaining(expected));
+        expect(asList(statements[0].Resource)).toHaveLength(5);
+        expect(JSON.stringify(expected)).toMatch(/Undercurrent-prod-Serving:ExportsOutputFnGetAttQuickSight/);
+      });
+    } else {
+      test('there is no refresh state and no QuickSight permission: QuickSight is off', () => {
+        expect(platform.config.serving.quickSight.enabled).toBe(false);
+        expect(JSON.stringify(definition)).not.toContain('quicksight');
+        expect(JSON.stringify(rolePolicyStatements(template, 'Orchestration/WorkflowRole'))).not.toContain('quicksight');
+      });
+    }
   });
 
   describe('alarms', () => {

@@ -72,6 +72,8 @@ const LEAST_PRIVILEGE_ROLES = {
     'Orchestration/WorkflowRole',
     'Serving/AnalystRole',
     'Serving/LiveMetrics/Role',
+    // prod (and staging) only: QuickSight's Athena data source (serving.quickSight.enabled).
+    'Serving/QuickSight/DataSourceRole',
     'Source/SchemaSetup/ProviderRole',
     'Source/SchemaSetup/Role',
     'Storage/LakeFormation/LocationRole',
@@ -91,17 +93,30 @@ const LEAST_PRIVILEGE_ROLES = {
  * `Unscoped permissions of <path>: ...`): the roles granted actions AWS offers no resource-level
  * permission for (UNSCOPED_ACTIONS): the Glue jobs (metrics; the extract job also its VPC
  * network interfaces), the VPC-placed schema-setup function, the workflow (log delivery and
- * X-Ray) and the analysts (lakeformation:GetDataAccess). The same in every environment.
+ * X-Ray) and the analysts (lakeformation:GetDataAccess); where QuickSight is on, its data source
+ * role too (lakeformation:GetDataAccess).
  */
-const UNSCOPED_POLICY_ROLES = [
-  'Ingestion/SourceExtract/Role',
-  'Orchestration/WorkflowRole',
-  'Serving/AnalystRole',
-  'Source/SchemaSetup/Role',
-  'Transform/ClickstreamToCurated/Role',
-  'Transform/CuratedToGold/Role',
-  'Transform/SourceToCurated/Role',
-] as const;
+const UNSCOPED_POLICY_ROLES = {
+  dev: [
+    'Ingestion/SourceExtract/Role',
+    'Orchestration/WorkflowRole',
+    'Serving/AnalystRole',
+    'Source/SchemaSetup/Role',
+    'Transform/ClickstreamToCurated/Role',
+    'Transform/CuratedToGold/Role',
+    'Transform/SourceToCurated/Role',
+  ],
+  prod: [
+    'Ingestion/SourceExtract/Role',
+    'Orchestration/WorkflowRole',
+    'Serving/AnalystRole',
+    'Serving/QuickSight/DataSourceRole',
+    'Source/SchemaSetup/Role',
+    'Transform/ClickstreamToCurated/Role',
+    'Transform/CuratedToGold/Role',
+    'Transform/SourceToCurated/Role',
+  ],
+} as const;
 
 /**
  * Every standalone ingress rule of the platform: a security group admitting another (or
@@ -181,6 +196,7 @@ function expectedOf(variant: Variant) {
     inline: [...ALLOWED[envName].inline],
     awsManaged: sorted(ALLOWED[envName].awsManaged, removeData ? WITH_REMOVE_DATA.awsManaged : []),
     leastPrivilege: sorted(LEAST_PRIVILEGE_ROLES[envName], cdc ? WITH_CDC.leastPrivilege : []),
+    unscoped: sorted(UNSCOPED_POLICY_ROLES[envName]),
     ingress: sorted(SECURITY_GROUP_INGRESS[envName], cdc ? WITH_CDC.ingress : []),
     httpsEgress: sorted(HTTPS_EGRESS_GROUPS[envName], cdc ? WITH_CDC.httpsEgress : []),
   };
@@ -268,7 +284,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
       const unscoped = descriptions.filter((d) => !d.startsWith('Permissions of '));
       expect(main.sort()).toEqual(expected.leastPrivilege);
       // Every other customer-managed policy is the unscoped policy of a listed role, described as such.
-      expect(unscoped.sort()).toEqual(UNSCOPED_POLICY_ROLES.map(unscopedPolicyDescription).sort());
+      expect(unscoped.sort()).toEqual(expected.unscoped.map(unscopedPolicyDescription).sort());
     });
 
     test('every role of the platform is either allowed above or a listed least-privilege role', () => {
@@ -280,7 +296,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('the whole %s platform', (vari
 
     test('every other role has its own customer-managed policy attached, plus its own unscoped policy where listed, and no other', () => {
       const allowed = new Set<string>([...expected.inline, ...expected.awsManaged]);
-      const withUnscoped = new Set<string>(UNSCOPED_POLICY_ROLES);
+      const withUnscoped = new Set<string>(expected.unscoped);
       for (const { stage, template } of templates) {
         const policies = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'));
         // Each customer-managed policy belongs to exactly one role, and to no user or group.

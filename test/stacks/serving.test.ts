@@ -1,6 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { definitionProblems } from '../../lib/serving/dashboard-definition';
 import { readServingSql, savedQueries, SERVING_SQL_DIR, servingViews } from '../../lib/serving/semantic-layer';
 import { readSettings } from '../../lib/serving/live-metrics/settings';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
@@ -12,9 +15,11 @@ import {
   logicalId,
   ref,
   resourcesOf,
+  roleUnscopedPolicyStatements,
   rolePolicyStatements,
   StatementJson,
   statementsWithAction,
+  stringLeaves,
 } from './template-helpers';
 
 /**
@@ -202,7 +207,10 @@ describe.each([
       const grants = Object.entries(resourcesOf(template, 'AWS::LakeFormation::PrincipalPermissions'));
       for (const view of views) {
         const viewId = logicalId(platform.serving.semanticLayer.views[view.name]);
-        const onView = grants.filter(([, g]) => JSON.stringify(g.Properties?.Resource).includes(`"Name":"${view.name}"`));
+        const analyst = JSON.stringify(ref(platform.serving, platform.serving.analystRole.roleArn));
+        const onView = grants.filter(
+          ([, g]) => JSON.stringify(g.Properties?.Resource).includes(`"Name":"${view.name}"`) && JSON.stringify(g.Properties?.Principal).includes(analyst),
+        );
         expect(onView).toHaveLength(1);
         const [, grant] = onView[0];
         const { Principal, Permissions, Resource } = grant.Properties!;
@@ -440,7 +448,12 @@ describe.each([
     });
 
     test('its alarms are exactly these, each notifying the alerts topic on ALARM and OK', () => {
-      const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
+      // The stage's own alarms; QuickSight's refresh alarms (where it is on) are its construct's, and no others.
+      const own = platform.serving.alarms.node.findAll().filter((c) => c instanceof CfnAlarm);
+      const quickSight = platform.serving.quickSight?.alarms.node.findAll().filter((c) => c instanceof CfnAlarm) ?? [];
+      const all = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+      expect(Object.keys(all).sort()).toEqual([...own, ...quickSight].map(logicalId).sort());
+      const alarms = own.map((alarm) => all[logicalId(alarm)]);
       const names = alarms.map((a) => a.Properties?.AlarmName).sort();
       const prefix = `Undercurrent-${envName}-Serving`;
       expect(names).toEqual(
@@ -553,5 +566,261 @@ describe('ServingStack in dev with -c removeDataOnDestroy=true (the second key)'
   test('deleting the stack may delete the workgroup’s saved queries', () => {
     const template = synthPlatform('dev', { context: { removeDataOnDestroy: 'true' } }).template('serving');
     template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+  });
+});
+
+/** QuickSight's column type of each declared type (docs/serving.md#quicksight), written out. */
+const QUICKSIGHT_TYPES: Record<string, { Type: string; SubType?: string }> = {
+  string: { Type: 'STRING' },
+  int: { Type: 'INTEGER' },
+  bigint: { Type: 'INTEGER' },
+  double: { Type: 'DECIMAL', SubType: 'FLOAT' },
+  'decimal(10,2)': { Type: 'DECIMAL', SubType: 'FIXED' },
+  'decimal(18,2)': { Type: 'DECIMAL', SubType: 'FIXED' },
+  date: { Type: 'DATETIME' },
+};
+
+/** The dashboard's views, and each one's declared columns read from `lib/serving/sql/views/<name>.json`. */
+const DASHBOARD_VIEWS = ['revenue_by_month_and_product_line', 'product_performance', 'customer_360', 'sales_rep_performance', 'daily_funnel'];
+const declaredColumns = (view: string): { name: string; type: string }[] =>
+  JSON.parse(readFileSync(path.join(SERVING_SQL_DIR, 'views', `${view}.json`), 'utf8')).columns;
+
+/** A template value with its keys in CDK's camel case (`DataSetIdentifier` -> `dataSetIdentifier`), for the definition check. */
+function camelKeys(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(camelKeys);
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), camelKeys(v)]));
+}
+
+describe('QuickSight in prod (serving.quickSight on)', () => {
+  let platform: SynthesizedPlatform;
+  let template: Template;
+  const AUTHORS = 'arn:aws:quicksight:us-east-1:123456789012:group/default/undercurrent-prod-authors';
+  const VIEWERS = 'arn:aws:quicksight:us-east-1:123456789012:group/default/undercurrent-prod-viewers';
+  const one = (type: string): JsonObject => {
+    const found = Object.values(resourcesOf(template, type));
+    expect(found).toHaveLength(1);
+    return found[0].Properties!;
+  };
+  const dataSets = (): JsonObject[] => Object.values(resourcesOf(template, 'AWS::QuickSight::DataSet')).map((r) => r.Properties!);
+
+  beforeAll(() => {
+    platform = synthPlatform('prod');
+    template = platform.template('serving');
+  });
+
+  test('the Athena data source runs in the analysts\' enforced workgroup as the project\'s own role, over SSL', () => {
+    const source = one('AWS::QuickSight::DataSource');
+    expect(source).toMatchObject({
+      AwsAccountId: '123456789012',
+      DataSourceId: 'undercurrent-prod-gold-athena',
+      Type: 'ATHENA',
+      SslProperties: { DisableSsl: false },
+      DataSourceParameters: {
+        AthenaParameters: {
+          WorkGroup: { Ref: logicalId(platform.serving.workgroup) },
+          RoleArn: { 'Fn::GetAtt': [logicalId(platform.serving.quickSight!.role), 'Arn'] },
+        },
+      },
+    });
+  });
+
+  test('only QuickSight assumes the data source role; no inline or AWS-managed policy', () => {
+    const role = resourcesOf(template, 'AWS::IAM::Role')[logicalId(platform.serving.quickSight!.role)];
+    expect(role.Properties?.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'quicksight.amazonaws.com' } },
+    ]);
+    expect(role.Properties?.Policies).toBeUndefined();
+    expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('the role may query in the analysts\' workgroup only, read the Athena catalog, write and read results under athena/, and read the gold catalog', () => {
+    const results = ref(platform.serving, platform.storage.buckets.queryResults.bucketArn);
+    const under = (suffix: string) => ({ 'Fn::Join': ['', [results, suffix]] });
+    const gold = ref(platform.serving, platform.storage.databases.gold.databaseName);
+    expect(rolePolicyStatements(template, 'Serving/QuickSight/DataSourceRole')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:GetQueryResultsStream', 'athena:GetWorkGroup', 'athena:StartQueryExecution', 'athena:StopQueryExecution'],
+        Resource: 'arn:aws:athena:us-east-1:123456789012:workgroup/undercurrent-prod-analysts',
+      },
+      {
+        Effect: 'Allow',
+        Action: ['athena:GetDataCatalog', 'athena:GetDatabase', 'athena:GetTableMetadata', 'athena:ListDatabases', 'athena:ListTableMetadata'],
+        Resource: 'arn:aws:athena:us-east-1:123456789012:datacatalog/AwsDataCatalog',
+      },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: [under('/athena'), under('/athena/*'), under('/athena_$folder$')] },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: results, Condition: { StringLike: { 's3:prefix': ['athena/*'] } } },
+      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: ref(platform.serving, platform.foundation.keys.queryResults.keyArn) },
+      { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:PutObject'], Resource: under('/athena/*') },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: under('/athena_$folder$') },
+      { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: results },
+      {
+        Effect: 'Allow',
+        Action: ['glue:GetDatabase', 'glue:GetPartition', 'glue:GetPartitions', 'glue:GetTable', 'glue:GetTables'],
+        Resource: [
+          'arn:aws:glue:us-east-1:123456789012:catalog',
+          { 'Fn::Join': ['', ['arn:aws:glue:us-east-1:123456789012:database/', gold]] },
+          { 'Fn::Join': ['', ['arn:aws:glue:us-east-1:123456789012:table/', gold, '/*']] },
+        ],
+      },
+    ]);
+    expect(roleUnscopedPolicyStatements(template, 'Serving/QuickSight/DataSourceRole')).toEqual([
+      { Effect: 'Allow', Action: 'lakeformation:GetDataAccess', Resource: '*' },
+    ]);
+  });
+
+  test('Lake Formation grants the role exactly what it grants the analysts: gold without the personal columns, and the views', () => {
+    const grantsOf = (roleArn: string) =>
+      platform.serving.lakeGrants.grants
+        .filter((g) => (g.request.principal as iam.IRole).roleArn === roleArn)
+        .map((g) => JSON.stringify(platform.serving.resolve(g.resource.resource)))
+        .sort();
+    const analyst = grantsOf(platform.serving.analystRole.roleArn);
+    expect(grantsOf(platform.serving.quickSight!.role.roleArn)).toEqual(analyst);
+    expect(analyst).toHaveLength(1 + 7 + 5);
+  });
+
+  test('the datasets are created after the role\'s last grant (their first import runs as the role)', () => {
+    const grants = platform.serving.lakeGrants.grants;
+    const last = logicalId(grants[grants.length - 1].resource);
+    for (const dataSet of Object.values(resourcesOf(template, 'AWS::QuickSight::DataSet'))) {
+      expect(asList(dataSet.DependsOn)).toEqual([last]);
+    }
+  });
+
+  test('one SPICE dataset per dashboard view: the view of the gold database, with the view\'s declared columns typed for QuickSight', () => {
+    expect(dataSets().map((d) => d.DataSetId)).toEqual(DASHBOARD_VIEWS.map((view) => `undercurrent-prod-${view}`));
+    for (const [index, view] of DASHBOARD_VIEWS.entries()) {
+      const dataSet = dataSets()[index];
+      expect(dataSet.ImportMode).toBe('SPICE');
+      expect(dataSet.IngestionWaitPolicy).toEqual({ WaitForSpiceIngestion: false });
+      expect(Object.keys(dataSet.PhysicalTableMap)).toEqual(['view']);
+      expect(dataSet.PhysicalTableMap.view).toEqual({
+        RelationalTable: {
+          DataSourceArn: { 'Fn::GetAtt': [logicalId(platform.serving.quickSight!.dataSource), 'Arn'] },
+          Catalog: 'AwsDataCatalog',
+          Schema: ref(platform.serving, platform.storage.databases.gold.databaseName),
+          Name: view,
+          InputColumns: declaredColumns(view).map((c) => ({ Name: c.name, ...QUICKSIGHT_TYPES[c.type] })),
+        },
+      });
+    }
+  });
+
+  test('each dataset has a daily full refresh as fallback, at the configured time in UTC', () => {
+    const schedules = Object.values(resourcesOf(template, 'AWS::QuickSight::RefreshSchedule')).map((r) => r.Properties!);
+    expect(schedules).toEqual(
+      DASHBOARD_VIEWS.map((view) => ({
+        AwsAccountId: '123456789012',
+        DataSetId: `undercurrent-prod-${view}`,
+        Schedule: { ScheduleId: 'daily-fallback', RefreshType: 'FULL_REFRESH', ScheduleFrequency: { Interval: 'DAILY', TimeOfTheDay: '06:00', TimeZone: 'UTC' } },
+      })),
+    );
+  });
+
+  test('the analysis and the dashboard carry the same definition, validated strictly, naming only the views\' declared columns', () => {
+    const analysis = one('AWS::QuickSight::Analysis');
+    const dashboard = one('AWS::QuickSight::Dashboard');
+    expect(analysis.Definition).toEqual(dashboard.Definition);
+    expect([analysis.ValidationStrategy, dashboard.ValidationStrategy]).toEqual([{ Mode: 'STRICT' }, { Mode: 'STRICT' }]);
+    const columns = Object.fromEntries(DASHBOARD_VIEWS.map((view) => [view, declaredColumns(view).map((c) => c.name)]));
+    expect(definitionProblems(camelKeys(dashboard.Definition) as never, columns)).toEqual([]);
+    // The check reads the template's fields: a wrong column in it would be named.
+    const wrong = JSON.parse(JSON.stringify(dashboard.Definition).replace('"ColumnName":"lifetime_revenue"', '"ColumnName":"lifetime_value"'));
+    expect(definitionProblems(camelKeys(wrong) as never, columns)).toEqual([expect.stringContaining('names column "lifetime_value" of dataset "customer_360"')]);
+    expect(dashboard.Definition.DataSetIdentifierDeclarations).toEqual(
+      DASHBOARD_VIEWS.map((view) => ({ Identifier: view, DataSetArn: { 'Fn::GetAtt': [logicalId(platform.serving.quickSight!.dataSets[view as never]), 'Arn'] } })),
+    );
+    expect(dashboard.Definition.Sheets.map((s: JsonObject) => s.Name)).toEqual(['Revenue trend', 'Product lines', 'Top customers', 'Sales reps', 'Web funnel']);
+  });
+
+  test('permissions: viewers only read the dashboard; authors read it, own the analysis, and use (not change) the datasets and the data source', () => {
+    const viewer = ['quicksight:DescribeDashboard', 'quicksight:ListDashboardVersions', 'quicksight:QueryDashboard'];
+    expect(one('AWS::QuickSight::Dashboard').Permissions).toEqual([
+      { Principal: AUTHORS, Actions: viewer },
+      { Principal: VIEWERS, Actions: viewer },
+    ]);
+    expect(one('AWS::QuickSight::Analysis').Permissions).toEqual([
+      {
+        Principal: AUTHORS,
+        Actions: [
+          'quicksight:DescribeAnalysis',
+          'quicksight:QueryAnalysis',
+          'quicksight:UpdateAnalysis',
+          'quicksight:RestoreAnalysis',
+          'quicksight:DeleteAnalysis',
+          'quicksight:DescribeAnalysisPermissions',
+          'quicksight:UpdateAnalysisPermissions',
+        ],
+      },
+    ]);
+    for (const dataSet of dataSets()) {
+      expect(dataSet.Permissions).toEqual([
+        {
+          Principal: AUTHORS,
+          Actions: ['quicksight:DescribeDataSet', 'quicksight:DescribeDataSetPermissions', 'quicksight:PassDataSet', 'quicksight:DescribeIngestion', 'quicksight:ListIngestions'],
+        },
+      ]);
+    }
+    expect(one('AWS::QuickSight::DataSource').Permissions).toEqual([
+      { Principal: AUTHORS, Actions: ['quicksight:DescribeDataSource', 'quicksight:DescribeDataSourcePermissions', 'quicksight:PassDataSource'] },
+    ]);
+    // Nobody may change or share the dashboard, the datasets or the data source in QuickSight: only this code does.
+    const granted = JSON.stringify(stringLeaves(template.toJSON().Resources).filter((l) => l.path.includes('.Permissions[')));
+    expect(granted).toContain('"quicksight:QueryDashboard"');
+    for (const action of ['UpdateDashboard', 'DeleteDashboard', 'UpdateDashboardPermissions', 'UpdateDataSet', 'DeleteDataSet', 'UpdateDataSetPermissions', 'UpdateDataSource', 'UpdateDataSourcePermissions']) {
+      expect([action, granted.includes(`"quicksight:${action}"`)]).toEqual([action, false]);
+    }
+  });
+
+  test('a failed refresh of any dataset, and a day without any refresh, warn the alerts topic', () => {
+    const topic = ref(platform.serving, platform.foundation.alertsTopic.topicArn);
+    for (const view of DASHBOARD_VIEWS) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: Match.stringLikeRegexp('^Undercurrent-prod-Serving-Warning-RefreshFailed'),
+        Namespace: 'AWS/QuickSight',
+        MetricName: 'IngestionErrorCount',
+        Dimensions: [{ Name: 'DatasetId', Value: `undercurrent-prod-${view}` }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [topic],
+        OKActions: [topic],
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Undercurrent-prod-Serving-Warning-NoRefreshInADay',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+      AlarmActions: [topic],
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(m0, 0) + FILL(m1, 0) + FILL(m2, 0) + FILL(m3, 0) + FILL(m4, 0)' }),
+        Match.objectLike({ MetricStat: Match.objectLike({ Period: 86400, Metric: Match.objectLike({ MetricName: 'IngestionInvocationCount' }) }) }),
+      ]),
+    });
+    const quickSightAlarms = platform.serving.quickSight!.alarms.node.findAll().filter((c) => c instanceof CfnAlarm);
+    expect(quickSightAlarms).toHaveLength(6);
+  });
+
+  test('the stack outputs the dashboard\'s address', () => {
+    expect(template.toJSON().Outputs.DashboardUrl.Value).toBe('https://us-east-1.quicksight.aws.amazon.com/sn/dashboards/undercurrent-prod-retail');
+  });
+});
+
+describe('QuickSight in dev (serving.quickSight off)', () => {
+  test('there is no QuickSight resource, role, alarm or dashboard output', () => {
+    const platform = synthPlatform('dev');
+    const template = platform.template('serving').toJSON();
+    expect(platform.config.serving.quickSight.enabled).toBe(false);
+    expect(platform.serving.quickSight).toBeUndefined();
+    expect(Object.values(template.Resources as Record<string, JsonObject>).filter((r) => (r.Type as string).startsWith('AWS::QuickSight::'))).toEqual([]);
+    expect(JSON.stringify(template)).not.toMatch(/QuickSight|quicksight/);
+    expect(template.Outputs.DashboardUrl).toBeUndefined();
   });
 });

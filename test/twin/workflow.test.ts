@@ -1,3 +1,4 @@
+import { QuickSightTwin } from '../../lib/twin/quicksight';
 import { applyResultPath, errorMatches, renderParameters, runStateMachine, StatesError, type TaskHandler } from '../../lib/twin/workflow';
 
 const GLUE = 'arn:aws:states:::glue:startJobRun.sync';
@@ -212,9 +213,43 @@ describe('the interpreter\'s data flow', () => {
     });
   });
 
+  test('the execution\'s name is the last part of its id, as the workflow\'s QuickSight ingestion ids read it', () => {
+    const id = 'arn:aws:states:us-east-1:123456789012:execution:Workflow:twin-1a2b';
+    expect(renderParameters({ 'name.$': '$$.Execution.Name' }, {}, id)).toEqual({ name: 'twin-1a2b' });
+  });
+
   test('States.ALL matches every error but States.Runtime', () => {
     expect(errorMatches(['States.ALL'], 'States.TaskFailed')).toBe(true);
     expect(errorMatches(['States.ALL'], 'States.Runtime')).toBe(false);
     expect(errorMatches(['States.TaskFailed'], 'Glue.ConcurrentRunsExceededException')).toBe(false);
+  });
+});
+
+describe('the QuickSight stand-in', () => {
+  const CREATE = 'arn:aws:states:::aws-sdk:quicksight:createIngestion';
+  const quickSight = () =>
+    new QuickSightTwin({ resourcesOfType: (type: string) => (type === 'AWS::QuickSight::DataSet' ? [{ properties: { DataSetId: 'sales' } }] : []) } as never);
+  const context = { executionId: 'e', stateName: 'RefreshSales', attempt: 1 };
+
+  test('records an import of a dataset of the assembly', async () => {
+    const twin = quickSight();
+    await expect(twin.tasks(CREATE, { DataSetId: 'sales', IngestionId: 'run-1', IngestionType: 'FULL_REFRESH' }, context)).resolves.toEqual({
+      IngestionId: 'run-1',
+      IngestionStatus: 'INITIALIZED',
+    });
+    expect(twin.ingestions).toEqual([{ dataSetId: 'sales', ingestionId: 'run-1', ingestionType: 'FULL_REFRESH' }]);
+  });
+
+  test.each([
+    ['an unknown dataset', { DataSetId: 'orders', IngestionId: 'run-1' }, 'QuickSight.ResourceNotFoundException'],
+    ['an ingestion id outside QuickSight\'s pattern', { DataSetId: 'sales', IngestionId: 'run.1' }, 'QuickSight.InvalidParameterValueException'],
+  ])('refuses %s with QuickSight\'s error', async (_what, parameters, error) => {
+    await expect(quickSight().tasks(CREATE, parameters, context)).rejects.toMatchObject({ error });
+  });
+
+  test('refuses an ingestion id used before for the dataset', async () => {
+    const twin = quickSight();
+    await twin.tasks(CREATE, { DataSetId: 'sales', IngestionId: 'run-1' }, context);
+    await expect(twin.tasks(CREATE, { DataSetId: 'sales', IngestionId: 'run-1' }, context)).rejects.toMatchObject({ error: 'QuickSight.ResourceExistsException' });
   });
 });
