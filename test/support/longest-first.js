@@ -5,13 +5,15 @@
  * minute and more of Spark jobs) last: on a fresh clone, as in CI, the twin then ran alone at
  * the end. Suites not named here follow in Jest's own order. Only the order changes, never what
  * a suite runs (the PySpark tests keep their own list: glue-scripts/tests/conftest.py
- * LONGEST_FIRST).
+ * LONGEST_FIRST). The twin's whole run and its double-prefix run are two files so that the two
+ * workers start one each.
  */
 const path = require('path');
 const Sequencer = require('@jest/test-sequencer').default;
 
 const LONGEST_FIRST = [
   'test/twin/twin.test.ts',
+  'test/twin/double-prefix.test.ts',
   'test/app/entrypoint.test.ts',
   'test/snapshots/templates.test.ts',
   'test/stacks/warehouse.test.ts',
