@@ -4,11 +4,10 @@
  * (here a stand-in for `@aws-sdk/client-sqs` that records the requests), the settings from the
  * environment, the metrics go to stdout one EMF document per line.
  */
-import { build } from 'esbuild';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HANDLER_BUNDLING } from '../../lib/shared/handler-bundling';
+import { bundleHandler } from '../support/bundle-handler';
 import { clickEvent, kinesisEvent, kinesisRecord } from './kinesis-records';
 
 const ENTRY = join(__dirname, '../../lib/serving/live-metrics/handler.ts');
@@ -20,19 +19,7 @@ describe('the live consumer bundle', () => {
   let bundle = '';
 
   beforeAll(async () => {
-    const result = await build({
-      entryPoints: [ENTRY],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: HANDLER_BUNDLING.target,
-      format: 'cjs',
-      minify: HANDLER_BUNDLING.minify,
-      external: [...(HANDLER_BUNDLING.externalModules ?? [])],
-      logLevel: 'silent',
-    });
-    expect(result.errors).toEqual([]);
-    bundle = readFileSync(outfile, 'utf8');
+    bundle = await bundleHandler(ENTRY, outdir);
   });
 
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));

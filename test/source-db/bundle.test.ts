@@ -1,8 +1,7 @@
 /**
- * The Lambda code bundles locally with esbuild (no Docker), as NodejsFunction will bundle it,
+ * The Lambda code bundles locally with esbuild (no Docker), as NodejsFunction bundles it,
  * and the bundle carries the migrations and the RDS CA bundle.
  */
-import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { join } from 'node:path';
 import { readMigrationFiles, splitStatements } from '../../lib/source/migrations';
 import { BUNDLED_MODULE_PATH, MIGRATIONS_DIRECTORY, readSqlFiles, renderBundledModule } from '../../lib/source/migrations/generate';
 import { MIGRATION_FILES } from '../../lib/source/migrations/bundled';
+import { bundleHandler } from '../support/bundle-handler';
 
 const REPO = join(__dirname, '../..');
 const ENTRY = join(REPO, 'lib/source/handler.ts');
@@ -42,18 +42,7 @@ describe('bundling the handler with esbuild', () => {
   let bundle = '';
 
   beforeAll(async () => {
-    const result = await build({
-      entryPoints: [ENTRY],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: ['@aws-sdk/*'],
-      logLevel: 'silent',
-    });
-    expect(result.errors).toEqual([]);
-    bundle = readFileSync(outfile, 'utf8');
+    bundle = await bundleHandler(ENTRY, outdir);
   });
 
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
