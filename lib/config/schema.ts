@@ -681,8 +681,9 @@ const quickSightShape = {
   identityRegion: matching(REGION, REGION_ALLOWED).optional(),
   /**
    * The QuickSight group whose members author: they may open and change the analysis, use the
-   * datasets and the data source in analyses of their own, and own the dashboard. Its ARN is
-   * formatted with the stack's account and region. Required when `enabled`.
+   * datasets and the data source in analyses of their own, and read the dashboard (which only
+   * this code changes). Its ARN is formatted with the stack's account and region. Required when
+   * `enabled`.
    */
   authorGroup: matching(QUICKSIGHT_GROUP, QUICKSIGHT_GROUP_ALLOWED).optional(),
   /**
