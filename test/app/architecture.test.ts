@@ -62,6 +62,29 @@ describe('the stack dependency graph', () => {
     const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
     expect(readme).toContain(`Deploy order: ${DEPLOY_ORDER.join(' -> ')}`);
   });
+
+  test('every stack a documented cdk command names is one the CLI selects (by construct id, not stack name)', () => {
+    const ids = [...stacks, synthPlatform('prod', { context: { accountBaseline: 'true' } }).account!].map((s) => s.node.id);
+    const root = path.join(__dirname, '..', '..');
+    const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const named: string[] = [];
+    for (const doc of docs) {
+      const text = fs.readFileSync(path.join(root, doc), 'utf8').replace(/\\\n\s*/g, ' ');
+      for (const [, args] of text.matchAll(/\bcdk (?:deploy|destroy|diff|synth)([^\n`#]*)/g)) {
+        // Drop `-c key=value`, `-o <dir>`, flags, `[optional ...]` and `<placeholders>`; what is left selects stacks.
+        const words = args.replace(/\[[^\]]*\]/g, ' ').trim().split(/\s+/).filter(Boolean);
+        for (let i = 0; i < words.length; i++) {
+          if (['-c', '--context', '-o', '--output', '--require-approval'].includes(words[i])) {
+            i++;
+          } else if (!words[i].startsWith('-') && !words[i].startsWith('<')) {
+            named.push(`${doc}: ${words[i]}`);
+          }
+        }
+      }
+    }
+    expect(named).toEqual(expect.arrayContaining(['README.md: Account', 'docs/serving.md: Orchestration']));
+    expect(named.filter((n) => !ids.includes(n.split(': ')[1]))).toEqual([]);
+  });
 });
 
 /**
