@@ -4,6 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { definitionProblems } from '../../lib/serving/dashboard-definition';
+import { ENVIRONMENTS } from '../../lib/config';
 import { readServingSql, savedQueries, SERVING_SQL_DIR, servingViews } from '../../lib/serving/semantic-layer';
 import { readSettings } from '../../lib/serving/live-metrics/settings';
 import { STACK_KEYS, SynthesizedPlatform, synthPlatform } from '../support/platform';
@@ -822,5 +823,17 @@ describe('QuickSight in dev (serving.quickSight off)', () => {
     expect(Object.values(template.Resources as Record<string, JsonObject>).filter((r) => (r.Type as string).startsWith('AWS::QuickSight::'))).toEqual([]);
     expect(JSON.stringify(template)).not.toMatch(/QuickSight|quicksight/);
     expect(template.Outputs.DashboardUrl).toBeUndefined();
+  });
+});
+
+describe('the live metrics off (serving.liveMetrics.enabled false)', () => {
+  test('the Serving stack has no consumer, mapping, queue or alarm of them, and reads nothing of the stream', () => {
+    const liveMetrics = { ...ENVIRONMENTS.dev.serving.liveMetrics, enabled: false };
+    const platform = synthPlatform('dev', { patch: { serving: { ...ENVIRONMENTS.dev.serving, liveMetrics } } });
+    const template = platform.template('serving').toJSON();
+    expect(platform.serving.liveMetrics).toBeUndefined();
+    const types = Object.values(template.Resources as Record<string, JsonObject>).map((r) => r.Type as string);
+    expect(types.filter((t) => /Lambda|SQS|CloudWatch::Alarm/.test(t))).toEqual([]);
+    expect(JSON.stringify(template)).not.toMatch(/kinesis:|ClickStream|LiveMetrics/);
   });
 });
