@@ -855,8 +855,8 @@ describe('QuickSight (serving.quickSight)', () => {
     ],
     [
       'a group ARN instead of a name',
-      { ...ON, authorGroup: 'arn:aws:quicksight:us-east-1:123456789012:group/default/bi-authors' },
-      'serving.quickSight.authorGroup is "arn:aws:quicksight:us-east-1:123456789012:group/default/bi-authors"; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors".',
+      { ...ON, authorGroup: `arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:group/default/bi-authors` },
+      `serving.quickSight.authorGroup is "arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:group/default/bi-authors"; allowed: a QuickSight group name of letters, digits and "+=,.@_-" (at most 128 characters), such as "undercurrent-prod-authors".`,
     ],
     [
       'the viewers being the authors',

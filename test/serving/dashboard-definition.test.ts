@@ -17,6 +17,7 @@ import {
 import { QuickSightDashboards, quickSightColumn } from '../../lib/serving/quicksight';
 import { servingViews } from '../../lib/serving/semantic-layer';
 import { testApp } from '../support/platform';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 /** The five views the dashboard reads, spelled out. */
 const VIEWS = ['revenue_by_month_and_product_line', 'product_performance', 'customer_360', 'sales_rep_performance', 'daily_funnel'];
@@ -30,7 +31,7 @@ const DECLARED: Record<string, string[]> = Object.fromEntries(
   }),
 );
 
-const ARNS = Object.fromEntries(VIEWS.map((view) => [view, `arn:aws:quicksight:us-east-1:123456789012:dataset/${view}`])) as never;
+const ARNS = Object.fromEntries(VIEWS.map((view) => [view, `arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:dataset/${view}`])) as never;
 
 /** The real definition with one change. */
 function changed(edit: (definition: Record<string, unknown>) => void): DashboardDefinition {
@@ -57,7 +58,7 @@ describe('the dashboard definition', () => {
   });
 
   test('declares each of the five views as a dataset, named after the view, with the ARN it is given', () => {
-    expect(definition.dataSetIdentifierDeclarations).toEqual(VIEWS.map((view) => ({ identifier: view, dataSetArn: `arn:aws:quicksight:us-east-1:123456789012:dataset/${view}` })));
+    expect(definition.dataSetIdentifierDeclarations).toEqual(VIEWS.map((view) => ({ identifier: view, dataSetArn: `arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:dataset/${view}` })));
   });
 
   test('every view is read by a visual, and each sheet reads the views it is about', () => {

@@ -1,4 +1,5 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 /**
  * Lambda Kinesis events for the live-metrics tests, shaped exactly as Lambda delivers them
@@ -6,7 +7,7 @@ import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
  * Not a test file (jest matches `*.test.ts` only).
  */
 
-export const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/undercurrent-dev-clicks';
+export const STREAM_ARN = `arn:aws:kinesis:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:stream/undercurrent-dev-clicks`;
 
 /** Options of {@link kinesisRecord}. */
 export interface RecordOptions {
@@ -44,7 +45,7 @@ export function rawKinesisRecord(base64: string, options: RecordOptions): Kinesi
     eventVersion: '1.0',
     eventID: `${shardId}:${sequenceNumber}`,
     eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/consumer',
+    invokeIdentityArn: `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/consumer`,
     awsRegion: 'us-east-1',
     eventSourceARN: STREAM_ARN,
   };

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleHandler } from '../support/bundle-handler';
 import { clickEvent, kinesisEvent, kinesisRecord } from './kinesis-records';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 const ENTRY = join(__dirname, '../../lib/serving/live-metrics/handler.ts');
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/undercurrent-dev-rejected-clicks';
+const QUEUE_URL = `https://sqs.${EXAMPLE_REGION}.amazonaws.com/${EXAMPLE_ACCOUNT}/undercurrent-dev-rejected-clicks`;
 
 describe('the live consumer bundle', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'live-metrics-bundle-'));

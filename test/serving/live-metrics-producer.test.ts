@@ -12,6 +12,7 @@ import type { PutRecordsEntry, PutRecordsResult } from '../../lib/ingestion/prod
 import { consumeBatch, ConsumerDeps } from '../../lib/serving/live-metrics/consumer';
 import { createMemory, ConsumerMemory } from '../../lib/serving/live-metrics/metrics';
 import { STREAM_ARN } from './kinesis-records';
+import { EXAMPLE_ACCOUNT } from '../support/example-account';
 
 const NAMESPACE = 'Undercurrent/dev/Clickstream';
 const START = '2025-03-01T09:00:00Z';
@@ -49,7 +50,7 @@ class LocalStream {
         eventVersion: '1.0',
         eventID: `shardId-00000000000${shard}:${sequenceNumber}`,
         eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::123456789012:role/consumer',
+        invokeIdentityArn: `arn:aws:iam::${EXAMPLE_ACCOUNT}:role/consumer`,
         awsRegion: 'us-east-1',
         eventSourceARN: STREAM_ARN,
       });

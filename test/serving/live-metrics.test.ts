@@ -11,6 +11,7 @@ import { createMemory, ConsumerMemory, RecentSet } from '../../lib/serving/live-
 import { declarationRules, parseEventTime, readRecord, routeOf } from '../../lib/serving/live-metrics/records';
 import { readSettings } from '../../lib/serving/live-metrics/settings';
 import { clickEvent, kinesisEvent, kinesisRecord, rawKinesisRecord, RecordOptions, STREAM_ARN } from './kinesis-records';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 const NAMESPACE = 'Undercurrent/dev/Clickstream';
 const NOW = Date.parse('2025-03-01T09:30:10Z');
@@ -593,10 +594,10 @@ describe('the settings from the environment', () => {
     expect(
       readSettings({
         METRICS_NAMESPACE: 'Undercurrent/prod/Clickstream',
-        REJECTED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/rejected',
+        REJECTED_QUEUE_URL: `https://sqs.${EXAMPLE_REGION}.amazonaws.com/${EXAMPLE_ACCOUNT}/rejected`,
         LATE_AFTER_MINUTES: '10',
       }),
-    ).toEqual({ namespace: 'Undercurrent/prod/Clickstream', rejectedQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/rejected', lateAfterMinutes: 10 });
+    ).toEqual({ namespace: 'Undercurrent/prod/Clickstream', rejectedQueueUrl: `https://sqs.${EXAMPLE_REGION}.amazonaws.com/${EXAMPLE_ACCOUNT}/rejected`, lateAfterMinutes: 10 });
   });
 
   test('missing or wrong ones are all named', () => {

@@ -292,7 +292,7 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
         });
         expect(tasks.map((t: JsonObject) => t.Parameters)).toEqual(
           VIEWS.map((view) => ({
-            AwsAccountId: '123456789012',
+            AwsAccountId: EXAMPLE_ACCOUNT,
             DataSetId: `undercurrent-prod-${view}`,
             'IngestionId.$': '$$.Execution.Name',
             IngestionType: 'FULL_REFRESH',
@@ -329,7 +329,7 @@ describe.each(['dev', 'prod'] as const)('OrchestrationStack in %s', (envName) =>
           return { JobRunState: 'SUCCEEDED' };
         };
         const execution = await runStateMachine(definition, {}, tasks, {
-          executionId: `arn:aws:states:us-east-1:123456789012:execution:Workflow:${executionName}`,
+          executionId: `arn:aws:states:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:execution:Workflow:${executionName}`,
           delayScale: 0,
         });
         return { execution, quickSight, published };

@@ -22,6 +22,7 @@ import {
   statementsWithAction,
   stringLeaves,
 } from './template-helpers';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 /**
  * A value of the Serving template as CloudFormation evaluates it: `Fn::Join`, `Fn::Base64` (to its
@@ -407,7 +408,7 @@ describe.each([
         LATE_AFTER_MINUTES: '10',
       });
       // The seam: what the template sets is what the handler reads (the queue URL as CloudFormation resolves it).
-      const queueUrl = `https://sqs.us-east-1.amazonaws.com/123456789012/undercurrent-${envName}-clicks-rejected`;
+      const queueUrl = `https://sqs.${EXAMPLE_REGION}.amazonaws.com/${EXAMPLE_ACCOUNT}/undercurrent-${envName}-clicks-rejected`;
       expect(readSettings({ ...variables, REJECTED_QUEUE_URL: queueUrl })).toEqual({ namespace, rejectedQueueUrl: queueUrl, lateAfterMinutes: 10 });
     });
 
@@ -600,8 +601,8 @@ function camelKeys(value: unknown): unknown {
 describe('QuickSight in prod (serving.quickSight on)', () => {
   let platform: SynthesizedPlatform;
   let template: Template;
-  const AUTHORS = 'arn:aws:quicksight:us-east-1:123456789012:group/default/undercurrent-prod-authors';
-  const VIEWERS = 'arn:aws:quicksight:us-east-1:123456789012:group/default/undercurrent-prod-viewers';
+  const AUTHORS = `arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:group/default/undercurrent-prod-authors`;
+  const VIEWERS = `arn:aws:quicksight:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:group/default/undercurrent-prod-viewers`;
   const one = (type: string): JsonObject => {
     const found = Object.values(resourcesOf(template, type));
     expect(found).toHaveLength(1);
@@ -617,7 +618,7 @@ describe('QuickSight in prod (serving.quickSight on)', () => {
   test('the Athena data source runs in the analysts\' enforced workgroup as the project\'s own role, over SSL', () => {
     const source = one('AWS::QuickSight::DataSource');
     expect(source).toMatchObject({
-      AwsAccountId: '123456789012',
+      AwsAccountId: EXAMPLE_ACCOUNT,
       DataSourceId: 'undercurrent-prod-gold-athena',
       Type: 'ATHENA',
       SslProperties: { DisableSsl: false },
@@ -647,12 +648,12 @@ describe('QuickSight in prod (serving.quickSight on)', () => {
       {
         Effect: 'Allow',
         Action: ['athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:GetQueryResultsStream', 'athena:GetWorkGroup', 'athena:StartQueryExecution', 'athena:StopQueryExecution'],
-        Resource: 'arn:aws:athena:us-east-1:123456789012:workgroup/undercurrent-prod-analysts',
+        Resource: `arn:aws:athena:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:workgroup/undercurrent-prod-analysts`,
       },
       {
         Effect: 'Allow',
         Action: ['athena:GetDataCatalog', 'athena:GetDatabase', 'athena:GetTableMetadata', 'athena:ListDatabases', 'athena:ListTableMetadata'],
-        Resource: 'arn:aws:athena:us-east-1:123456789012:datacatalog/AwsDataCatalog',
+        Resource: `arn:aws:athena:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:datacatalog/AwsDataCatalog`,
       },
       { Effect: 'Allow', Action: 's3:GetObject', Resource: [under('/athena'), under('/athena/*'), under('/athena_$folder$')] },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: results, Condition: { StringLike: { 's3:prefix': ['athena/*'] } } },
@@ -664,9 +665,9 @@ describe('QuickSight in prod (serving.quickSight on)', () => {
         Effect: 'Allow',
         Action: ['glue:GetDatabase', 'glue:GetPartition', 'glue:GetPartitions', 'glue:GetTable', 'glue:GetTables'],
         Resource: [
-          'arn:aws:glue:us-east-1:123456789012:catalog',
-          { 'Fn::Join': ['', ['arn:aws:glue:us-east-1:123456789012:database/', gold]] },
-          { 'Fn::Join': ['', ['arn:aws:glue:us-east-1:123456789012:table/', gold, '/*']] },
+          `arn:aws:glue:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:catalog`,
+          { 'Fn::Join': ['', [`arn:aws:glue:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:database/`, gold]] },
+          { 'Fn::Join': ['', [`arn:aws:glue:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:table/`, gold, '/*']] },
         ],
       },
     ]);
@@ -717,7 +718,7 @@ describe('QuickSight in prod (serving.quickSight on)', () => {
     const schedules = Object.values(resourcesOf(template, 'AWS::QuickSight::RefreshSchedule')).map((r) => r.Properties!);
     expect(schedules).toEqual(
       DASHBOARD_VIEWS.map((view) => ({
-        AwsAccountId: '123456789012',
+        AwsAccountId: EXAMPLE_ACCOUNT,
         DataSetId: `undercurrent-prod-${view}`,
         Schedule: { ScheduleId: 'daily-fallback', RefreshType: 'FULL_REFRESH', ScheduleFrequency: { Interval: 'DAILY', TimeOfTheDay: '06:00', TimeZone: 'UTC' } },
       })),

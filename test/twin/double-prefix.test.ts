@@ -10,6 +10,7 @@ import * as path from 'path';
 import { TwinAssembly } from '../../lib/twin/assembly';
 import { runTwin } from '../../lib/twin/twin';
 import { synthPlatform } from '../support/platform';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 const PYTHON = process.env.UNDERCURRENT_PYTHON ?? path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
 const MINUTES = 60_000;
@@ -27,9 +28,9 @@ describe('the local twin of dev', () => {
     const assemblyDir = path.join(root, 'double-prefix.out');
     // `cdk synth` takes the region of the machine's AWS config (the twin needs one); here it is
     // given. The source declares another port than dev's, which the whole run beside this one uses.
-    const platform = synthPlatform('dev', { context: { region: 'us-east-1' }, patch: { source: { port: SOURCE_PORT } } });
+    const platform = synthPlatform('dev', { context: { region: EXAMPLE_REGION }, patch: { source: { port: SOURCE_PORT } } });
     fs.cpSync(platform.app.outdir, assemblyDir, { recursive: true });
-    const assembly = TwinAssembly.load(assemblyDir, { account: '123456789012', region: 'us-east-1', partition: 'aws' });
+    const assembly = TwinAssembly.load(assemblyDir, { account: EXAMPLE_ACCOUNT, region: EXAMPLE_REGION, partition: 'aws' });
     const extract = assembly.resourcesOfType('AWS::Glue::Job').find((j) => j.logicalId.startsWith('SourceExtract'))!;
     const scriptPath = path.join(assemblyDir, path.basename(assembly.asset((extract.properties.Command as { ScriptLocation: string }).ScriptLocation).path));
     const code = fs.readFileSync(scriptPath, 'utf8');

@@ -1,5 +1,6 @@
 import { QuickSightTwin } from '../../lib/twin/quicksight';
 import { applyResultPath, errorMatches, renderParameters, runStateMachine, StatesError, type TaskHandler } from '../../lib/twin/workflow';
+import { EXAMPLE_ACCOUNT, EXAMPLE_REGION } from '../support/example-account';
 
 const GLUE = 'arn:aws:states:::glue:startJobRun.sync';
 
@@ -214,7 +215,7 @@ describe('the interpreter\'s data flow', () => {
   });
 
   test('the execution\'s name is the last part of its id, as the workflow\'s QuickSight ingestion ids read it', () => {
-    const id = 'arn:aws:states:us-east-1:123456789012:execution:Workflow:twin-1a2b';
+    const id = `arn:aws:states:${EXAMPLE_REGION}:${EXAMPLE_ACCOUNT}:execution:Workflow:twin-1a2b`;
     expect(renderParameters({ 'name.$': '$$.Execution.Name' }, {}, id)).toEqual({ name: 'twin-1a2b' });
   });
 
