@@ -61,9 +61,9 @@ export class DataSetFields {
     };
   }
 
-  /** A column shown row by row (a table without grouping). */
-  public row(fieldId: string, column: string): CfnDashboard.UnaggregatedFieldProperty {
-    return { fieldId, column: this.column(column) };
+  /** The columns of a table visual shown row by row (no grouping), in order, each as the field `<visualId>.<column>`. */
+  public rows(visualId: string, columns: readonly string[]): CfnDashboard.UnaggregatedFieldProperty[] {
+    return columns.map((column) => ({ fieldId: `${visualId}.${column}`, column: this.column(column) }));
   }
 
   /** A calculated field of this dataset: `expression` names columns as `{column}`. */
@@ -210,16 +210,7 @@ export function retailDashboardDefinition(dataSetArns: Readonly<Record<Dashboard
         rowTable(
           'product-performance',
           'Products: sales, margin and web interest',
-          [
-            products.row('product-performance.product_name', 'product_name'),
-            products.row('product-performance.product_line', 'product_line'),
-            products.row('product-performance.units', 'units'),
-            products.row('product-performance.revenue', 'revenue'),
-            products.row('product-performance.gross_margin', 'gross_margin'),
-            products.row('product-performance.views', 'views'),
-            products.row('product-performance.add_to_carts', 'add_to_carts'),
-            products.row('product-performance.web_purchases', 'web_purchases'),
-          ],
+          products.rows('product-performance', ['product_name', 'product_line', 'units', 'revenue', 'gross_margin', 'views', 'add_to_carts', 'web_purchases']),
           'product-performance.revenue',
         ),
       ]),
@@ -227,14 +218,7 @@ export function retailDashboardDefinition(dataSetArns: Readonly<Record<Dashboard
         rowTable(
           'top-customers-table',
           'Customers by lifetime revenue',
-          [
-            customers.row('top-customers-table.customer_name', 'customer_name'),
-            customers.row('top-customers-table.country', 'country'),
-            customers.row('top-customers-table.sales_rep', 'sales_rep'),
-            customers.row('top-customers-table.lifetime_revenue', 'lifetime_revenue'),
-            customers.row('top-customers-table.orders', 'orders'),
-            customers.row('top-customers-table.last_order_date', 'last_order_date'),
-          ],
+          customers.rows('top-customers-table', ['customer_name', 'country', 'sales_rep', 'lifetime_revenue', 'orders', 'last_order_date']),
           'top-customers-table.lifetime_revenue',
         ),
         barChart(
@@ -257,15 +241,7 @@ export function retailDashboardDefinition(dataSetArns: Readonly<Record<Dashboard
         rowTable(
           'sales-rep-details',
           'Sales reps: office, orders and customers',
-          [
-            reps.row('sales-rep-details.sales_rep', 'sales_rep'),
-            reps.row('sales-rep-details.job_title', 'job_title'),
-            reps.row('sales-rep-details.office_city', 'office_city'),
-            reps.row('sales-rep-details.office_country', 'office_country'),
-            reps.row('sales-rep-details.revenue', 'revenue'),
-            reps.row('sales-rep-details.orders', 'orders'),
-            reps.row('sales-rep-details.customers', 'customers'),
-          ],
+          reps.rows('sales-rep-details', ['sales_rep', 'job_title', 'office_city', 'office_country', 'revenue', 'orders', 'customers']),
           'sales-rep-details.revenue',
         ),
       ]),
